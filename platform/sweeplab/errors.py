@@ -65,7 +65,8 @@ class UserError(SweeplabError):
         hint = ""
         if self.suggestions:
             quoted = ", ".join(f"'{s}'" for s in self.suggestions)
-            hint = f" Did you mean {quoted}?"
+            sep = "" if self.message.rstrip().endswith((".", "?", ")")) else "."
+            hint = f"{sep} Did you mean {quoted}?"
         return f"{where}{key}{self.message}{hint}"
 
     def __str__(self) -> str:  # pragma: no cover - trivial

@@ -1,0 +1,49 @@
+"""``sweeplab`` command line: one module per command (group), all on one typer app.
+
+Errors: a :class:`~sweeplab.errors.UserError` prints one line and exits 2; any other
+error prints one line and exits 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sweeplab.cli._app import app, state
+
+# Command modules register themselves on `app` when imported.
+# (command modules are imported here)
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sweeplab.errors import SweeplabError
+
+    args = sys.argv[1:] if argv is None else argv
+    state.debug = "--debug" in args
+    try:
+        app(args=args, standalone_mode=False)
+    except SystemExit as exc:  # typer's own exits (--help, usage errors)
+        return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("sweeplab: interrupted", file=sys.stderr)
+        return 130
+    except SweeplabError as exc:
+        if state.debug:
+            raise
+        print(f"sweeplab: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, not a traceback
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2
+        if isinstance(exc, click.exceptions.Abort):
+            print("sweeplab: aborted", file=sys.stderr)
+            return 1
+        if state.debug:
+            raise
+        print(f"sweeplab: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    return 0
