@@ -1,7 +1,20 @@
-"""Configuration: YAML files parsed once, at the boundary, into typed validated objects."""
+"""Configuration: YAML files parsed once, at the boundary, into typed validated objects.
+
+``sweeplab.config`` itself is light (the YAML loader and the base schema); the project
+schema, which composes the data, model and training sections, is in
+:mod:`sweeplab.config.project`.
+"""
 
 from sweeplab.config._base import Schema
-from sweeplab.config._validate import allowed_keys, validate_doc
+from sweeplab.config._validate import allowed_keys, format_validation_error, validate_doc
 from sweeplab.config._yaml import YamlDoc, load_yaml, parse_yaml
 
-__all__ = ["Schema", "YamlDoc", "allowed_keys", "load_yaml", "parse_yaml", "validate_doc"]
+__all__ = [
+    "Schema",
+    "YamlDoc",
+    "allowed_keys",
+    "format_validation_error",
+    "load_yaml",
+    "parse_yaml",
+    "validate_doc",
+]

@@ -1,1 +1,22 @@
-"""tracking."""
+"""MLflow tracking: an experiment per project, a parent run per sweep, a child run per trial."""
+
+from sweeplab.tracking._runs import TAG, SweepRun, TrialRun, flatten_params
+from sweeplab.tracking._store import (
+    artifact_root,
+    client_for,
+    default_tracking_uri,
+    get_or_create_experiment,
+    is_local_uri,
+)
+
+__all__ = [
+    "TAG",
+    "SweepRun",
+    "TrialRun",
+    "artifact_root",
+    "client_for",
+    "default_tracking_uri",
+    "flatten_params",
+    "get_or_create_experiment",
+    "is_local_uri",
+]

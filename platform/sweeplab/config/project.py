@@ -1,0 +1,242 @@
+"""The project file: data, model, training, metrics, human-level error, search settings.
+
+``load_project(path)`` parses the YAML once into a typed :class:`Project` and checks what
+needs more than one section (the model exists and supports the task, the model's fixed
+arguments are valid, the constraints name known metrics). Every error is one line with the
+file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sweeplab.config._base import Schema
+from sweeplab.config._validate import validate_doc
+from sweeplab.config._yaml import YamlDoc, load_yaml
+from sweeplab.data import DataConfig
+from sweeplab.errors import UserError
+from sweeplab.training import TrainConfig
+
+__all__ = [
+    "HumanLevel",
+    "MetricsConfig",
+    "ModelRef",
+    "Objective",
+    "Project",
+    "ProjectFile",
+    "Sampler",
+    "Pruner",
+    "SearchConfig",
+    "load_project",
+    "KNOWN_METRICS",
+    "SAFE_NAME",
+]
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+# Metric names every trial reports (DESIGN.md "Conventions that users see").
+KNOWN_METRICS = (
+    "train_error",
+    "train_dev_error",
+    "dev_error",
+    "test_error",
+    "train_loss",
+    "dev_loss",
+    "train_loss_ewma",
+    "params_count",
+    "latency_ms",
+    "epoch_time_s",
+    "avoidable_bias",
+    "variance",
+    "data_mismatch",
+    "dev_overfit",
+)
+
+
+class Sampler(str, Enum):
+    random = "random"
+    grid = "grid"
+    tpe = "tpe"
+
+
+class Pruner(str, Enum):
+    none = "none"
+    median = "median"
+    successive_halving = "successive_halving"
+    hyperband = "hyperband"
+
+
+class ModelRef(Schema):
+    """``model: mlp`` or ``model: {name: mlp, num_layers: 3}`` (fixed arguments)."""
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_forms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value, "args": {}}
+        if isinstance(value, dict) and "args" not in value:
+            rest = {k: v for k, v in value.items() if k != "name"}
+            return {"name": value.get("name"), "args": rest}
+        return value
+
+
+class Objective(Schema):
+    name: str = "dev_error"
+    goal: Literal["minimize", "maximize"] = "minimize"
+
+
+class MetricsConfig(Schema):
+    optimize: Objective = Field(default_factory=Objective, description="The one optimizing metric.")
+    satisfy: list[str] = Field(
+        default_factory=list,
+        description='Satisficing constraints, e.g. "latency_ms <= 5", "params_count < 200000".',
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _optimize_short_form(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("optimize"), str):
+            value = {**value, "optimize": {"name": value["optimize"]}}
+        return value
+
+
+class HumanLevel(Schema):
+    error: float = Field(ge=0.0, le=1.0, description="Human-level error, the proxy for Bayes error.")
+    note: str | None = Field(default=None, description='Whose performance it is, e.g. "team of experts".')
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_form(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"error": value}
+        return value
+
+
+class SearchConfig(Schema):
+    space: str | None = Field(default=None, description="Search-space YAML, relative to the project file.")
+    sampler: Sampler = Sampler.random
+    trials: int | None = Field(default=None, ge=1, le=100_000, description="Number of trials (grid: all points).")
+    seed: int = Field(default=0, ge=0)
+    pruner: Pruner = Pruner.none
+    max_failures: int | None = Field(default=None, ge=1, description="Stop after this many failed trials.")
+
+
+class Project(Schema):
+    name: str = Field(description="Project name; the MLflow experiment is named after it.")
+    description: str | None = None
+    data: DataConfig
+    task: Literal["binary", "multiclass"] | None = Field(
+        default=None, description="binary or multiclass; inferred from the number of classes when absent."
+    )
+    model: ModelRef
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    human_level_error: HumanLevel | None = None
+    search: SearchConfig = Field(default_factory=SearchConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SAFE_NAME.match(value):
+            raise ValueError(
+                "a name of letters, digits, '.', '_' or '-' (starting with a letter or digit, "
+                f"at most 100 characters) is expected, but got {value!r}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class ProjectFile:
+    """A validated project and where it came from (for relative paths and error lines)."""
+
+    project: Project
+    path: Path
+    doc: YamlDoc
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def error(self, message: str, *path: str | int, suggestions: list[str] | None = None) -> UserError:
+        return self.doc.error(message, tuple(path), suggestions=suggestions)
+
+
+def load_project(path: str | Path) -> ProjectFile:
+    path = Path(path)
+    doc = load_yaml(path)
+    project = validate_doc(doc, Project)
+    pf = ProjectFile(project=project, path=path, doc=doc)
+    _check_model(pf)
+    _check_metrics(pf)
+    return pf
+
+
+def _check_model(pf: ProjectFile) -> None:
+    from pydantic import ValidationError
+
+    from sweeplab.models import MODELS
+
+    ref = pf.project.model
+    if ref.name not in MODELS:
+        err = MODELS_error(ref.name)
+        raise pf.error(err.message, "model", suggestions=err.suggestions)
+    spec = MODELS.get(ref.name)
+    try:
+        spec.args(**ref.args)
+    except ValidationError as exc:
+        from sweeplab.config._validate import format_validation_error
+
+        # Errors inside the model's fixed args point at `model.<key>` in the file.
+        root = ("model",) if isinstance(pf.doc.data.get("model"), dict) else ()
+        raise format_validation_error(exc, spec.args, pf.doc, root=root) from None
+    if pf.project.task is not None and pf.project.task not in spec.tasks:
+        raise pf.error(
+            f"model {ref.name!r} does not support task {pf.project.task!r}; it supports: {', '.join(spec.tasks)}",
+            "task",
+        )
+
+
+def MODELS_error(name: str) -> UserError:  # noqa: N802 - reads as "the MODELS registry's error"
+    from sweeplab.models import MODELS
+
+    try:
+        MODELS.get(name)
+    except UserError as exc:
+        return exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_metrics(pf: ProjectFile) -> None:
+    from sweeplab.errors import close_matches
+
+    name = pf.project.metrics.optimize.name
+    if name not in KNOWN_METRICS:
+        raise pf.error(
+            f"unknown metric {name!r}; expected one of: {', '.join(KNOWN_METRICS)}",
+            "metrics",
+            "optimize",
+            "name",
+            suggestions=close_matches(name, KNOWN_METRICS),
+        )
+    try:
+        from sweeplab.analysis import parse_constraint
+    except ImportError:  # analysis not installed yet
+        return
+    for i, text in enumerate(pf.project.metrics.satisfy):
+        try:
+            parse_constraint(text, known=KNOWN_METRICS)
+        except UserError as exc:
+            raise pf.error(exc.message, "metrics", "satisfy", i, suggestions=exc.suggestions) from None

@@ -1,0 +1,116 @@
+"""Data sources: the registry of built-in data sets and :func:`load_dataset`.
+
+Built-in sets ship inside installed packages (scikit-learn's bundled files), so loading them
+never touches the network. Register more with ``@DATASETS.register("kind:name")``: a function
+``() -> Dataset``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from sweeplab.data._config import FILE_SCHEMES, DataConfig
+from sweeplab.data._dataset import Dataset
+from sweeplab.errors import UserError, unknown_name_error
+from sweeplab.registry import Registry
+
+__all__ = ["DATASETS", "load_dataset"]
+
+DATASETS: Registry[Callable[[], Dataset]] = Registry("dataset")
+
+
+def _sklearn(name: str, *, image_shape: tuple[int, ...] | None = None) -> Callable[[], Dataset]:
+    def load() -> Dataset:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{name}")()  # bundled files; no download
+        X = np.asarray(bunch.data, dtype=np.float32)
+        names = list(bunch.get("feature_names", [])) or [f"pixel_{i}" for i in range(X.shape[1])]
+        return Dataset(
+            X=X,
+            y=np.asarray(bunch.target, dtype=np.int64),
+            classes=[str(c) for c in bunch.target_names],
+            feature_names=[str(f) for f in names],
+            name=name,
+            ids=np.array([f"{name}:{i}" for i in range(len(X))]),
+            image_shape=image_shape,
+        )
+
+    load.__doc__ = f"scikit-learn's bundled {name} data set."
+    return load
+
+
+DATASETS.add("sklearn:digits", _sklearn("digits", image_shape=(1, 8, 8)))
+DATASETS.add("sklearn:breast_cancer", _sklearn("breast_cancer"))
+DATASETS.add("sklearn:iris", _sklearn("iris"))
+DATASETS.add("sklearn:wine", _sklearn("wine"))
+
+
+def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
+    """Load the examples ``cfg`` names; relative file paths resolve against ``base_dir``.
+
+    With a derived target, ``target.size`` examples are degraded copies (``domain ==
+    "target"``) and the rest stay clean (``"source"``); each underlying example appears once.
+    Bad data raises one :class:`UserError` naming the file and column.
+    """
+    if cfg.scheme in FILE_SCHEMES:
+        from sweeplab.data._files import read_table
+
+        path = Path(cfg.location)
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+        domain_column = cfg.target.domain_column if cfg.target else None
+        ds = read_table(path, cfg.scheme, label=cfg.label or "", features=cfg.features, domain_column=domain_column)
+        if domain_column is not None:
+            ds = _mark_target(ds, path, domain_column, cfg.target.value)  # type: ignore[union-attr]
+    else:
+        if cfg.source not in DATASETS:
+            raise unknown_name_error("dataset", cfg.source, DATASETS.names(), key="data.source")
+        ds = DATASETS.get(cfg.source)()
+        if cfg.features is not None:
+            ds = _select_features(ds, cfg.features)
+    if cfg.target is not None and cfg.target.derive is not None:
+        from sweeplab.data._degrade import derive_target
+
+        ds = derive_target(ds, cfg.target.derive, size=cfg.target.size, seed=cfg.seed)  # type: ignore[arg-type]
+    return ds
+
+
+def _select_features(ds: Dataset, features: list[str]) -> Dataset:
+    from dataclasses import replace
+
+    from sweeplab.errors import close_matches
+
+    for f in features:
+        if f not in ds.feature_names:
+            raise UserError(
+                f"{ds.name} has no feature {f!r} (it has {len(ds.feature_names)}: "
+                f"{', '.join(ds.feature_names[:8])}{', ...' if len(ds.feature_names) > 8 else ''})",
+                key="data.features",
+                suggestions=close_matches(f, ds.feature_names),
+            )
+    cols = [ds.feature_names.index(f) for f in features]
+    return replace(ds, X=np.ascontiguousarray(ds.X[:, cols]), feature_names=list(features), image_shape=None)
+
+
+def _mark_target(ds: Dataset, path: Path, column: str, value: str | int) -> Dataset:
+    from dataclasses import replace
+
+    from sweeplab.errors import close_matches
+
+    raw = ds.domain
+    assert raw is not None
+    is_target = raw == str(value)
+    if not is_target.any():
+        values = sorted(set(raw.tolist()))
+        raise UserError(
+            f"no row of {path} has {column} == {value!r}; the column holds: {', '.join(values[:10])}",
+            key="data.target.value",
+            suggestions=close_matches(str(value), values),
+        )
+    if is_target.all():
+        raise UserError(f"every row of {path} has {column} == {value!r}; no source rows are left", key="data.target.value")
+    return replace(ds, domain=np.where(is_target, "target", "source"))

@@ -1,0 +1,162 @@
+"""Parent run per sweep, nested child run per trial, metrics logged in batches.
+
+We use :class:`mlflow.MlflowClient` with explicit run ids instead of the fluent
+``mlflow.start_run`` stack: a trial may run in another thread, process or Ray worker, and
+all it needs to nest under its sweep is the tracking URI and the parent run id.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["TrialRun", "SweepRun", "flatten_params", "TAG"]
+
+# Tags users can filter on in the MLflow UI ("tags.sweeplab.sweep = 'x'").
+TAG = {
+    "sweep": "sweeplab.sweep",
+    "kind": "sweeplab.kind",  # "sweep" | "trial"
+    "trial": "sweeplab.trial_number",
+    "status": "sweeplab.status",  # finished | pruned | failed | killed
+    "failure": "sweeplab.failure",
+    "backend": "sweeplab.backend",
+    "sampler": "sweeplab.sampler",
+    "space_hash": "sweeplab.space_hash",
+    "project": "sweeplab.project",
+    "parent": "mlflow.parentRunId",
+    "run_name": "mlflow.runName",
+    "note": "mlflow.note.content",
+}
+
+_MAX_METRICS = 1000  # MLflow's limit per log_batch call
+_MAX_PARAMS = 100
+
+
+def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"train": {"lr": 0.1}}`` -> ``{"train.lr": "0.1"}``; values as MLflow strings."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten_params(value, prefix=f"{name}."))
+        elif isinstance(value, list | tuple):
+            out[name] = ",".join(str(v) for v in value)
+        else:
+            out[name] = str(value)[:6000]
+    return out
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class TrialRun:
+    """One trial's child run. Metrics are buffered and sent in batches.
+
+    ``flush_every_s`` bounds how stale the MLflow UI's live curves are; a trial of a few
+    seconds sends its whole history in one call at the end.
+    """
+
+    client: Any
+    run_id: str
+    flush_every_s: float = 10.0
+    _buffer: list = field(default_factory=list)
+    _last_flush: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten_params(params).items()]
+        for i in range(0, len(items), _MAX_PARAMS):
+            self.client.log_batch(self.run_id, params=items[i : i + _MAX_PARAMS])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        for i in range(0, len(items), _MAX_PARAMS):
+            self.client.log_batch(self.run_id, tags=items[i : i + _MAX_PARAMS])
+
+    def log_metrics(self, metrics: Mapping[str, float], *, step: int) -> None:
+        """Buffer one step's metrics (non-finite values are skipped: MLflow rejects NaN in some stores)."""
+        from mlflow.entities import Metric
+
+        ts = _now_ms()
+        with self._lock:
+            for key, value in metrics.items():
+                value = float(value)
+                if math.isfinite(value):
+                    self._buffer.append(Metric(key, value, ts, int(step)))
+        if time.monotonic() - self._last_flush >= self.flush_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._buffer = self._buffer, []
+            self._last_flush = time.monotonic()
+        for i in range(0, len(pending), _MAX_METRICS):
+            self.client.log_batch(self.run_id, metrics=pending[i : i + _MAX_METRICS])
+
+    def finish(self, status: str, *, reason: str | None = None, summary: Mapping[str, float] | None = None) -> None:
+        """End the run. ``status``: finished | pruned | failed | killed."""
+        if summary:
+            # Final values at the step after the last epoch, so "latest" is the summary.
+            self.log_metrics({k: v for k, v in summary.items() if v is not None}, step=int(summary.get("epoch", 0)))
+        self.flush()
+        tags = {TAG["status"]: status}
+        if reason:
+            tags[TAG["failure"]] = reason
+            tags[TAG["note"]] = f"**{status}**: {reason}"
+        self.set_tags(tags)
+        mlflow_status = {"finished": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[status]
+        self.client.set_terminated(self.run_id, mlflow_status)
+
+
+@dataclass
+class SweepRun:
+    """The sweep's parent run."""
+
+    client: Any
+    experiment_id: str
+    run_id: str
+    name: str
+
+    @classmethod
+    def start(cls, client, experiment_id: str, *, name: str, tags: Mapping[str, Any], params: Mapping[str, Any]) -> SweepRun:
+        run = client.create_run(experiment_id, run_name=name, tags={TAG["kind"]: "sweep", TAG["sweep"]: name, **tags})
+        sweep = cls(client, experiment_id, run.info.run_id, name)
+        TrialRun(client, sweep.run_id).log_params(params)
+        return sweep
+
+    def start_trial(self, *, number: int, name: str, tags: Mapping[str, Any] | None = None) -> TrialRun:
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=name,
+            tags={
+                TAG["parent"]: self.run_id,
+                TAG["kind"]: "trial",
+                TAG["sweep"]: self.name,
+                TAG["trial"]: str(number),
+                **(tags or {}),
+            },
+        )
+        return TrialRun(self.client, run.info.run_id)
+
+    def log_summary(self, metrics: Mapping[str, float], tags: Mapping[str, Any] | None = None) -> None:
+        run = TrialRun(self.client, self.run_id)
+        run.log_metrics(metrics, step=0)
+        run.flush()
+        if tags:
+            run.set_tags(tags)
+
+    def finish(self, status: str) -> None:
+        self.client.set_terminated(self.run_id, {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[status])
+
+    def reopen(self) -> None:
+        self.client.update_run(self.run_id, status="RUNNING")

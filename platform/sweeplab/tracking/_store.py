@@ -1,0 +1,52 @@
+"""Where runs are stored: the embedded default (SQLite in the workspace) or a server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sweeplab.errors import UserError
+
+__all__ = ["default_tracking_uri", "is_local_uri", "client_for", "get_or_create_experiment"]
+
+
+def default_tracking_uri(workspace: Path) -> str:
+    return f"sqlite:///{(workspace / 'mlflow.db').resolve()}"
+
+
+def artifact_root(workspace: Path) -> str:
+    return (workspace / "mlartifacts").resolve().as_uri()
+
+
+def is_local_uri(uri: str) -> bool:
+    """True for stores only this machine can reach (SQLite files, plain folders)."""
+    return uri.startswith(("sqlite:", "file:", "/", ".")) or "://" not in uri
+
+
+def client_for(uri: str):
+    """An MlflowClient for ``uri`` (imported lazily: mlflow takes a while to import)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def get_or_create_experiment(client, name: str, *, artifact_location: str | None) -> str:
+    from mlflow.exceptions import MlflowException
+
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            raise UserError(
+                f"the MLflow experiment {name!r} was deleted; restore it in the MLflow UI or "
+                "give the project another name"
+            )
+        return exp.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:
+        # Another process created it between our lookup and our create.
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id

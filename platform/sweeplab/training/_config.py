@@ -1,0 +1,94 @@
+"""``TrainConfig``: the ``train:`` section of a project, and the names a search space tunes.
+
+The field names are public: a search-space parameter with the same name (``learning_rate``,
+``beta``, ``batch_size`` …) overrides the field for one trial.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from sweeplab.config._base import Schema
+
+__all__ = ["TrainConfig"]
+
+
+class TrainConfig(Schema):
+    """How a model is trained: mini-batch size, optimizer, learning-rate decay, L2, stopping."""
+
+    epochs: int = Field(default=20, ge=1, description="Passes over the training set.")
+    batch_size: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "Mini-batch size: 1 is stochastic gradient descent, a value >= the training-set "
+            "size m is batch gradient descent (one step per epoch). The last partial "
+            "mini-batch of an epoch is used."
+        ),
+    )
+    optimizer: Literal["gd", "momentum", "rmsprop", "adam"] = Field(
+        default="adam",
+        description=(
+            "gd: W -= α dW; momentum: v = βv + (1−β)dW, W -= α v; rmsprop: "
+            "S = β2 S + (1−β2) dW², W -= α dW / (√S + ε); adam: both, bias-corrected."
+        ),
+    )
+    learning_rate: float = Field(default=1e-3, gt=0.0, description="α0, the initial learning rate.")
+    beta: float = Field(
+        default=0.9, ge=0.0, lt=1.0, description="Momentum's β, in [0, 1) (averages ~1/(1−β) steps)."
+    )
+    beta1: float = Field(default=0.9, ge=0.0, lt=1.0, description="Adam's β1, in [0, 1).")
+    beta2: float = Field(
+        default=0.999,
+        ge=0.0,
+        lt=1.0,
+        description="Adam's β2 and RMSprop's decay of the squared gradients, in [0, 1).",
+    )
+    epsilon: float = Field(
+        default=1e-8, gt=0.0, description="ε of RMSprop and Adam, added to √S (outside the root)."
+    )
+    lr_decay: Literal["none", "inverse_time", "exponential", "inverse_sqrt", "step"] = Field(
+        default="none",
+        description=(
+            "Learning-rate schedule, set at the start of each epoch e = 1, 2, …: "
+            "inverse_time α0/(1 + decay_rate·e); exponential α0·decay_base^e; "
+            "inverse_sqrt α0·decay_k/√e; step α0·decay_gamma^⌊(e−1)/decay_step⌋."
+        ),
+    )
+    decay_rate: float = Field(default=1.0, ge=0.0, description="decay_rate of inverse_time.")
+    decay_base: float = Field(
+        default=0.95, gt=0.0, le=1.0, description="Base of exponential decay, in (0, 1]."
+    )
+    decay_k: float = Field(default=1.0, gt=0.0, description="k of inverse_sqrt decay.")
+    decay_step: int = Field(default=10, ge=1, description="Epochs between two step decays.")
+    decay_gamma: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="Factor of each step decay, in (0, 1]."
+    )
+    l2: float = Field(
+        default=0.0,
+        ge=0.0,
+        description=(
+            "λ of L2 regularization: (λ/2m)·Σ‖W‖²_F is added to each mini-batch's cost, "
+            "m = the mini-batch size; weights only (not biases or batch-norm γ, β)."
+        ),
+    )
+    early_stopping_patience: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Stop after this many epochs without a lower dev_error and restore the best "
+            "epoch's weights; needs a dev set. None trains all epochs."
+        ),
+    )
+    ewma_beta: float = Field(
+        default=0.98,
+        ge=0.0,
+        lt=1.0,
+        description="β of train_loss_ewma, the bias-corrected moving average of step losses.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: cuda when available, else cpu."
+    )
+    seed: int = Field(default=0, ge=0, description="Seed of the mini-batch shuffling.")

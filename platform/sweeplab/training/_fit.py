@@ -1,0 +1,305 @@
+"""``fit``: mini-batch gradient descent over in-memory tensors, with per-epoch metrics.
+
+Each epoch: set the learning rate of the schedule, shuffle (a ``torch.Generator`` seeded
+from ``cfg.seed``), take mini-batches by index slicing (the last partial one included),
+minimize ``data loss + (λ/2m)·Σ‖W‖²_F``, then evaluate every set in eval mode and call
+``on_epoch``. Step losses stay on the device; the host syncs once per epoch for the metrics
+(and every ``_CHECK_EVERY`` steps to catch a diverging loss early).
+
+Metrics of each epoch (``FitResult.history`` rows and ``EpochResult.metrics``):
+
+``epoch``            1-based epoch number
+``lr``               learning rate used in this epoch
+``train_loss``       mean over the epoch's steps of the mini-batch cost, L2 term included
+``train_loss_ewma``  bias-corrected EWMA of the step costs, v_t / (1 − β^t), t counting steps
+                     since the start of training; its value after the epoch's last step
+``train_error``      1 − accuracy on the whole training set, eval mode
+``train_dev_error``, ``train_dev_loss``, ``dev_error``, ``dev_loss``
+                     the same on each evaluation set present in ``TrainData.evals``
+                     (losses there are the data loss, without the L2 term)
+``epoch_time_s``     wall time of the epoch: training steps and evaluation
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from sweeplab.errors import SweeplabError, UserError, unknown_name_error
+from sweeplab.training._config import TrainConfig
+from sweeplab.training._device import resolve_device
+from sweeplab.training._optim import learning_rate_at, make_optimizer
+from sweeplab.training._predict import evaluate
+from sweeplab.training._task import (
+    check_task,
+    data_loss,
+    l2_penalty,
+    penalized_weights,
+    prepare_targets,
+)
+
+__all__ = ["EVAL_SETS", "DivergedError", "EpochResult", "FitResult", "TrainData", "fit"]
+
+EVAL_SETS = ("train_dev", "dev")
+_CHECK_EVERY = 32  # steps between two checks for a non-finite loss (each check is a sync)
+
+XY = tuple[torch.Tensor, torch.Tensor]
+
+
+class DivergedError(SweeplabError):
+    """The training cost became NaN or infinite: the trial failed (e.g. α too large)."""
+
+    def __init__(self, *, epoch: int, step: int | None, value: float, what: str = "loss") -> None:
+        self.epoch, self.step, self.value, self.what = epoch, step, value, what
+        at = f"epoch {epoch}, step {step}" if step is not None else f"epoch {epoch}"
+        super().__init__(
+            f"training diverged: {what} is {value} at {at}; "
+            "try a smaller learning_rate or input normalization"
+        )
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """In-memory tensors: ``train`` and optional evaluation sets named ``train_dev`` / ``dev``."""
+
+    train: XY
+    evals: dict[str, XY] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int  # 1-based
+    metrics: dict[str, float]
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` did.
+
+    ``final`` holds the metrics of the epoch whose weights the model holds at the end: the
+    best-dev epoch with early stopping (its weights are restored), else the last epoch.
+    ``best_epoch`` is the epoch with the lowest ``dev_error`` (the first one on ties; the
+    last epoch when there is no dev set).
+    """
+
+    history: list[dict[str, float]]
+    final: dict[str, float]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+
+
+def fit(
+    model: nn.Module,
+    data: TrainData,
+    cfg: TrainConfig,
+    *,
+    task: str,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+) -> FitResult:
+    """Train ``model`` in place on ``data.train``; see the module docstring for the metrics.
+
+    The model is moved to ``cfg.device`` and left there, in eval mode. Exceptions raised by
+    ``on_epoch`` propagate (a backend prunes a trial that way). Raises :class:`DivergedError`
+    on a non-finite cost and :class:`UserError` on unusable data or settings.
+    """
+    check_task(task)
+    device = resolve_device(cfg.device)
+    model.to(device)
+    X, y, evals = _prepare(model, data, task, device)
+    patience = cfg.early_stopping_patience
+    if patience is not None and "dev" not in evals:
+        raise UserError(
+            "early stopping watches dev_error, but there is no dev set; add a dev split or "
+            "remove early_stopping_patience",
+            key="train.early_stopping_patience",
+        )
+    m = X.shape[0]
+    has_bn = any(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in model.modules())
+    if has_bn and min(cfg.batch_size, m) < 2:
+        raise UserError(
+            "batch norm needs mini-batches of at least 2 examples: `batch_size >= 2` must "
+            f"hold, but got batch_size={cfg.batch_size} (training set of {m})",
+            key="train.batch_size",
+        )
+
+    optimizer = make_optimizer(model.parameters(), cfg)
+    weights = penalized_weights(model) if cfg.l2 > 0 else []
+    generator = torch.Generator().manual_seed(cfg.seed)
+    ewma = _Ewma(cfg.ewma_beta, device)
+
+    history: list[dict[str, float]] = []
+    best_epoch, best_dev, best_state = 0, math.inf, None
+    stopped_early = False
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        lr = learning_rate_at(cfg, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        losses = _train_epoch(
+            model, optimizer, X, y, cfg, task=task, weights=weights, generator=generator,
+            epoch=epoch, drop_single=has_bn,
+        )  # fmt: skip
+        names = ["train_loss", "train_loss_ewma", "train_error"]
+        values = [losses.double().mean(), ewma.update(losses)]
+        values.append(evaluate(model, X, y, task=task)[1])
+        for name, (Xe, ye) in evals.items():
+            loss, error = evaluate(model, Xe, ye, task=task)
+            names += [f"{name}_error", f"{name}_loss"]
+            values += [error, loss]
+        metrics = {"epoch": epoch, "lr": lr}
+        metrics.update(zip(names, torch.stack(values).tolist(), strict=True))  # one sync
+        metrics["epoch_time_s"] = time.perf_counter() - start
+        _check_metrics(metrics, epoch)
+        history.append(metrics)
+
+        if "dev_error" not in metrics:
+            best_epoch = epoch
+        elif metrics["dev_error"] < best_dev:
+            best_epoch, best_dev = epoch, metrics["dev_error"]
+            if patience is not None:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if on_epoch is not None:
+            on_epoch(EpochResult(epoch=epoch, metrics=dict(metrics)))
+        if patience is not None and epoch - best_epoch >= patience and epoch < cfg.epochs:
+            stopped_early = True
+            break
+
+    held = len(history)
+    if best_state is not None and best_epoch != len(history):
+        model.load_state_dict(best_state)
+        held = best_epoch
+    model.eval()
+    return FitResult(
+        history=history,
+        final=dict(history[held - 1]),
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        stopped_early=stopped_early,
+    )
+
+
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    task: str,
+    weights: list[torch.Tensor],
+    generator: torch.Generator,
+    epoch: int,
+    drop_single: bool,
+) -> torch.Tensor:
+    """One pass of mini-batch gradient descent; returns the step costs, ``(n_steps,)``."""
+    m = X.shape[0]
+    bs = min(cfg.batch_size, m)
+    n_steps = math.ceil(m / bs)
+    if drop_single and n_steps > 1 and m % bs == 1:
+        # Batch norm cannot normalize a batch of one; the example left over is dropped from
+        # this epoch only (the next shuffle puts it in a full batch).
+        n_steps -= 1
+    perm = torch.randperm(m, generator=generator).to(X.device) if bs < m else None
+    losses = torch.empty(n_steps, device=X.device, dtype=torch.float32)
+    checked = 0
+    for step in range(n_steps):
+        if perm is None:
+            xb, yb = X, y  # batch gradient descent: the whole training set
+        else:
+            idx = perm[step * bs : (step + 1) * bs]
+            xb, yb = X[idx], y[idx]
+        cost = data_loss(model(xb), yb, task)
+        if weights:
+            cost = cost + l2_penalty(weights, cfg.l2, xb.shape[0])
+        optimizer.zero_grad(set_to_none=True)
+        cost.backward()
+        optimizer.step()
+        losses[step] = cost.detach()
+        if step + 1 - checked >= _CHECK_EVERY:
+            _check_finite(losses, checked, step + 1, epoch)
+            checked = step + 1
+    _check_finite(losses, checked, n_steps, epoch)
+    return losses
+
+
+def _check_finite(losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
+    bad = ~torch.isfinite(losses[lo:hi])
+    if bad.any():  # a host sync, every _CHECK_EVERY steps
+        i = lo + int(bad.nonzero()[0, 0])
+        raise DivergedError(epoch=epoch, step=i + 1, value=float(losses[i]), what="loss")
+
+
+def _check_metrics(metrics: dict[str, float], epoch: int) -> None:
+    for name, value in metrics.items():
+        if not math.isfinite(value):
+            raise DivergedError(epoch=epoch, step=None, value=value, what=name)
+
+
+class _Ewma:
+    """Bias-corrected EWMA of step losses, kept on the device: v_t = βv + (1−β)L_t."""
+
+    def __init__(self, beta: float, device: torch.device) -> None:
+        self.beta = beta
+        self.t = 0
+        self.v = torch.zeros((), device=device, dtype=torch.float64)
+
+    def update(self, losses: torch.Tensor) -> torch.Tensor:
+        """Fold in a whole epoch's losses at once; returns v_t / (1 − β^t)."""
+        n = losses.shape[0]
+        # v_{t+n} = β^n v_t + (1 − β) Σ_i β^(n−1−i) L_i
+        powers = torch.arange(n - 1, -1, -1, device=losses.device, dtype=torch.float64)
+        decay = torch.full_like(powers, self.beta).pow(powers)
+        self.v = self.v * self.beta**n + (1.0 - self.beta) * (decay * losses.double()).sum()
+        self.t += n
+        return self.v / (1.0 - self.beta**self.t)
+
+
+def _prepare(
+    model: nn.Module, data: TrainData, task: str, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, XY]]:
+    """Move every set to the device once, targets in the loss's dtype; check them cheaply."""
+    unknown = [k for k in data.evals if k not in EVAL_SETS]
+    if unknown:
+        raise unknown_name_error("evaluation set", unknown[0], EVAL_SETS)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    sets: dict[str, XY] = {}
+    for name, (X, y) in {"train": data.train, **data.evals}.items():
+        X, y = torch.as_tensor(X), torch.as_tensor(y)
+        if X.shape[0] != y.reshape(-1).shape[0] or X.shape[0] == 0:
+            raise UserError(
+                f"the {name} set needs as many labels as examples, and at least one: got "
+                f"X of shape {tuple(X.shape)} and y of shape {tuple(y.shape)}"
+            )
+        sets[name] = (X.to(device, dtype), prepare_targets(y, task).to(device))
+    X, y = sets.pop("train")
+    _check_targets(model, X, y, task)
+    return X, y, sets
+
+
+@torch.no_grad()
+def _check_targets(model: nn.Module, X: torch.Tensor, y: torch.Tensor, task: str) -> None:
+    """Labels the loss can use; the probe forward (eval mode) checks the output shape too."""
+    was_training = model.training
+    model.eval()  # no batch-norm statistics are updated, no dropout drawn
+    logits = model(X[:2])
+    model.train(was_training)
+    low, high = float(y.min()), float(y.max())
+    if task == "binary":
+        data_loss(logits, y[:2], task)  # raises a UserError unless the model has one logit
+        if not ((y == 0) | (y == 1)).all():
+            raise UserError(f"a binary task needs labels 0 / 1, but got values in [{low}, {high}]")
+    else:
+        low, high = int(low), int(high)
+        k = logits.shape[1] if logits.ndim == 2 else 0
+        if low < 0 or high >= k:
+            raise UserError(
+                f"a multiclass task needs labels in 0 … num_outputs−1 = {k - 1} for this "
+                f"model, but got labels in [{low}, {high}]"
+            )

@@ -1,0 +1,72 @@
+"""Inference helpers: predictions for analysis, and the per-set evaluation ``fit`` logs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from sweeplab.training._task import (
+    check_task,
+    data_loss,
+    predict_labels,
+    probabilities,
+)
+
+__all__ = ["evaluate", "predict"]
+
+
+def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    for p in model.parameters():
+        return p.device, p.dtype if p.is_floating_point() else torch.float32
+    return torch.device("cpu"), torch.float32
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, X: torch.Tensor | np.ndarray, *, task: str, batch_size: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted labels ``(N,)`` int64 and probabilities, as NumPy arrays, in eval mode.
+
+    Probabilities are ``(N,)`` P(y=1) for ``binary`` and ``(N, K)`` softmax rows for
+    ``multiclass``. The model's train / eval mode is restored afterwards.
+    """
+    check_task(task)
+    device, dtype = _model_device_dtype(model)
+    X = torch.as_tensor(X)
+    was_training = model.training
+    model.eval()
+    labels, probs = [], []
+    try:
+        for i in range(0, X.shape[0], batch_size):
+            logits = model(X[i : i + batch_size].to(device, dtype))
+            labels.append(predict_labels(logits, task).cpu())
+            probs.append(probabilities(logits, task).float().cpu())
+    finally:
+        model.train(was_training)
+    if not labels:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    return torch.cat(labels).numpy(), torch.cat(probs).numpy()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, task: str, batch_size: int = 4096
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean loss, error rate)`` as 0-d tensors on the model's device (no sync).
+
+    The loss is the data loss (cross-entropy) without the L2 term; the error is
+    1 − accuracy. ``X`` and ``y`` are already on the device, ``y`` as ``prepare_targets``
+    made it. The model is put in eval mode.
+    """
+    model.eval()
+    n = X.shape[0]
+    loss_sum = torch.zeros((), device=X.device, dtype=torch.float64)
+    wrong = torch.zeros((), device=X.device, dtype=torch.int64)
+    for i in range(0, n, batch_size):
+        xb, yb = X[i : i + batch_size], y[i : i + batch_size]
+        logits = model(xb)
+        loss_sum += data_loss(logits, yb, task).double() * xb.shape[0]
+        wrong += (predict_labels(logits, task) != yb.long()).sum()
+    return loss_sum / n, wrong.double() / n
+

@@ -1,0 +1,288 @@
+"""The Optuna backend: the study lives in the sweep folder (an append-only journal file, so
+a killed sweep loses nothing finished); trials are asked for, run by ``run_trial``, and told.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from sweeplab.errors import SweeplabError
+from sweeplab.tuning._record import TrialRecorder, failure_reason
+from sweeplab.tuning._sweep import SweepOutcome, SweepSetup, TrialOutcome, objective_value
+from sweeplab.tuning._trial import TrialPruned, run_trial
+
+__all__ = ["run_optuna", "make_sampler", "make_pruner", "open_study", "constraint_violations", "pick_best"]
+
+
+def make_sampler(name: str, *, seed: int, constrained: bool):
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            multivariate=True,
+            group=True,  # conditional parameters (`when:`) get their own groups
+            n_startup_trials=10,
+            constraints_func=_constraints_func if constrained else None,
+            warn_independent_sampling=False,
+        )
+    # random, and grid (grid points are enqueued; anything left is sampled at random)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _constraints_func(trial) -> list[float]:
+    return list(trial.user_attrs.get("constraints", []))
+
+
+def make_pruner(name: str):
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    return optuna.pruners.NopPruner()
+
+
+def open_study(setup: SweepSetup):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    path = setup.sweep_dir / "optuna.journal"
+    storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+    return optuna.create_study(
+        storage=storage,
+        study_name=setup.name,
+        sampler=make_sampler(setup.sampler, seed=setup.seed, constrained=bool(setup.constraints)),
+        pruner=make_pruner(setup.pruner),
+        direction=setup.goal,
+        load_if_exists=True,
+    )
+
+
+def constraint_violations(constraints: list[Any], metrics: dict[str, float]) -> list[float]:
+    """Optuna's convention: a value ≤ 0 means the constraint holds."""
+    return [float(c.violation(metrics)) for c in constraints]
+
+
+class _Reporter:
+    """Per-epoch hook: MLflow metrics (buffered) and Optuna pruning."""
+
+    def __init__(self, trial, recorder: TrialRecorder, objective: str, prune: bool, on_epoch) -> None:
+        self.trial, self.recorder, self.objective, self.prune, self.on_epoch = trial, recorder, objective, prune, on_epoch
+
+    def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.recorder.epoch(epoch, metrics)
+        self.on_epoch(epoch, metrics)
+        value = metrics.get(self.objective)
+        if self.prune and value is not None and math.isfinite(value):
+            self.trial.report(value, epoch)
+            if self.trial.should_prune():
+                raise TrialPruned(epoch)
+
+
+def _recover_interrupted(study, setup: SweepSetup) -> int:
+    """Trials left RUNNING by a killed sweep: FAIL in Optuna, KILLED in MLflow; they re-run."""
+    from optuna.trial import TrialState
+
+    from sweeplab.tracking import TrialRun
+
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+        if t.state == TrialState.WAITING:
+            continue
+        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        run_id = t.user_attrs.get("mlflow_run_id")
+        if run_id:
+            try:
+                TrialRun(setup.sweep_run.client, run_id).finish("killed", reason="the sweep process stopped while this trial ran; re-run on resume")
+            except Exception:  # noqa: BLE001 - the study is the source of truth
+                pass
+        n += 1
+    # Child runs created but never linked to the study (killed between create and set_user_attr)
+    _kill_orphan_runs(setup)
+    return n
+
+
+def _kill_orphan_runs(setup: SweepSetup) -> None:
+    from sweeplab.tracking import TAG, TrialRun
+
+    client = setup.sweep_run.client
+    runs = client.search_runs(
+        [setup.sweep_run.experiment_id],
+        filter_string=f"tags.`{TAG['parent']}` = '{setup.sweep_run.run_id}' and attributes.status = 'RUNNING'",
+        max_results=1000,
+    )
+    for r in runs:
+        TrialRun(client, r.info.run_id).finish("killed", reason="the sweep process stopped while this trial ran; re-run on resume")
+
+
+def _outcome_from_frozen(t) -> TrialOutcome:
+    from optuna.trial import TrialState
+
+    status = {TrialState.COMPLETE: "finished", TrialState.PRUNED: "pruned"}.get(t.state, "failed")
+    if t.user_attrs.get("interrupted"):
+        status = "killed"
+    return TrialOutcome(
+        number=t.number,
+        status=status,
+        params=dict(t.user_attrs.get("params", {})),
+        metrics=dict(t.user_attrs.get("metrics", {})),
+        reason=t.user_attrs.get("failure"),
+        run_id=t.user_attrs.get("mlflow_run_id"),
+        duration_s=(t.duration.total_seconds() if t.duration else 0.0),
+        feasible=all(v <= 0 for v in t.user_attrs.get("constraints", [])),
+    )
+
+
+def pick_best(outcomes: list[TrialOutcome], objective: str, goal: str) -> TrialOutcome | None:
+    """Best optimizing value among finished, feasible trials with a finite value."""
+    candidates = [
+        o for o in outcomes if o.status == "finished" and o.feasible and math.isfinite(o.metrics.get(objective, math.nan))
+    ]
+    if not candidates:
+        return None
+    key = (lambda o: o.metrics[objective]) if goal == "minimize" else (lambda o: -o.metrics[objective])
+    return min(candidates, key=key)
+
+
+def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
+    from optuna.trial import TrialState
+
+    say = progress or (lambda event, data: None)
+    study = open_study(setup)
+    if setup.resumed:
+        n = _recover_interrupted(study, setup)
+        if n:
+            say("status", {"message": f"{n} interrupted trial(s) marked failed; they will run again"})
+    else:
+        _kill_orphan_runs(setup)
+
+    def counted(t) -> bool:
+        return t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) and not t.user_attrs.get("interrupted")
+
+    if setup.sampler == "grid":
+        done_points = {
+            _key(t.user_attrs.get("params", {})) for t in study.get_trials(deepcopy=False) if counted(t)
+        }
+        queued = {_key(t.user_attrs.get("params", {})) for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+        for point in setup.space.grid():
+            if _key(point) not in done_points and _key(point) not in queued:
+                # Grid values are categorical, so Optuna's names are the user's names and
+                # `space.suggest` returns the enqueued values.
+                study.enqueue_trial(point, user_attrs={"params": point}, skip_if_exists=False)
+
+    outcomes = [_outcome_from_frozen(t) for t in study.get_trials(deepcopy=False) if counted(t)]
+    failures_here = 0
+    stopped_reason = None
+    say("start", {"total": setup.trials, "done": len(outcomes), "best": _best_value(outcomes, setup)})
+    while len(outcomes) < setup.trials:
+        trial = study.ask()
+        outcome = _one_trial(study, trial, setup, say)
+        outcomes.append(outcome)
+        best = pick_best(outcomes, setup.objective, setup.goal)
+        say("trial", {"outcome": outcome, "done": len(outcomes), "total": setup.trials, "best": best})
+        if outcome.status == "failed":
+            failures_here += 1
+            if setup.max_failures and failures_here >= setup.max_failures:
+                stopped_reason = (
+                    f"stopped after {failures_here} failed trials (--max-failures {setup.max_failures}); "
+                    f"last failure: {outcome.reason}"
+                )
+                break
+    return _finish(setup, outcomes, stopped_reason)
+
+
+def _best_value(outcomes, setup):
+    best = pick_best(outcomes, setup.objective, setup.goal)
+    return best
+
+
+def _key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
+    from optuna.trial import TrialState
+
+    t0 = time.monotonic()
+    params = setup.space.suggest(trial)
+    trial.set_user_attr("params", params)
+    recorder = TrialRecorder.start(setup.sweep_run, number=trial.number, params=params, tags={"sweeplab.optuna_trial": trial.number})
+    trial.set_user_attr("mlflow_run_id", recorder.run_id)
+    say("trial_start", {"number": trial.number, "params": params})
+    reporter = _Reporter(trial, recorder, setup.objective, setup.pruner != "none", lambda e, m: say("epoch", {"epoch": e, "metrics": m}))
+    outcome = TrialOutcome(number=trial.number, status="failed", params=params, run_id=recorder.run_id)
+    try:
+        result = run_trial(setup.context, params, reporter)
+        value = objective_value(result.metrics, setup.objective)
+    except TrialPruned as exc:
+        study.tell(trial, state=TrialState.PRUNED)
+        recorder.pruned(exc.epoch)
+        outcome.status, outcome.reason = "pruned", str(exc)
+    except KeyboardInterrupt:
+        trial.set_user_attr("interrupted", True)
+        study.tell(trial, state=TrialState.FAIL)
+        recorder.killed()
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
+        reason = failure_reason(exc)
+        trial.set_user_attr("failure", reason)
+        study.tell(trial, state=TrialState.FAIL)
+        recorder.failed(reason)
+        outcome.reason = reason
+        if isinstance(exc, SweeplabError) and getattr(exc, "fatal", False):
+            raise
+    else:
+        metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)}
+        violations = constraint_violations(setup.constraints, metrics)
+        trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("constraints", violations)
+        trial.set_user_attr("device", result.device)
+        study.tell(trial, value)
+        feasible = all(v <= 0 for v in violations)
+        recorder.finished(metrics, tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)})
+        outcome.status, outcome.metrics, outcome.feasible = "finished", metrics, feasible
+    outcome.duration_s = time.monotonic() - t0
+    return outcome
+
+
+def _diagnosis_tag(metrics: dict[str, float]) -> dict[str, str]:
+    gaps = {k: metrics[k] for k in ("avoidable_bias", "variance", "data_mismatch", "dev_overfit") if k in metrics}
+    if not gaps:
+        return {}
+    return {"sweeplab.diagnosis": max(gaps, key=gaps.get)}
+
+
+def _finish(setup: SweepSetup, outcomes: list[TrialOutcome], stopped_reason: str | None) -> SweepOutcome:
+    best = pick_best(outcomes, setup.objective, setup.goal)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("finished", "pruned", "failed", "killed")}
+    summary = {f"trials_{k}": float(v) for k, v in counts.items()}
+    tags = {"sweeplab.status": "stopped" if stopped_reason else "finished"}
+    if best is not None:
+        summary[f"best_{setup.objective}"] = best.metrics[setup.objective]
+        tags.update({"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""})
+    setup.sweep_run.log_summary(summary, tags)
+    setup.sweep_run.finish("failed" if stopped_reason else "finished")
+    info = setup.workspace.read_sweep(setup.name)
+    setup.workspace.write_sweep(setup.name, {**info, "status": tags["sweeplab.status"]})
+    return SweepOutcome(
+        name=setup.name,
+        workspace=setup.workspace.root,
+        tracking_uri=setup.tracking_uri,
+        experiment_id=setup.sweep_run.experiment_id,
+        parent_run_id=setup.sweep_run.run_id,
+        objective=setup.objective,
+        goal=setup.goal,
+        trials=outcomes,
+        best=best,
+        elapsed_s=time.monotonic() - setup.started,
+        stopped_reason=stopped_reason,
+    )

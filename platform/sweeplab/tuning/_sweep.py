@@ -1,0 +1,285 @@
+"""A sweep: settings resolved once from the project file and the command line, the shared
+setup both backends need (workspace, split manifest, MLflow parent run), and the outcome."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeplab.errors import UserError
+from sweeplab.workspace import Workspace, check_safe_name
+
+__all__ = ["SweepSettings", "SweepSetup", "TrialOutcome", "SweepOutcome", "setup_sweep", "ProgressFn"]
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What `sweeplab sweep` was asked to do (command-line flags override the project file)."""
+
+    project_path: Path
+    space_path: Path | None = None
+    trials: int | None = None
+    sampler: str | None = None
+    pruner: str | None = None
+    name: str | None = None
+    seed: int | None = None
+    workspace: Path | None = None
+    tracking_uri: str | None = None
+    backend: str = "optuna"
+    resume: bool = False
+    max_failures: int | None = None
+    # Ray backend options (ignored by optuna; rejected there when set, see cli)
+    ray_address: str | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent: int | None = None
+    scheduler: str | None = None
+    grace_period: int = 1
+    reduction_factor: int = 3
+
+
+@dataclass
+class TrialOutcome:
+    number: int
+    status: str  # finished | pruned | failed | killed
+    params: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    run_id: str | None = None
+    duration_s: float = 0.0
+    feasible: bool = True
+
+
+@dataclass
+class SweepOutcome:
+    name: str
+    workspace: Path
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    objective: str
+    goal: str
+    trials: list[TrialOutcome]
+    best: TrialOutcome | None
+    elapsed_s: float
+    stopped_reason: str | None = None
+
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class SweepSetup:
+    """Everything a backend needs to run the sweep's trials."""
+
+    settings: SweepSettings
+    project_file: Any
+    space: Any
+    space_path: Path | None
+    name: str
+    workspace: Workspace
+    sweep_dir: Path
+    tracking_uri: str
+    trials: int
+    sampler: str
+    pruner: str
+    seed: int
+    max_failures: int | None
+    context: Any
+    sweep_run: Any
+    objective: str
+    goal: str
+    constraints: list[Any]
+    resumed: bool
+    started: float = field(default_factory=time.monotonic)
+
+
+def _default_name(project_name: str) -> str:
+    return f"{project_name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepSetup:
+    from sweeplab.config.project import load_project
+    from sweeplab.space import load_space
+    from sweeplab.tracking import SweepRun, artifact_root, client_for, default_tracking_uri, get_or_create_experiment
+    from sweeplab.tuning._context import check_space_names, prepare_context
+
+    say = progress or (lambda event, data: None)
+    pf = load_project(settings.project_path)
+    project = pf.project
+    ws = Workspace.at(settings.workspace).ensure()
+
+    if settings.resume:
+        name = settings.name or _last_sweep_of(ws, project.name)
+        info = ws.read_sweep(name)
+        if Path(info["project"]).resolve() != settings.project_path.resolve():
+            raise UserError(
+                f"sweep {name!r} was started from {info['project']}, not {settings.project_path}; "
+                "resume it with the same project file"
+            )
+    else:
+        name = check_safe_name(settings.name) if settings.name else _default_name(project.name)
+        if (ws.sweep_dir(name) / "sweep.json").exists():
+            raise UserError(f"a sweep named {name!r} already exists in {ws.root}; use --resume to continue it or another --name")
+        info = {}
+
+    # Search space: the flag, else the project's, else none (a single configuration).
+    if settings.resume:
+        space_path = ws.sweep_dir(name) / "space.yaml"
+    elif settings.space_path is not None:
+        space_path = settings.space_path
+    elif project.search.space:
+        space_path = pf.resolve(project.search.space)
+    else:
+        space_path = None
+    if space_path is not None:
+        space = load_space(space_path)
+    else:
+        from sweeplab.space import SearchSpace
+
+        space = SearchSpace.from_dict({"parameters": {}}, file=str(pf.path))
+
+    sampler = (info.get("sampler") if settings.resume else None) or settings.sampler or project.search.sampler.value
+    pruner = (info.get("pruner") if settings.resume else None) or settings.pruner or project.search.pruner.value
+    seed = info.get("seed") if settings.resume else (settings.seed if settings.seed is not None else project.search.seed)
+    if sampler == "grid":
+        grid = space.grid()
+        trials = settings.trials or info.get("trials") or len(grid)
+    else:
+        trials = settings.trials or info.get("trials") or project.search.trials or 20
+    max_failures = settings.max_failures or project.search.max_failures
+
+    sweep_dir = ws.sweep_dir(name)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    say("status", {"message": "loading data"})
+    ctx, dataset, manifest = prepare_context(pf, manifest_path=sweep_dir / "splits.json")
+    check_space_names(
+        space,
+        model_name=ctx.model_name,
+        model_fields=ctx.model_fields,
+        train_fields=ctx.train_fields,
+        space_file=str(space_path) if space_path else None,
+    )
+
+    tracking_uri = settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root)
+    say("status", {"message": "opening the tracking store"})
+    client = client_for(tracking_uri)
+    try:
+        exp_id = get_or_create_experiment(client, project.name, artifact_location=artifact_root(ws.root) + f"/{project.name}" if tracking_uri.startswith("sqlite:") else None)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unreachable server is the user's to fix
+        raise UserError(f"cannot reach the MLflow tracking store at {tracking_uri}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+
+    constraints = _constraints(pf)
+    if settings.resume:
+        sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name)
+        sweep_run.reopen()
+    else:
+        sweep_run = SweepRun.start(
+            client,
+            exp_id,
+            name=name,
+            tags={
+                "sweeplab.backend": settings.backend,
+                "sweeplab.sampler": sampler,
+                "sweeplab.pruner": pruner,
+                "sweeplab.space_hash": space.fingerprint(),
+                "sweeplab.project": str(settings.project_path),
+                "sweeplab.data_fingerprint": manifest.fingerprint,
+                "mlflow.note.content": f"sweeplab sweep of {settings.project_path} ({sampler}, {trials} trials)",
+            },
+            params={
+                "sampler": sampler,
+                "trials": trials,
+                "seed": seed,
+                "pruner": pruner,
+                "backend": settings.backend,
+                "model": project.model.name,
+                "objective": f"{project.metrics.optimize.goal} {project.metrics.optimize.name}",
+                "constraints": "; ".join(project.metrics.satisfy) or "none",
+                "splits": " ".join(f"{k}={v}" for k, v in manifest.sizes().items()),
+            },
+        )
+        space_copy = sweep_dir / "space.yaml"
+        space_copy.write_text(space.to_yaml())
+        for path in (space_copy, sweep_dir / "splits.json"):
+            try:
+                client.log_artifact(sweep_run.run_id, str(path), artifact_path="sweep")
+            except Exception:  # noqa: BLE001 - artifacts are a convenience; the run is what matters
+                pass
+        ws.write_sweep(
+            name,
+            {
+                "name": name,
+                "project": str(settings.project_path.resolve()),
+                "space": str(space_path.resolve()) if space_path else None,
+                "backend": settings.backend,
+                "sampler": sampler,
+                "pruner": pruner,
+                "seed": seed,
+                "trials": trials,
+                "tracking_uri": tracking_uri,
+                "experiment_id": exp_id,
+                "parent_run_id": sweep_run.run_id,
+                "created": _dt.datetime.now().isoformat(timespec="seconds"),
+                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()},
+            },
+        )
+    ws.write_sweep(name, {**ws.read_sweep(name), "status": "running"})
+    return SweepSetup(
+        settings=settings,
+        project_file=pf,
+        space=space,
+        space_path=space_path,
+        name=name,
+        workspace=ws,
+        sweep_dir=sweep_dir,
+        tracking_uri=tracking_uri,
+        trials=int(trials),
+        sampler=sampler,
+        pruner=pruner,
+        seed=int(seed),
+        max_failures=max_failures,
+        context=ctx,
+        sweep_run=sweep_run,
+        objective=project.metrics.optimize.name,
+        goal=project.metrics.optimize.goal,
+        constraints=constraints,
+        resumed=settings.resume,
+    )
+
+
+def _last_sweep_of(ws: Workspace, project_name: str) -> str:
+    import json
+
+    candidates = []
+    for name in ws.sweeps():
+        info = json.loads((ws.sweep_dir(name) / "sweep.json").read_text())
+        if Path(info.get("project", "")).stem and name.startswith(project_name):
+            candidates.append((info.get("created", ""), name))
+    if not candidates:
+        raise UserError(f"nothing to resume: no sweep of project {project_name!r} in {ws.root}; name one with --name")
+    return sorted(candidates)[-1][1]
+
+
+def _constraints(pf: Any) -> list[Any]:
+    from sweeplab.analysis import parse_constraint
+    from sweeplab.config.project import KNOWN_METRICS
+
+    return [parse_constraint(text, known=KNOWN_METRICS) for text in pf.project.metrics.satisfy]
+
+
+def objective_value(metrics: dict[str, float], name: str) -> float:
+    value = metrics.get(name)
+    if value is None:
+        raise UserError(f"the trial did not report the optimizing metric {name!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise UserError(f"the optimizing metric {name!r} is {value} (not finite)")
+    return value

@@ -1,0 +1,102 @@
+"""The local workspace: stores and per-sweep files, all in one folder.
+
+```
+sweeplab-workspace/
+  mlflow.db                 MLflow tracking store (SQLite) unless --tracking-uri is given
+  mlartifacts/              MLflow artifacts
+  sweeps/<sweep>/sweep.json what the sweep is (project, space, backend, parent run id)
+  sweeps/<sweep>/optuna.journal   the Optuna study (append-only journal: survives kill -9)
+  sweeps/<sweep>/splits.json      the split manifest every trial of the sweep reuses
+  sweeps/<sweep>/space.yaml       the search space as it was when the sweep started
+  state.json                the last sweep (the default of `sweeplab runs`, `report`, ...)
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweeplab.errors import UserError
+
+__all__ = ["Workspace", "DEFAULT_WORKSPACE", "check_safe_name"]
+
+DEFAULT_WORKSPACE = "sweeplab-workspace"
+
+
+def check_safe_name(name: str, *, what: str = "sweep name") -> str:
+    """Names that become folders must stay inside the workspace."""
+    from sweeplab.config.project import SAFE_NAME
+
+    if not isinstance(name, str) or "\x00" in name or not SAFE_NAME.match(name) or name in (".", ".."):
+        raise UserError(
+            f"{what} {name!r} is not allowed: use letters, digits, '.', '_' and '-' "
+            "(starting with a letter or digit, at most 100 characters)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def at(cls, path: str | Path | None) -> Workspace:
+        root = Path(path or os.environ.get("SWEEPLAB_WORKSPACE") or DEFAULT_WORKSPACE)
+        return cls(root.expanduser().resolve())
+
+    def ensure(self) -> Workspace:
+        (self.root / "sweeps").mkdir(parents=True, exist_ok=True)
+        return self
+
+    def sweep_dir(self, name: str) -> Path:
+        check_safe_name(name)
+        path = (self.root / "sweeps" / name).resolve()
+        if self.root.resolve() not in path.parents:
+            raise UserError(f"sweep name {name!r} would leave the workspace")
+        return path
+
+    def sweeps(self) -> list[str]:
+        base = self.root / "sweeps"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / "sweep.json").is_file())
+
+    def read_sweep(self, name: str) -> dict[str, Any]:
+        path = self.sweep_dir(name) / "sweep.json"
+        if not path.is_file():
+            from sweeplab.errors import close_matches
+
+            known = self.sweeps()
+            raise UserError(
+                f"no sweep named {name!r} in the workspace {self.root}"
+                + (f"; sweeps: {', '.join(known[-10:])}" if known else "; it has no sweeps yet"),
+                suggestions=close_matches(name, known),
+            )
+        return json.loads(path.read_text())
+
+    def write_sweep(self, name: str, info: dict[str, Any]) -> None:
+        d = self.sweep_dir(name)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / "sweep.json.tmp"
+        tmp.write_text(json.dumps(info, indent=2, sort_keys=True))
+        tmp.replace(d / "sweep.json")
+        self._write_state({"last_sweep": name})
+
+    def last_sweep(self) -> str:
+        try:
+            state = json.loads((self.root / "state.json").read_text())
+            return state["last_sweep"]
+        except (OSError, ValueError, KeyError):
+            raise UserError(
+                f"no sweep has run in the workspace {self.root} yet; start one with `sweeplab sweep PROJECT.yaml`"
+            ) from None
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        self.ensure()
+        tmp = self.root / f"state.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.root / "state.json")
