@@ -1,1 +1,48 @@
-"""analysis."""
+"""Pure analysis functions: diagnosis, error-analysis tables, label checks, trial selection.
+
+Everything here takes numbers, labels and predictions and returns dataclasses or pandas
+DataFrames; nothing trains, logs or reads files (except :func:`read_review`, the thin CSV
+reader behind :func:`merge_review`).
+"""
+
+from sweeplab.analysis._diagnosis import GAPS, LEVELS, REMEDIES, Diagnosis, diagnose
+from sweeplab.analysis._error_table import ErrorTable, confusion, error_table, per_class_errors
+from sweeplab.analysis._labels import confident_thresholds, suspect_labels
+from sweeplab.analysis._review import merge_review, read_review, review_template, safe_example_id
+from sweeplab.analysis._selection import (
+    Constraint,
+    Goal,
+    Objective,
+    Selection,
+    select_best,
+    violation,
+)
+from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
+
+__all__ = [
+    "GAPS",
+    "LEVELS",
+    "REMEDIES",
+    "Constraint",
+    "Diagnosis",
+    "ErrorTable",
+    "Goal",
+    "Objective",
+    "Selection",
+    "bucketize",
+    "class_tags",
+    "confident_thresholds",
+    "confusion",
+    "diagnose",
+    "error_table",
+    "image_quality",
+    "merge_review",
+    "per_class_errors",
+    "quality_tags",
+    "read_review",
+    "review_template",
+    "safe_example_id",
+    "select_best",
+    "suspect_labels",
+    "violation",
+]

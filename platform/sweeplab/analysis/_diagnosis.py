@@ -186,10 +186,11 @@ def diagnose(
     td = None if train_dev is None else check_error_rate("train_dev", train_dev)
     te = None if test is None else check_error_rate("test", test)
 
-    bias = None if hu is None else tr - hu
-    variance = (td if td is not None else dv) - tr
-    mismatch = None if td is None else dv - td
-    overfit = None if te is None else te - dv
+    # rounded to 12 decimals so that 0.10 - 0.08 reports 0.02, not 0.020000000000000004
+    bias = None if hu is None else round(tr - hu, 12)
+    variance = round((td if td is not None else dv) - tr, 12)
+    mismatch = None if td is None else round(dv - td, 12)
+    overfit = None if te is None else round(te - dv, 12)
     gaps: dict[Problem, float | None] = dict(
         zip(GAPS, (bias, variance, mismatch, overfit), strict=True)
     )

@@ -132,16 +132,22 @@ def _expand_categories(tags: pd.DataFrame) -> pd.DataFrame:
 
 
 def _align_tags(tags: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    """Align tag rows with ``ids``: by index when it holds the ids, else by position."""
+    """Align tag rows with ``ids``: by position when ``tags`` has the default index (0..n-1),
+    else by id (its index must hold exactly the example ids)."""
     if not isinstance(tags, pd.DataFrame):
         raise UserError(f"categories must be a pandas DataFrame, but got {type(tags).__name__}")
-    if len(tags) == len(ids) and set(tags.index) == set(ids) and tags.index.is_unique:
-        return tags.loc[ids]
     if len(tags) != len(ids):
         raise UserError(
             f"categories must have one row per example ({len(ids)}), but got {len(tags)} rows"
         )
-    return tags.set_axis(ids, axis=0)
+    if tags.index.equals(pd.RangeIndex(len(tags))):
+        return tags.set_axis(ids, axis=0)
+    if tags.index.is_unique and set(tags.index) == set(ids):
+        return tags.loc[ids].set_axis(ids, axis=0)
+    raise UserError(
+        "categories must be indexed by the example ids (or by position 0..n-1), "
+        f"but its index holds e.g. {tags.index[0]!r}"
+    )
 
 
 # --- the table -----------------------------------------------------------------------------

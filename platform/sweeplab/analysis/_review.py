@@ -226,4 +226,3 @@ def merge_review(
 
     summary = summarize(rows, cats, n_dev=table.n_dev, category_sizes=sizes)
     return replace(table, rows=rows, summary=summary, categories=tuple(cats), category_sizes=sizes)
-

@@ -101,7 +101,8 @@ def _gray01(images: object) -> np.ndarray:
 
 def image_quality(images: object) -> pd.DataFrame:
     """Per-image ``brightness`` (mean, 0..1), ``contrast`` (std) and ``sharpness`` (variance of
-    the 4-neighbour Laplacian; blur lowers it)."""
+    the 4-neighbour Laplacian over the image's variance: blur lowers it, scaling the
+    intensities does not; 0 for a flat image)."""
     x = _gray01(images)  # (N, H, W)
     lap = (
         4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
@@ -110,7 +111,8 @@ def image_quality(images: object) -> pd.DataFrame:
         {
             "brightness": x.mean(axis=(1, 2)),
             "contrast": x.std(axis=(1, 2)),
-            "sharpness": lap.var(axis=(1, 2)),
+            # relative to the image's own variance, so brightness and contrast do not count
+            "sharpness": lap.var(axis=(1, 2)) / np.maximum(x.var(axis=(1, 2)), 1e-12),
         }
     )
 

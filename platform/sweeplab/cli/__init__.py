@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from sweeplab.cli._app import app, state
-
 # Command modules register themselves on `app` when imported.
 # (command modules are imported here)
+from sweeplab.cli import diagnose as _diagnose  # noqa: E402,F401
+from sweeplab.cli import models as _models  # noqa: E402,F401
+from sweeplab.cli import runs as _runs  # noqa: E402,F401
+from sweeplab.cli import sample as _sample  # noqa: E402,F401
+from sweeplab.cli import sweep as _sweep  # noqa: E402,F401
+from sweeplab.cli import ui as _ui  # noqa: E402,F401
+from sweeplab.cli._app import app, state
 
 __all__ = ["app", "main"]
 
@@ -22,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     state.debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
+        rc = app(args=args, standalone_mode=False)
     except SystemExit as exc:  # typer's own exits (--help, usage errors)
         return int(exc.code or 0)
     except KeyboardInterrupt:
@@ -34,16 +39,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, not a traceback
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer bundles its own click: recognise its usage errors by their shape.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
-            return 2
-        if isinstance(exc, click.exceptions.Abort):
+            return int(exc.exit_code or 2)
+        if type(exc).__name__ == "Abort":
             print("sweeplab: aborted", file=sys.stderr)
             return 1
         if state.debug:
             raise
         print(f"sweeplab: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return 1
-    return 0
+    return rc if isinstance(rc, int) else 0
+
+
+def entrypoint() -> None:
+    """The console script: exit with :func:`main`'s code."""
+    raise SystemExit(main())

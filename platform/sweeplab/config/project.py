@@ -231,12 +231,10 @@ def _check_metrics(pf: ProjectFile) -> None:
             "name",
             suggestions=close_matches(name, KNOWN_METRICS),
         )
-    try:
-        from sweeplab.analysis import parse_constraint
-    except ImportError:  # analysis not installed yet
-        return
+    from sweeplab.analysis import Constraint
+
     for i, text in enumerate(pf.project.metrics.satisfy):
         try:
-            parse_constraint(text, known=KNOWN_METRICS)
+            Constraint.parse(text, known=KNOWN_METRICS)
         except UserError as exc:
             raise pf.error(exc.message, "metrics", "satisfy", i, suggestions=exc.suggestions) from None

@@ -1,1 +1,77 @@
-"""data."""
+"""Data: sources, splits, the split manifest, normalization and the tensors trials train on.
+
+A project's ``data:`` section (:class:`DataConfig`)::
+
+    data:
+      source: sklearn:digits              # sklearn:{digits,breast_cancer,iris,wine}, csv:PATH, parquet:PATH
+      splits: {train: 0.8, train_dev: 0.05, dev: 0.075, test: 0.075}   # fractions or counts
+      stratify: true
+      seed: 0
+
+    data:                                 # the user's own table; paths relative to the project file
+      source: csv:data/patients.csv
+      label: outcome
+      features: [age, bmi, glucose]       # default: every column but the label (and domain)
+      splits: {train: 1.0, dev: 100, test: 100}   # counts first, fractions share the rest
+
+A target domain (data mismatch; the course's web versus phone photos, "option 2"): dev and
+test come from the target only; the training pool is every source example plus the target's
+train part, and train_dev is carved from that pool::
+
+    data:
+      source: sklearn:digits
+      target:
+        derive: {degradations: [blur, noise], strength: 1.0, seed: 0}
+        size: 600                         # examples that become the target (count or fraction)
+        splits: {train: 200, dev: 200, test: 200}
+      splits: {train: 0.95, train_dev: 0.05}
+
+    data:
+      source: parquet:photos.parquet
+      label: label
+      target: {domain_column: device, value: phone, splits: {train: 0.5, dev: 0.25, test: 0.25}}
+      splits: {train: 0.95, train_dev: 0.05}
+
+Sizes are fractions in (0, 1] or counts (integers >= 1); fractions must sum to 1; 0 or an
+absent key means no such split. Errors in the section are ``ValueError``s inside pydantic
+validation (the config loader adds file and line); errors found in the data are
+:class:`~sweeplab.errors.UserError` with ``key`` set and the data file named in the message.
+
+Flow: ``load_dataset`` -> ``build_splits`` (a :class:`SplitManifest`, saved beside the study)
+-> ``prepare_tensors`` (once per sweep, shared by every trial).
+"""
+
+from sweeplab.data._config import DataConfig
+from sweeplab.data._dataset import Dataset, fingerprint, row_hashes
+from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, derive_target
+from sweeplab.data._manifest import SplitManifest
+from sweeplab.data._normalize import Normalizer
+from sweeplab.data._quality import quality_tags
+from sweeplab.data._sizes import SplitsConfig, TargetSplitsConfig
+from sweeplab.data._sources import DATASETS, load_dataset
+from sweeplab.data._splits import build_splits
+from sweeplab.data._target_config import DeriveConfig, TargetConfig
+from sweeplab.data._tensors import SplitTensors, prepare_tensors
+
+__all__ = [
+    "DATASETS",
+    "DEGRADATIONS",
+    "DataConfig",
+    "Dataset",
+    "Degradation",
+    "DeriveConfig",
+    "Normalizer",
+    "SplitManifest",
+    "SplitTensors",
+    "SplitsConfig",
+    "TargetConfig",
+    "TargetSplitsConfig",
+    "build_splits",
+    "degrade",
+    "derive_target",
+    "fingerprint",
+    "load_dataset",
+    "prepare_tensors",
+    "quality_tags",
+    "row_hashes",
+]

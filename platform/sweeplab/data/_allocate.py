@@ -15,7 +15,9 @@ from sweeplab.errors import UserError
 __all__ = ["allocate", "duplicate_groups", "keep_duplicates_together", "split_sizes"]
 
 
-def split_sizes(n: int, requested: dict[str, int | float], *, what: str, key: str) -> dict[str, int]:
+def split_sizes(
+    n: int, requested: dict[str, int | float], *, what: str, key: str
+) -> dict[str, int]:
     """Integer sizes: counts as given, fractions of what the counts leave (largest remainder).
 
     Raises :class:`UserError` when the counts exceed ``n`` or a requested split would be empty.

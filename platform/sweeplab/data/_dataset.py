@@ -33,15 +33,23 @@ class Dataset:
     def __post_init__(self) -> None:
         n = len(self.X)
         if self.X.dtype != np.float32 or self.y.dtype != np.int64:
-            raise TypeError(f"X must be float32 and y int64, but got {self.X.dtype} and {self.y.dtype}")
+            raise TypeError(
+                f"X must be float32 and y int64, but got {self.X.dtype} and {self.y.dtype}"
+            )
         if self.y.shape != (n,) or self.ids.shape != (n,):
-            raise ValueError(f"X, y and ids must have {n} rows, but got y{self.y.shape}, ids{self.ids.shape}")
+            raise ValueError(
+                f"X, y and ids must have {n} rows, but got y{self.y.shape}, ids{self.ids.shape}"
+            )
         if self.domain is not None and self.domain.shape != (n,):
             raise ValueError(f"domain must have {n} rows, but got {self.domain.shape}")
         if n and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
             raise ValueError(f"y must be class ids in 0..{len(self.classes) - 1}")
-        if self.image_shape is not None and int(np.prod(self.image_shape)) != int(np.prod(self.X.shape[1:])):
-            raise ValueError(f"image_shape {self.image_shape} does not fit rows of shape {self.X.shape[1:]}")
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != int(
+            np.prod(self.X.shape[1:])
+        ):
+            raise ValueError(
+                f"image_shape {self.image_shape} does not fit rows of shape {self.X.shape[1:]}"
+            )
 
     def __len__(self) -> int:
         return len(self.X)
@@ -52,6 +60,8 @@ class Dataset:
 
     def as_images(self) -> np.ndarray:
         """``X`` as ``(n, C, H, W)``; a view, no copy."""
+        if self.X.ndim == 4:
+            return self.X
         if self.image_shape is None:
             raise ValueError(f"{self.name} is a table, not images (it has no image_shape)")
         return self.X.reshape(len(self.X), *self.image_shape)

@@ -14,7 +14,12 @@ __all__ = ["read_table"]
 
 
 def read_table(
-    path: Path, scheme: str, *, label: str, features: list[str] | None = None, domain_column: str | None = None
+    path: Path,
+    scheme: str,
+    *,
+    label: str,
+    features: list[str] | None = None,
+    domain_column: str | None = None,
 ) -> Dataset:
     """Read ``path``; ``domain`` of the result holds the raw ``domain_column`` values as str."""
     frame = _read(path, scheme)
@@ -22,7 +27,9 @@ def read_table(
     frame.columns = columns
     _need_column(path, columns, label, key="data.label", what="label column")
     if domain_column is not None:
-        _need_column(path, columns, domain_column, key="data.target.domain_column", what="domain column")
+        _need_column(
+            path, columns, domain_column, key="data.target.domain_column", what="domain column"
+        )
     if features is None:
         features = [c for c in columns if c not in (label, domain_column)]
         if not features:
@@ -105,7 +112,10 @@ def _features(path: Path, frame: pd.DataFrame, features: list[str]) -> np.ndarra
     big = np.abs(X) > np.finfo(np.float32).max
     if big.any():
         j = int(np.flatnonzero(big.any(axis=0))[0])
-        raise UserError(f"{path}: feature column {features[j]!r} has values too large for float32", key="data.features")
+        raise UserError(
+            f"{path}: feature column {features[j]!r} has values too large for float32",
+            key="data.features",
+        )
     return X.astype(np.float32)
 
 

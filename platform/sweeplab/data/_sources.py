@@ -63,7 +63,13 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
         if not path.is_absolute():
             path = Path(base_dir) / path
         domain_column = cfg.target.domain_column if cfg.target else None
-        ds = read_table(path, cfg.scheme, label=cfg.label or "", features=cfg.features, domain_column=domain_column)
+        ds = read_table(
+            path,
+            cfg.scheme,
+            label=cfg.label or "",
+            features=cfg.features,
+            domain_column=domain_column,
+        )
         if domain_column is not None:
             ds = _mark_target(ds, path, domain_column, cfg.target.value)  # type: ignore[union-attr]
     else:
@@ -93,7 +99,9 @@ def _select_features(ds: Dataset, features: list[str]) -> Dataset:
                 suggestions=close_matches(f, ds.feature_names),
             )
     cols = [ds.feature_names.index(f) for f in features]
-    return replace(ds, X=np.ascontiguousarray(ds.X[:, cols]), feature_names=list(features), image_shape=None)
+    return replace(
+        ds, X=np.ascontiguousarray(ds.X[:, cols]), feature_names=list(features), image_shape=None
+    )
 
 
 def _mark_target(ds: Dataset, path: Path, column: str, value: str | int) -> Dataset:
@@ -112,5 +120,8 @@ def _mark_target(ds: Dataset, path: Path, column: str, value: str | int) -> Data
             suggestions=close_matches(str(value), values),
         )
     if is_target.all():
-        raise UserError(f"every row of {path} has {column} == {value!r}; no source rows are left", key="data.target.value")
+        raise UserError(
+            f"every row of {path} has {column} == {value!r}; no source rows are left",
+            key="data.target.value",
+        )
     return replace(ds, domain=np.where(is_target, "target", "source"))

@@ -4,9 +4,8 @@ Importing this package registers every shipped model. Add a model by writing a m
 with an args schema and a builder decorated with :func:`register_model`, and import it below.
 """
 
-from sweeplab.models._registry import MODELS, ModelSpec, build_model, register_model
-
 # Registration side effects: each module adds its models to MODELS.
-from sweeplab.models import _linear, _mlp  # noqa: E402,F401  (logreg, softmax, mlp)
+from sweeplab.models import _alexnet, _inception, _lenet, _linear, _mlp, _resnet, _vgg  # noqa: E402,F401  (logreg, softmax, mlp)  # noqa: E402,F401
+from sweeplab.models._registry import MODELS, ModelSpec, build_model, register_model
 
 __all__ = ["MODELS", "ModelSpec", "build_model", "register_model"]

@@ -40,16 +40,24 @@ class AlexNetArgs(Schema):
         le=4.0,
         description="Scales every filter count (96, 256, 384, 384, 256) and fc width (4096); 1 is the original.",
     )
-    stem_kernel: int = Field(default=5, ge=1, description="Filter size of conv1 (valid padding); 11 in the original.")
-    stem_stride: int = Field(default=1, ge=1, description="Stride of conv1; 4 in the original (for 227×227 inputs).")
+    stem_kernel: int = Field(
+        default=5, ge=1, description="Filter size of conv1 (valid padding); 11 in the original."
+    )
+    stem_stride: int = Field(
+        default=1, ge=1, description="Stride of conv1; 4 in the original (for 227×227 inputs)."
+    )
     keep_prob: float = Field(
         default=0.5,
         gt=0.0,
         le=1.0,
         description="Inverted dropout after each hidden fc layer: probability of keeping a unit, in (0, 1]; 1 means no dropout.",
     )
-    batch_norm: bool = Field(default=False, description="Batch normalization after every conv (the original had none).")
-    activation: Activation = Field(default="relu", description="Activation of conv and hidden fc layers.")
+    batch_norm: bool = Field(
+        default=False, description="Batch normalization after every conv (the original had none)."
+    )
+    activation: Activation = Field(
+        default="relu", description="Activation of conv and hidden fc layers."
+    )
     init: InitName = Field(
         default="he",
         description="Weight initialization of conv and fc layers: zeros, small_random, xavier, he (√(2/n_in), for ReLU) or glorot.",
@@ -66,7 +74,17 @@ class AlexNet(nn.Module):
         self.features, out_shape = stack(
             input_shape,
             [
-                ("conv1", ConvBlock(input_shape[0], c1, args.stem_kernel, stride=args.stem_stride, padding="valid", **kw)),
+                (
+                    "conv1",
+                    ConvBlock(
+                        input_shape[0],
+                        c1,
+                        args.stem_kernel,
+                        stride=args.stem_stride,
+                        padding="valid",
+                        **kw,
+                    ),
+                ),
                 ("pool1", MaxPool(3, stride=2)),
                 ("conv2", ConvBlock(c1, c2, 5, **kw)),
                 ("pool2", MaxPool(3, stride=2)),

@@ -186,7 +186,9 @@ class ResidualBlock(nn.Module):
             activation=activation,
         )
         # No activation here: it comes after the addition of the shortcut.
-        self.conv2 = ConvBlock(out_channels, out_channels, 3, batch_norm=batch_norm, activation=None)
+        self.conv2 = ConvBlock(
+            out_channels, out_channels, 3, batch_norm=batch_norm, activation=None
+        )
         needs_projection = stride != 1 or in_channels != out_channels
         self.shortcut = (
             Conv1x1(
@@ -259,10 +261,16 @@ class InceptionModule(nn.Module):
     def output_shape(self, shape: CHW, *, name: str) -> CHW:
         _check_channels(shape, self.in_channels, name=name)
         sizes = []
-        for branch_name, branch in zip(("branch1", "branch3", "branch5", "branch_pool"), self.branches(), strict=True):
+        for branch_name, branch in zip(
+            ("branch1", "branch3", "branch5", "branch_pool"), self.branches(), strict=True
+        ):
             s = shape
-            for sub_name, layer in (branch.named_children() if isinstance(branch, nn.Sequential) else [("", branch)]):
-                s = layer.output_shape(s, name=".".join(filter(None, (name, branch_name, sub_name))))
+            for sub_name, layer in (
+                branch.named_children() if isinstance(branch, nn.Sequential) else [("", branch)]
+            ):
+                s = layer.output_shape(
+                    s, name=".".join(filter(None, (name, branch_name, sub_name)))
+                )
             sizes.append(s)
         assert len({s[1:] for s in sizes}) == 1, sizes  # every branch keeps H×W
         return self.out_channels, shape[1], shape[2]

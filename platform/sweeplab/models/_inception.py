@@ -13,7 +13,7 @@ and doubled at each next stage; a 3×3 stride-2 max pool separates stages.
 from __future__ import annotations
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveInt, field_validator
 from torch import nn
 
 from sweeplab.config._base import Schema
@@ -28,10 +28,14 @@ __all__ = ["Inception", "InceptionArgs", "build_inception", "module_widths"]
 class InceptionArgs(Schema):
     """Arguments of ``inception``."""
 
-    stem_width: int = Field(default=16, ge=1, description="Filters of the stem conv (3×3 'same' by default).")
-    stem_kernel: int = Field(default=3, ge=1, description="Filter size of the stem conv ('same' padding, so odd).")
+    stem_width: int = Field(
+        default=16, ge=1, description="Filters of the stem conv (3×3 'same' by default)."
+    )
+    stem_kernel: int = Field(
+        default=3, ge=1, description="Filter size of the stem conv ('same' padding, so odd)."
+    )
     stem_stride: int = Field(default=1, ge=1, description="Stride of the stem conv.")
-    modules_per_stage: list[int] = Field(
+    modules_per_stage: list[PositiveInt] = Field(
         default=[2, 1],
         min_length=1,
         max_length=6,
@@ -55,16 +59,12 @@ class InceptionArgs(Schema):
         description="Weight initialization of conv and fc layers: zeros, small_random, xavier, he (√(2/n_in), for ReLU) or glorot.",
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> InceptionArgs:
-        if any(n < 1 for n in self.modules_per_stage):
-            raise ValueError(f"modules_per_stage must all be >= 1, but got {self.modules_per_stage}")
-        if self.stem_kernel % 2 == 0:
-            raise ValueError(
-                "stem_kernel must be odd ('same' padding p = (f - 1)/2), "
-                f"but got stem_kernel={self.stem_kernel}"
-            )
-        return self
+    @field_validator("stem_kernel")
+    @classmethod
+    def _odd_stem(cls, f: int) -> int:
+        if f % 2 == 0:
+            raise ValueError(f"stem_kernel must be odd ('same' padding p = (f - 1)/2), but got {f}")
+        return f
 
 
 def module_widths(w: int) -> dict[str, int]:
@@ -86,7 +86,12 @@ class Inception(nn.Module):
         super().__init__()
         kw = {"batch_norm": args.batch_norm, "activation": args.activation}
         layers: list[tuple[str, nn.Module]] = [
-            ("stem", ConvBlock(input_shape[0], args.stem_width, args.stem_kernel, stride=args.stem_stride, **kw))
+            (
+                "stem",
+                ConvBlock(
+                    input_shape[0], args.stem_width, args.stem_kernel, stride=args.stem_stride, **kw
+                ),
+            )
         ]
         c_in = args.stem_width
         for s, n_modules in enumerate(args.modules_per_stage):

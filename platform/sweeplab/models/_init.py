@@ -57,7 +57,9 @@ def fans(layer: nn.Module) -> tuple[int, int]:
             layer.in_channels // layer.groups * receptive,
             layer.out_channels // layer.groups * receptive,
         )
-    raise TypeError(f"fans() supports Linear and convolution layers, but got {type(layer).__name__}")
+    raise TypeError(
+        f"fans() supports Linear and convolution layers, but got {type(layer).__name__}"
+    )
 
 
 @torch.no_grad()

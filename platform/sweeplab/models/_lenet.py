@@ -32,17 +32,34 @@ __all__ = ["LeNet5", "LeNet5Args", "build_lenet5"]
 class LeNet5Args(Schema):
     """Arguments of ``lenet5``; the defaults are the original network."""
 
-    conv1_filters: int = Field(default=6, ge=1, description="Filters of the first conv layer (6 in the original).")
-    conv2_filters: int = Field(default=16, ge=1, description="Filters of the second conv layer (16 in the original).")
-    fc1_units: int = Field(default=120, ge=1, description="Units of the first fully connected layer (120).")
-    fc2_units: int = Field(default=84, ge=1, description="Units of the second fully connected layer (84).")
-    kernel_size: int = Field(default=5, ge=1, description="Filter size f of both conv layers (5); must be odd with 'same' padding.")
+    conv1_filters: int = Field(
+        default=6, ge=1, description="Filters of the first conv layer (6 in the original)."
+    )
+    conv2_filters: int = Field(
+        default=16, ge=1, description="Filters of the second conv layer (16 in the original)."
+    )
+    fc1_units: int = Field(
+        default=120, ge=1, description="Units of the first fully connected layer (120)."
+    )
+    fc2_units: int = Field(
+        default=84, ge=1, description="Units of the second fully connected layer (84)."
+    )
+    kernel_size: int = Field(
+        default=5,
+        ge=1,
+        description="Filter size f of both conv layers (5); must be odd with 'same' padding.",
+    )
     padding: Literal["valid", "same"] = Field(
         default="valid",
         description="Conv padding: valid (p = 0, the original: 32 -> 28) or same (p = (f-1)/2, keeps the size; for small inputs such as 8×8).",
     )
-    pooling: Literal["avg", "max"] = Field(default="avg", description="2×2 stride-2 pooling: avg (the original) or max.")
-    activation: Activation = Field(default="tanh", description="Activation after every conv and hidden fc layer (tanh in the original).")
+    pooling: Literal["avg", "max"] = Field(
+        default="avg", description="2×2 stride-2 pooling: avg (the original) or max."
+    )
+    activation: Activation = Field(
+        default="tanh",
+        description="Activation after every conv and hidden fc layer (tanh in the original).",
+    )
     init: InitName = Field(
         default="xavier",
         description="Weight initialization of conv and fc layers: zeros, small_random, xavier (√(1/n_in), for tanh), he (√(2/n_in), for ReLU) or glorot.",
@@ -70,7 +87,10 @@ class LeNet5(nn.Module):
             [
                 ("conv1", ConvBlock(c, args.conv1_filters, args.kernel_size, **conv)),
                 ("pool1", make_pool(args.pooling, 2)),
-                ("conv2", ConvBlock(args.conv1_filters, args.conv2_filters, args.kernel_size, **conv)),
+                (
+                    "conv2",
+                    ConvBlock(args.conv1_filters, args.conv2_filters, args.kernel_size, **conv),
+                ),
                 ("pool2", make_pool(args.pooling, 2)),
             ],
         )

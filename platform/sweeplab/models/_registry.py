@@ -89,5 +89,6 @@ def build_model(name: str, args: dict | Schema, *, input_shape: tuple[int, ...],
         except ValidationError as exc:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"])
-            raise UserError(f"{err['msg']} (found {err.get('input')!r})", key=f"model.{key}" if key else "model") from None
+            msg = err["msg"].removeprefix("Value error, ")
+            raise UserError(f"{msg} (found {err.get('input')!r})", key=f"model.{key}" if key else "model") from None
     return spec.build(args, input_shape=tuple(input_shape), num_outputs=int(num_outputs))

@@ -16,7 +16,7 @@ ResNet for 8×8 … 32×32 inputs.
 from __future__ import annotations
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveInt, field_validator
 from torch import nn
 
 from sweeplab.config._base import Schema
@@ -31,37 +31,47 @@ __all__ = ["ResNet", "ResNetArgs", "build_resnet"]
 class ResNetArgs(Schema):
     """Arguments of ``resnet``."""
 
-    blocks_per_stage: list[int] = Field(
+    blocks_per_stage: list[PositiveInt] = Field(
         default=[2, 2, 2],
         min_length=1,
         max_length=8,
         description="Residual blocks (two 3×3 convs each) in every stage; one entry per stage (ResNet-34: [3, 4, 6, 3]).",
     )
-    base_width: int = Field(default=16, ge=1, description="Filters of the stem and first stage; doubled at every next stage (64 in ResNet-34).")
+    base_width: int = Field(
+        default=16,
+        ge=1,
+        description="Filters of the stem and first stage; doubled at every next stage (64 in ResNet-34).",
+    )
     residual: bool = Field(
         default=True,
         description="Add the shortcuts; false builds the plain network with the same convs, for comparison.",
     )
     batch_norm: bool = Field(default=True, description="Batch normalization after every conv.")
-    stem_kernel: int = Field(default=3, ge=1, description="Filter size of the stem conv ('same' padding, so odd); 7 in ResNet-34.")
-    stem_stride: int = Field(default=1, ge=1, description="Stride of the stem conv; 2 in ResNet-34.")
-    stem_pool: bool = Field(default=False, description="A 3×3 stride-2 max pool after the stem, as in ResNet-34.")
-    activation: Activation = Field(default="relu", description="Activation of the stem and of every block.")
+    stem_kernel: int = Field(
+        default=3,
+        ge=1,
+        description="Filter size of the stem conv ('same' padding, so odd); 7 in ResNet-34.",
+    )
+    stem_stride: int = Field(
+        default=1, ge=1, description="Stride of the stem conv; 2 in ResNet-34."
+    )
+    stem_pool: bool = Field(
+        default=False, description="A 3×3 stride-2 max pool after the stem, as in ResNet-34."
+    )
+    activation: Activation = Field(
+        default="relu", description="Activation of the stem and of every block."
+    )
     init: InitName = Field(
         default="he",
         description="Weight initialization of conv and fc layers: zeros, small_random, xavier, he (√(2/n_in), for ReLU) or glorot.",
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> ResNetArgs:
-        if any(n < 1 for n in self.blocks_per_stage):
-            raise ValueError(f"blocks_per_stage must all be >= 1, but got {self.blocks_per_stage}")
-        if self.stem_kernel % 2 == 0:
-            raise ValueError(
-                "stem_kernel must be odd ('same' padding p = (f - 1)/2), "
-                f"but got stem_kernel={self.stem_kernel}"
-            )
-        return self
+    @field_validator("stem_kernel")
+    @classmethod
+    def _odd_stem(cls, f: int) -> int:
+        if f % 2 == 0:
+            raise ValueError(f"stem_kernel must be odd ('same' padding p = (f - 1)/2), but got {f}")
+        return f
 
 
 class ResNet(nn.Module):

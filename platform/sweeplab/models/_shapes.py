@@ -16,6 +16,7 @@ forward pass with PyTorch's message about a kernel size.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -138,11 +139,14 @@ class Window:
 
 def image_shape(input_shape: tuple[int, ...], *, model: str) -> CHW:
     """Check that ``input_shape`` is ``(C, H, W)`` with positive sizes; return it typed."""
-    shape = tuple(input_shape)
-    if len(shape) != 3 or any(not isinstance(d, int) or d < 1 for d in shape):
+    try:
+        shape = tuple(operator.index(d) for d in input_shape)  # numpy ints too, not floats
+    except TypeError:
+        shape = ()
+    if len(shape) != 3 or any(d < 1 for d in shape):
         raise ShapeError(
             f"model {model!r} takes images: the input shape must be (C, H, W) with positive "
-            f"sizes, like 1x28x28, but got {'x'.join(map(str, shape)) or '()'}"
+            f"sizes, like 1x28x28, but got {tuple(input_shape)}"
         )
     c, h, w = shape
     return c, h, w

@@ -71,13 +71,15 @@ def describe(model: nn.Module, input_shape: tuple[int, ...]) -> Summary:
 
         return record
 
+    root_own = 0
     for name, module in model.named_modules():
         own = _own_params(module, seen)
-        is_leaf = next(module.children(), None) is None
-        if (is_leaf or own) and name:
+        if not name:
+            root_own = own  # parameters of the model object itself, e.g. a learned scale
+            continue
+        if own or next(module.children(), None) is None:
             rows[name] = LayerRow(name, type(module).__name__, None, own)
             handles.append(module.register_forward_hook(hook(name, own)))
-    root_own = sum(p.numel() for p in model.parameters(recurse=False))
 
     first = next(model.parameters(), None)
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
@@ -116,10 +118,14 @@ def format_summary(summary: Summary) -> str:
         for r in summary
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in (header, *body)]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *body)
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"total params: {summary.total_params:,} (trainable: {summary.trainable_params:,})")
+    lines.append(
+        f"total params: {summary.total_params:,} (trainable: {summary.trainable_params:,})"
+    )
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveInt, model_validator
 from torch import nn
 
 from sweeplab.config._base import Schema
@@ -27,23 +27,42 @@ __all__ = ["VGG", "VGGArgs", "build_vgg"]
 class VGGArgs(Schema):
     """Arguments of ``vgg``."""
 
-    stages: int = Field(default=3, ge=1, le=8, description="Number of stages (convs then a 2×2 max pool); each halves H×W.")
-    convs_per_stage: int | list[int] = Field(
+    stages: int = Field(
+        default=3,
+        ge=1,
+        le=8,
+        description="Number of stages (convs then a 2×2 max pool); each halves H×W.",
+    )
+    convs_per_stage: PositiveInt | list[PositiveInt] = Field(
         default=2,
         description="3×3 convs in each stage: one number for all stages, or a list with one entry per stage (VGG-16: [2, 2, 3, 3, 3]).",
     )
-    base_width: int = Field(default=16, ge=1, description="Filters of the first stage; doubled at every next stage (64 in VGG-16).")
-    max_width: int = Field(default=512, ge=1, description="Cap on the filters of a stage (512 in VGG-16).")
-    fc_units: int = Field(default=128, ge=1, description="Units of each hidden fc layer (4096 in VGG-16).")
-    fc_layers: int = Field(default=2, ge=0, le=4, description="Hidden fc layers before the output layer (2 in VGG-16).")
+    base_width: int = Field(
+        default=16,
+        ge=1,
+        description="Filters of the first stage; doubled at every next stage (64 in VGG-16).",
+    )
+    max_width: int = Field(
+        default=512, ge=1, description="Cap on the filters of a stage (512 in VGG-16)."
+    )
+    fc_units: int = Field(
+        default=128, ge=1, description="Units of each hidden fc layer (4096 in VGG-16)."
+    )
+    fc_layers: int = Field(
+        default=2, ge=0, le=4, description="Hidden fc layers before the output layer (2 in VGG-16)."
+    )
     keep_prob: float = Field(
         default=1.0,
         gt=0.0,
         le=1.0,
         description="Inverted dropout after each hidden fc layer: probability of keeping a unit, in (0, 1]; 1 means no dropout (VGG-16: 0.5).",
     )
-    batch_norm: bool = Field(default=False, description="Batch normalization after every conv (VGG-BN).")
-    activation: Activation = Field(default="relu", description="Activation of conv and hidden fc layers.")
+    batch_norm: bool = Field(
+        default=False, description="Batch normalization after every conv (VGG-BN)."
+    )
+    activation: Activation = Field(
+        default="relu", description="Activation of conv and hidden fc layers."
+    )
     init: InitName = Field(
         default="he",
         description="Weight initialization of conv and fc layers: zeros, small_random, xavier, he (√(2/n_in), for ReLU) or glorot.",
@@ -52,16 +71,11 @@ class VGGArgs(Schema):
     @model_validator(mode="after")
     def _check_convs(self) -> VGGArgs:
         convs = self.convs_per_stage
-        if isinstance(convs, list):
-            if len(convs) != self.stages:
-                raise ValueError(
-                    "len(convs_per_stage) == stages must hold when convs_per_stage is a list, "
-                    f"but got convs_per_stage={convs}, stages={self.stages}"
-                )
-            if any(n < 1 for n in convs):
-                raise ValueError(f"convs_per_stage must all be >= 1, but got {convs}")
-        elif convs < 1:
-            raise ValueError(f"convs_per_stage >= 1 must hold, but got convs_per_stage={convs}")
+        if isinstance(convs, list) and len(convs) != self.stages:
+            raise ValueError(
+                "len(convs_per_stage) == stages must hold when convs_per_stage is a list, "
+                f"but got convs_per_stage={convs}, stages={self.stages}"
+            )
         return self
 
     @property
@@ -84,7 +98,9 @@ class VGG(nn.Module):
                 layers.append(
                     (
                         f"conv{s}_{i}",
-                        ConvBlock(c_in, c_out, 3, batch_norm=args.batch_norm, activation=args.activation),
+                        ConvBlock(
+                            c_in, c_out, 3, batch_norm=args.batch_norm, activation=args.activation
+                        ),
                     )
                 )
                 c_in = c_out

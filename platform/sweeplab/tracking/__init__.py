@@ -1,5 +1,6 @@
 """MLflow tracking: an experiment per project, a parent run per sweep, a child run per trial."""
 
+from sweeplab.tracking._query import rank_trials, sweep_trials
 from sweeplab.tracking._runs import TAG, SweepRun, TrialRun, flatten_params
 from sweeplab.tracking._store import (
     artifact_root,
@@ -19,4 +20,6 @@ __all__ = [
     "flatten_params",
     "get_or_create_experiment",
     "is_local_uri",
+    "rank_trials",
+    "sweep_trials",
 ]

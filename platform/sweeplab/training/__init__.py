@@ -16,6 +16,7 @@ from sweeplab.training._fit import (
     TrainData,
     fit,
 )
+from sweeplab.training._gradcheck import GradcheckResult, gradcheck
 from sweeplab.training._optim import EWMAMomentum, learning_rate_at, make_optimizer
 from sweeplab.training._predict import predict
 from sweeplab.training._task import TASKS
@@ -27,9 +28,11 @@ __all__ = [
     "EWMAMomentum",
     "EpochResult",
     "FitResult",
+    "GradcheckResult",
     "TrainConfig",
     "TrainData",
     "fit",
+    "gradcheck",
     "learning_rate_at",
     "make_optimizer",
     "predict",

@@ -37,7 +37,10 @@ class TrainConfig(Schema):
     )
     learning_rate: float = Field(default=1e-3, gt=0.0, description="α0, the initial learning rate.")
     beta: float = Field(
-        default=0.9, ge=0.0, lt=1.0, description="Momentum's β, in [0, 1) (averages ~1/(1−β) steps)."
+        default=0.9,
+        ge=0.0,
+        lt=1.0,
+        description="Momentum's β, in [0, 1) (averages ~1/(1−β) steps).",
     )
     beta1: float = Field(default=0.9, ge=0.0, lt=1.0, description="Adam's β1, in [0, 1).")
     beta2: float = Field(

@@ -143,9 +143,17 @@ def fit(
             group["lr"] = lr
         model.train()
         losses = _train_epoch(
-            model, optimizer, X, y, cfg, task=task, weights=weights, generator=generator,
-            epoch=epoch, drop_single=has_bn,
-        )  # fmt: skip
+            model,
+            optimizer,
+            X,
+            y,
+            cfg,
+            task=task,
+            weights=weights,
+            generator=generator,
+            epoch=epoch,
+            drop_single=has_bn,
+        )
         names = ["train_loss", "train_loss_ewma", "train_error"]
         values = [losses.double().mean(), ewma.update(losses)]
         values.append(evaluate(model, X, y, task=task)[1])

@@ -69,4 +69,3 @@ def evaluate(
         loss_sum += data_loss(logits, yb, task).double() * xb.shape[0]
         wrong += (predict_labels(logits, task) != yb.long()).sum()
     return loss_sum / n, wrong.double() / n
-

@@ -68,7 +68,9 @@ def open_study(setup: SweepSetup):
 
 def constraint_violations(constraints: list[Any], metrics: dict[str, float]) -> list[float]:
     """Optuna's convention: a value ≤ 0 means the constraint holds."""
-    return [float(c.violation(metrics)) for c in constraints]
+    from sweeplab.analysis import violation
+
+    return [float(v) for v in violation(metrics, constraints)] if constraints else []
 
 
 class _Reporter:
@@ -182,7 +184,7 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
     outcomes = [_outcome_from_frozen(t) for t in study.get_trials(deepcopy=False) if counted(t)]
     failures_here = 0
     stopped_reason = None
-    say("start", {"total": setup.trials, "done": len(outcomes), "best": _best_value(outcomes, setup)})
+    say("start", {"total": setup.trials, "done": len(outcomes), "best": _best_value(outcomes, setup), "objective": setup.objective})
     while len(outcomes) < setup.trials:
         trial = study.ask()
         outcome = _one_trial(study, trial, setup, say)

@@ -106,7 +106,13 @@ def _default_name(project_name: str) -> str:
 def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepSetup:
     from sweeplab.config.project import load_project
     from sweeplab.space import load_space
-    from sweeplab.tracking import SweepRun, artifact_root, client_for, default_tracking_uri, get_or_create_experiment
+    from sweeplab.tracking import (
+        SweepRun,
+        artifact_root,
+        client_for,
+        default_tracking_uri,
+        get_or_create_experiment,
+    )
     from sweeplab.tuning._context import check_space_names, prepare_context
 
     say = progress or (lambda event, data: None)
@@ -269,10 +275,10 @@ def _last_sweep_of(ws: Workspace, project_name: str) -> str:
 
 
 def _constraints(pf: Any) -> list[Any]:
-    from sweeplab.analysis import parse_constraint
+    from sweeplab.analysis import Constraint
     from sweeplab.config.project import KNOWN_METRICS
 
-    return [parse_constraint(text, known=KNOWN_METRICS) for text in pf.project.metrics.satisfy]
+    return [Constraint.parse(text, known=KNOWN_METRICS) for text in pf.project.metrics.satisfy]
 
 
 def objective_value(metrics: dict[str, float], name: str) -> float:

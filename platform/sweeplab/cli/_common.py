@@ -1,0 +1,53 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+__all__ = ["WorkspaceOpt", "TrackingOpt", "console", "err_console", "fmt_value"]
+
+WorkspaceOpt = typer.Option(
+    None,
+    "--workspace",
+    "-w",
+    help="Workspace folder for the stores (default: ./sweeplab-workspace, or $SWEEPLAB_WORKSPACE).",
+    show_default=False,
+)
+TrackingOpt = typer.Option(
+    None,
+    "--tracking-uri",
+    help="MLflow tracking URI, e.g. http://127.0.0.1:5000 (default: SQLite in the workspace).",
+    show_default=False,
+)
+
+
+def console():
+    from rich.console import Console
+
+    return Console()
+
+
+def err_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def fmt_value(value: object) -> str:
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) < 1e-3 or abs(value) >= 1e5:
+            return f"{value:.3g}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def path_arg(path: Path) -> Path:
+    from sweeplab.errors import UserError
+
+    if not path.exists():
+        raise UserError("file not found", file=str(path))
+    return path

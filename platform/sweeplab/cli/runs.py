@@ -1,0 +1,97 @@
+"""`sweeplab runs`: the trials of a sweep as a table, best first."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+
+from sweeplab.cli._app import app
+from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
+
+__all__ = ["runs", "load_sweep_table"]
+
+
+def load_sweep_table(sweep: str | None, workspace: Path | None, tracking_uri: str | None):
+    """(sweep info, ranked trial dicts) for ``sweep`` (default: the workspace's last sweep)."""
+    from sweeplab.tracking import client_for, rank_trials, sweep_trials
+    from sweeplab.workspace import Workspace
+
+    ws = Workspace.at(workspace)
+    name = sweep or ws.last_sweep()
+    info = ws.read_sweep(name)
+    client = client_for(tracking_uri or info["tracking_uri"])
+    trials = sweep_trials(client, info["experiment_id"], info["parent_run_id"])
+    parent = client.get_run(info["parent_run_id"])
+    objective = parent.data.params.get("objective", "minimize dev_error").split()
+    goal, metric = (objective + ["dev_error"])[:2] if len(objective) == 2 else ("minimize", "dev_error")
+    info = {**info, "objective": metric, "goal": goal}
+    return info, rank_trials(trials, metric, goal)
+
+
+@app.command(epilog="Example: sweeplab runs --top 10   |   sweeplab runs digits-mlp-20261126-091200 --csv > trials.csv")
+def runs(
+    sweep: str | None = typer.Argument(None, help="Sweep name (default: the last sweep in the workspace)."),
+    top: int | None = typer.Option(None, "--top", "-k", min=1, help="Show only the best K trials."),
+    csv: bool = typer.Option(False, "--csv", help="Print the table as CSV (for pandas)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    workspace: Path | None = WorkspaceOpt,
+    tracking_uri: str | None = TrackingOpt,
+) -> None:
+    """List a sweep's trials, best first: finished trials that satisfy every constraint by the
+    optimizing metric, then those that break a constraint, then pruned and failed ones."""
+    from sweeplab.errors import UserError
+
+    if csv and as_json:
+        raise UserError("--csv and --json exclude each other; choose one")
+    info, ranked = load_sweep_table(sweep, workspace, tracking_uri)
+    if top:
+        ranked = ranked[:top]
+    metric = info["objective"]
+    param_names = sorted({p for t in ranked for p in t["params"]})
+    metric_cols = [metric] + [m for m in ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms") if m != metric]
+    rows = []
+    for rank, t in enumerate(ranked, 1):
+        row = {"rank": rank, "trial": t["number"], "status": t["status"], "feasible": t["feasible"]}
+        row.update({m: t["metrics"].get(m) for m in metric_cols})
+        row.update({p: t["params"].get(p) for p in param_names})
+        row.update({"diagnosis": t["diagnosis"], "reason": t["reason"], "duration_s": round(t["duration_s"], 2), "run_id": t["run_id"]})
+        rows.append(row)
+    if csv:
+        import pandas as pd
+
+        typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
+        return
+    if as_json:
+        typer.echo(json.dumps({"sweep": info["name"], "objective": metric, "goal": info["goal"], "trials": rows}, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})")
+    for col in ["#", "trial", "status", *metric_cols, *param_names, "note"]:
+        table.add_column(col, justify="right" if col not in ("status", "note") else "left", overflow="fold")
+    for row in rows:
+        note = row["reason"] or ("breaks a constraint" if not row["feasible"] and row["status"] == "finished" else "")
+        if row["diagnosis"] and not note:
+            note = f"problem: {row['diagnosis']}"
+        style = "bold green" if row["rank"] == 1 and row["status"] == "finished" and row["feasible"] else None
+        table.add_row(
+            str(row["rank"]),
+            str(row["trial"]),
+            row["status"],
+            *(fmt_value(row[m]) if row[m] is not None and not (isinstance(row[m], float) and math.isnan(row[m])) else "–" for m in metric_cols),
+            *(fmt_value(_num(row[p])) if row[p] is not None else "" for p in param_names),
+            note[:80],
+            style=style,
+        )
+    Console().print(table)
+
+
+def _num(text: str):
+    try:
+        return float(text) if any(c in text for c in ".e") else int(text)
+    except (TypeError, ValueError):
+        return text

@@ -1,0 +1,217 @@
+"""`sweeplab sweep`: run a hyperparameter sweep of a project."""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sweeplab.cli._app import app
+from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, err_console, fmt_value, path_arg
+
+__all__ = ["sweep"]
+
+
+class Backend(str, Enum):
+    optuna = "optuna"
+    ray = "ray"
+
+
+class SamplerChoice(str, Enum):
+    random = "random"
+    grid = "grid"
+    tpe = "tpe"
+
+
+class PrunerChoice(str, Enum):
+    none = "none"
+    median = "median"
+    successive_halving = "successive_halving"
+    hyperband = "hyperband"
+
+
+class SchedulerChoice(str, Enum):
+    none = "none"
+    asha = "asha"
+
+
+@app.command(
+    epilog="Example: sweeplab sweep projects/digits_mlp.yaml --trials 30 --sampler tpe",
+)
+def sweep(
+    project: Path = typer.Argument(..., help="Project YAML file (data, model, training, metrics, search)."),
+    space: Path | None = typer.Option(None, "--space", "-s", help="Search-space YAML (default: the project's search.space)."),
+    trials: int | None = typer.Option(None, "--trials", "-n", min=1, help="Number of trials (default: the project's search.trials; grid: every point)."),
+    sampler: SamplerChoice | None = typer.Option(None, "--sampler", help="random | grid | tpe (default: the project's)."),
+    pruner: PrunerChoice | None = typer.Option(None, "--pruner", help="Early stopping of poor trials (Optuna): none | median | successive_halving | hyperband."),
+    name: str | None = typer.Option(None, "--name", help="Sweep name (default: PROJECT-DATE-TIME)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Sampler seed (default: the project's search.seed)."),
+    workspace: Path | None = WorkspaceOpt,
+    tracking_uri: str | None = TrackingOpt,
+    backend: Backend = typer.Option(Backend.optuna, "--backend", help="optuna (in-process) | ray (Ray Tune)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted sweep (the last one of this project, or --name)."),
+    max_failures: int | None = typer.Option(None, "--max-failures", min=1, help="Stop the sweep after this many failed trials."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Join an existing Ray cluster (ray backend)."),
+    cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.0, help="CPUs per trial (ray backend)."),
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial, fractions allowed (ray backend)."),
+    max_concurrent: int | None = typer.Option(None, "--max-concurrent", min=1, help="Most trials at once (ray backend)."),
+    scheduler: SchedulerChoice = typer.Option(SchedulerChoice.none, "--scheduler", help="Trial scheduler (ray backend): none | asha."),
+    grace_period: int = typer.Option(1, "--grace-period", min=1, help="ASHA: epochs before a trial can be stopped."),
+    reduction_factor: int = typer.Option(3, "--reduction-factor", min=2, help="ASHA: keep 1/factor of the trials at each rung."),
+) -> None:
+    """Run a hyperparameter sweep: every trial trains the project's model with sampled
+    parameters and is logged to MLflow as a child run of the sweep's parent run."""
+    from sweeplab.errors import UserError
+    from sweeplab.tuning import SweepSettings, run_sweep
+
+    path_arg(project)
+    if space is not None:
+        path_arg(space)
+    if backend is Backend.optuna:
+        ray_only = {
+            "--ray-address": ray_address is not None,
+            "--gpus-per-trial": gpus_per_trial != 0.0,
+            "--max-concurrent": max_concurrent is not None,
+            "--scheduler": scheduler is not SchedulerChoice.none,
+        }
+        given = [flag for flag, set_ in ray_only.items() if set_]
+        if given:
+            raise UserError(f"{', '.join(given)} only apply to --backend ray; for early stopping with Optuna use --pruner")
+    elif pruner is not None and pruner is not PrunerChoice.none:
+        raise UserError("--pruner is for --backend optuna; with --backend ray use --scheduler asha")
+    settings = SweepSettings(
+        project_path=project,
+        space_path=space,
+        trials=trials,
+        sampler=sampler.value if sampler else None,
+        pruner=pruner.value if pruner else None,
+        name=name,
+        seed=seed,
+        workspace=workspace,
+        tracking_uri=tracking_uri,
+        backend=backend.value,
+        resume=resume,
+        max_failures=max_failures,
+        ray_address=ray_address,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        max_concurrent=max_concurrent,
+        scheduler=scheduler.value if scheduler is not SchedulerChoice.none else None,
+        grace_period=grace_period,
+        reduction_factor=reduction_factor,
+    )
+    display = _ProgressDisplay()
+    try:
+        outcome = run_sweep(settings, progress=display)
+    finally:
+        display.stop()
+    _print_outcome(outcome)
+    if outcome.stopped_reason:
+        err_console().print(f"[red]sweeplab: {outcome.stopped_reason}[/red]")
+        raise typer.Exit(1)
+
+
+class _ProgressDisplay:
+    """Progress bar: trial k/N, best value so far, elapsed / remaining; current trial's epoch."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = err_console()
+        self.progress = Progress(
+            TextColumn("[bold]trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            TextColumn("/"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[current]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.task = None
+        self.objective = "dev_error"
+        self.started = False
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if event == "status":
+            self.console.print(f"[dim]{data['message']}…[/dim]")
+            return
+        if event == "start":
+            self.objective = data.get("objective", self.objective)
+            self.progress.start()
+            self.started = True
+            self.task = self.progress.add_task("sweep", total=data["total"], completed=data["done"], best=self._best(data.get("best")), current="")
+            return
+        if self.task is None:
+            return
+        if event == "trial_start":
+            self.progress.update(self.task, current=f"#{data['number']} starting")
+        elif event == "epoch":
+            self.progress.update(self.task, current=f"epoch {data['epoch']}")
+        elif event == "trial":
+            o = data["outcome"]
+            if o.status == "failed":
+                self.progress.console.print(f"[yellow]trial {o.number} failed: {o.reason}[/yellow]")
+            self.progress.update(self.task, completed=data["done"], best=self._best(data.get("best")), current="")
+
+    def _best(self, best) -> str:
+        if best is None:
+            return "best: –"
+        value = best.metrics.get(self.objective)
+        if value is None:
+            return f"best: #{best.number}"
+        return f"best {self.objective}: {value:.4f} (#{best.number})"
+
+    def stop(self) -> None:
+        if self.started:
+            self.progress.stop()
+
+
+def _print_outcome(outcome) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    counts: dict[str, int] = {}
+    for t in outcome.trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    ranked = sorted(
+        (t for t in outcome.trials if t.status == "finished" and math.isfinite(t.metrics.get(outcome.objective, math.nan))),
+        key=lambda t: (not t.feasible, t.metrics[outcome.objective] * (1 if outcome.goal == "minimize" else -1)),
+    )
+    table = Table(title=f"sweep {outcome.name}: best trials by {outcome.objective} ({outcome.goal})")
+    param_names = list(ranked[0].params) if ranked else []
+    for col in ["trial", outcome.objective, "train_error", "train_dev_error", *param_names]:
+        table.add_column(col, justify="right")
+    for t in ranked[:5]:
+        mark = "" if t.feasible else " (breaks a constraint)"
+        table.add_row(
+            f"{t.number}{mark}",
+            *(fmt_value(t.metrics.get(m, float("nan"))) for m in (outcome.objective, "train_error", "train_dev_error")),
+            *(fmt_value(t.params.get(p, "")) for p in param_names),
+        )
+    console.print(table)
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    console.print(f"{len(outcome.trials)} trials ({summary}) in {outcome.elapsed_s:.1f} s")
+    if outcome.best is not None:
+        b = outcome.best
+        console.print(
+            f"[bold green]best trial #{b.number}[/bold green]: {outcome.objective} = {b.metrics[outcome.objective]:.4f}"
+            f"  params: {', '.join(f'{k}={fmt_value(v)}' for k, v in b.params.items())}"
+        )
+    else:
+        console.print("[yellow]no trial finished with a finite value that satisfies every constraint[/yellow]")
+    ws = f" --workspace {outcome.workspace}" if outcome.workspace != Path("sweeplab-workspace").resolve() else ""
+    console.print(f"Look at the trials: [bold]sweeplab runs {outcome.name}{ws}[/bold]   in the MLflow UI: [bold]sweeplab ui{ws}[/bold]")

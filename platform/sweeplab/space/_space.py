@@ -1,0 +1,448 @@
+"""Parameters and the search space: sampling, Optuna define-by-run, grids, Ray Tune spaces.
+
+Conditional parameters (``when: {optimizer: momentum}``) are evaluated in dependency order: a
+parameter is *active* when every parameter its ``when`` names is active and has one of the
+listed values. Only active parameters appear in a configuration.
+
+Ray Tune has no conditions in a static ``param_space``, so :meth:`SearchSpace.to_tune` samples
+every parameter (under its internal name, see :mod:`sweeplab.space._distributions`) and the
+trial calls :meth:`SearchSpace.resolve` on the config it receives: inactive parameters are
+dropped and internal names mapped back. This is correct with Tune's BasicVariantGenerator and
+with every searcher that converts Tune domains (OptunaSearch, HyperOpt, ...): the values of
+inactive parameters are drawn but never used. With OptunaSearch, passing
+``space=search_space.suggest`` (a define-by-run function) instead keeps inactive parameters
+out of the sampler's model entirely; ``resolve`` accepts the config it produces too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sweeplab.errors import UserError, close_matches
+from sweeplab.space._distributions import (
+    ONE_MINUS_SUFFIX,
+    Categorical,
+    Constant,
+    Distribution,
+    IntLogUniform,
+    IntUniform,
+    _is_json_scalar,
+    _py,
+    _scalar_key,
+    canonical_json,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from sweeplab.config import YamlDoc
+
+__all__ = ["Parameter", "SearchSpace", "SpaceError"]
+
+# `when:` may test these: a float range never takes one exact value by chance.
+_TESTABLE = (Categorical, Constant, IntUniform, IntLogUniform)
+
+
+class SpaceError(ValueError):
+    """An invalid parameter or search space; ``path`` is the key path in the file format
+    (``("parameters", "beta", "when", "optimizer")``), so loaders can say file:line: key."""
+
+    def __init__(self, message: str, path: tuple = (), *, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = tuple(path)
+        self.suggestions = list(suggestions)
+
+
+class Parameter:
+    """A named distribution, optionally active only ``when`` other parameters have given values.
+
+    ``when`` maps another parameter's name to one accepted value or a list of them; all the
+    entries must hold (and the named parameters be active) for this one to be active.
+    """
+
+    __slots__ = ("name", "distribution", "_when", "_when_keys")
+
+    name: str
+    distribution: Distribution
+
+    def __init__(
+        self, name: str, distribution: Distribution, when: Mapping[str, Any] | None = None
+    ) -> None:
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise SpaceError(f"a parameter name must be a non-empty word, but got {name!r}")
+        path = ("parameters", name)
+        if name.endswith(ONE_MINUS_SUFFIX):
+            raise SpaceError(
+                f"parameter names must not end with {ONE_MINUS_SUFFIX!r} (the suffix sweeplab "
+                f"uses for the internal 1 − β of one_minus_log_uniform), but got {name!r}",
+                path,
+            )
+        if not isinstance(distribution, Distribution):
+            raise SpaceError(f"expected a Distribution, but got {distribution!r}", path)
+        norm: dict[str, tuple[Any, ...]] = {}
+        if when is not None:
+            if not isinstance(when, Mapping) or not when:
+                raise SpaceError(
+                    "`when` must map other parameters to the values that activate this one, "
+                    f"e.g. {{optimizer: momentum}}, but got {when!r}",
+                    (*path, "when"),
+                )
+            for other, accepted in when.items():
+                wpath = (*path, "when", other)
+                values = tuple(accepted) if isinstance(accepted, list | tuple) else (accepted,)
+                values = tuple(_py(v) for v in values)
+                if not values:
+                    raise SpaceError("the list of accepted values is empty", wpath)
+                if not all(_is_json_scalar(v) for v in values):
+                    raise SpaceError(
+                        "`when` values must be strings, numbers, booleans or null, "
+                        f"but got {accepted!r}",
+                        wpath,
+                    )
+                norm[str(other)] = values
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "distribution", distribution)
+        object.__setattr__(self, "_when", MappingProxyType(norm) if norm else None)
+        object.__setattr__(
+            self,
+            "_when_keys",
+            {k: frozenset(_scalar_key(v) for v in vs) for k, vs in norm.items()},
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Parameter is immutable; create a new one instead")
+
+    def __reduce__(self) -> tuple:
+        return (Parameter, (self.name, self.distribution, self.when))
+
+    @property
+    def when(self) -> dict[str, tuple[Any, ...]] | None:
+        """``{other_name: (accepted values...)}``, or ``None`` when always active."""
+        return dict(self._when) if self._when is not None else None
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return tuple(self._when or ())
+
+    def is_active(self, config: Mapping[str, Any]) -> bool:
+        """Whether this parameter is active given the (active) values chosen so far."""
+        for other, keys in self._when_keys.items():
+            if other not in config:
+                return False
+            try:
+                if _scalar_key(config[other]) not in keys:
+                    return False
+            except TypeError:  # an unhashable value never matches
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        when = {k: list(v) for k, v in self._when.items()} if self._when else None
+        return {"name": self.name, "distribution": self.distribution.to_dict(), "when": when}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Parameter):
+            return NotImplemented
+        return canonical_json(self.to_dict()) == canonical_json(other.to_dict())
+
+    def __hash__(self) -> int:
+        return hash(canonical_json(self.to_dict()))
+
+    def __repr__(self) -> str:
+        when = f", when={self.when!r}" if self._when else ""
+        return f"Parameter({self.name!r}, {self.distribution!r}{when})"
+
+
+class SearchSpace:
+    """An ordered set of parameters, validated as a whole (``when`` names known parameters and
+    values they can take; no cycles). Immutable; compares by value.
+
+    Build one from a file with :func:`sweeplab.space.load_space`, from plain data with
+    :meth:`from_dict`, or from :class:`Parameter` objects directly.
+    """
+
+    __slots__ = ("_params", "_by_name", "_order", "description", "_source")
+
+    def __init__(
+        self,
+        parameters: Sequence[Parameter],
+        *,
+        description: str | None = None,
+        _source: YamlDoc | None = None,
+    ) -> None:
+        params = tuple(parameters)  # may be empty: one configuration, {}
+        by_name: dict[str, Parameter] = {}
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise SpaceError(f"expected Parameter objects, but got {p!r}", ("parameters",))
+            if p.name in by_name:
+                raise SpaceError(f"parameter {p.name!r} is defined twice", ("parameters", p.name))
+            by_name[p.name] = p
+        for p in params:
+            _check_when(p, by_name)
+        object.__setattr__(self, "_params", params)
+        object.__setattr__(self, "_by_name", MappingProxyType(by_name))
+        object.__setattr__(self, "_order", _dependency_order(params))
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "_source", _source)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SearchSpace is immutable; create a new one instead")
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild, (list(self._params), self.description))
+
+    # -- construction from data / files (see _files.py) ----------------------------------
+    @classmethod
+    def from_dict(cls, data: Any, *, file: str = "<dict>") -> SearchSpace:
+        """Parse the file format from plain data (``{"parameters": {...}}``); a bad input
+        raises :class:`~sweeplab.errors.UserError` naming ``file`` and the key."""
+        from sweeplab.space._files import space_from_data
+
+        return space_from_data(data, file=file)
+
+    @classmethod
+    def from_yaml(cls, text: str, *, file: str = "<string>") -> SearchSpace:
+        """Parse the text of a search-space file."""
+        from sweeplab.space._files import space_from_text
+
+        return space_from_text(text, file=file)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file format as plain data; ``SearchSpace.from_dict(s.to_dict()) == s``."""
+        from sweeplab.space._files import space_to_data
+
+        return space_to_data(self)
+
+    def to_yaml(self) -> str:
+        """The file format as YAML text, one line per parameter."""
+        from sweeplab.space._files import space_to_yaml
+
+        return space_to_yaml(self)
+
+    # -- introspection ------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Parameter names in the order they were declared."""
+        return tuple(p.name for p in self._params)
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        return self._params
+
+    @property
+    def doc(self) -> YamlDoc | None:
+        """The file this space was read from (for file:line in later errors), if any."""
+        return self._source
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            hint = close_matches(name, self._by_name)
+            raise KeyError(
+                f"unknown parameter {name!r}; expected one of: {', '.join(self.names)}"
+                + (f". Did you mean {hint[0]!r}?" if hint else "")
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SearchSpace):
+            return NotImplemented
+        return self._params == other._params and self.description == other.description
+
+    def __hash__(self) -> int:
+        return hash((self._params, self.description))
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({list(self._params)!r})"
+
+    def fingerprint(self) -> str:
+        """sha256 (hex) of the canonical JSON of the parameters, in order (the description
+        does not count): equal for spaces that search the same thing, for an MLflow tag."""
+        data = [p.to_dict() for p in self._params]
+        return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+    # -- drawing configurations ------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """One configuration of the active parameters, in declaration order."""
+        chosen: dict[str, Any] = {}
+        for p in self._order:
+            if p.is_active(chosen):
+                chosen[p.name] = p.distribution.sample(rng)
+        return self._ordered(chosen)
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Optuna define-by-run: ask ``trial`` for the active parameters only (a parameter is
+        suggested after those its ``when`` names). Returns the configuration in user names."""
+        chosen: dict[str, Any] = {}
+        for p in self._order:
+            if p.is_active(chosen):
+                chosen[p.name] = p.distribution.suggest(trial, p.name)
+        return self._ordered(chosen)
+
+    def grid(self) -> list[dict[str, Any]]:
+        """Every combination of the values of the *active* parameters (a conditional parameter
+        multiplies only the configurations where it is active), without duplicates."""
+        for p in self._params:
+            if p.distribution.grid_values() is None:
+                raise self._user_error(
+                    "grid search needs `values:` for every parameter, but "
+                    f"`{p.name}` has distribution {p.distribution.type_name}",
+                    ("parameters", p.name),
+                )
+        partial: list[dict[str, Any]] = [{}]
+        for p in self._order:
+            values = p.distribution.grid_values() or []
+            nxt: list[dict[str, Any]] = []
+            for config in partial:
+                if p.is_active(config):
+                    nxt.extend({**config, p.name: v} for v in values)
+                else:
+                    nxt.append(config)
+            partial = nxt
+        seen: set[str] = set()
+        out: list[dict[str, Any]] = []
+        for config in partial:
+            key = canonical_json(self._ordered(config))
+            if key not in seen:
+                seen.add(key)
+                out.append(self._ordered(config))
+        return out
+
+    def grid_size(self) -> int:
+        return len(self.grid())
+
+    # -- Ray Tune ------------------------------------------------------------------------
+    def to_tune(self) -> dict[str, Any]:
+        """``param_space`` for ``tune.Tuner``: every parameter under its internal name (see the
+        module docstring); the trial must call :meth:`resolve` on the config it gets."""
+        return {
+            p.distribution.internal_name(p.name): p.distribution.to_tune() for p in self._params
+        }
+
+    def resolve(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The configuration a trial should use: internal names mapped back to user names,
+        inactive parameters dropped, keys that are not parameters passed through unchanged.
+        Accepts configs from :meth:`to_tune` spaces, Optuna ``trial.params`` and
+        already-resolved configurations."""
+        chosen: dict[str, Any] = {}
+        internal = set()
+        for p in self._order:
+            iname = p.distribution.internal_name(p.name)
+            internal.update({iname, p.name})
+            if not p.is_active(chosen):
+                continue
+            if p.name in config:
+                chosen[p.name] = config[p.name]
+            elif iname in config:
+                chosen[p.name] = p.distribution.from_internal(config[iname])
+            elif isinstance(p.distribution, Constant):
+                chosen[p.name] = p.distribution.value
+            else:
+                raise ValueError(
+                    f"the configuration has no value for the active parameter {p.name!r} "
+                    f"(looked for the key {iname!r}); got keys: {', '.join(map(str, config))}"
+                )
+        out = self._ordered(chosen)
+        out.update({k: v for k, v in config.items() if k not in internal})
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _ordered(self, chosen: Mapping[str, Any]) -> dict[str, Any]:
+        return {p.name: chosen[p.name] for p in self._params if p.name in chosen}
+
+    def _user_error(self, message: str, path: tuple) -> UserError:
+        if self._source is not None:
+            return self._source.error(message, path)
+        return UserError(message, key=".".join(map(str, path)))
+
+
+def _rebuild(params: list[Parameter], description: str | None) -> SearchSpace:
+    return SearchSpace(params, description=description)
+
+
+def _check_when(p: Parameter, by_name: Mapping[str, Parameter]) -> None:
+    for other, accepted in (p.when or {}).items():
+        path = ("parameters", p.name, "when", other)
+        if other == p.name:
+            raise SpaceError("a parameter cannot be conditional on itself", path)
+        if other not in by_name:
+            choices = [n for n in by_name if n != p.name]
+            raise SpaceError(
+                f"`when` names the unknown parameter {other!r}; expected one of: "
+                f"{', '.join(choices)}",
+                path,
+                suggestions=close_matches(other, choices),
+            )
+        dist = by_name[other].distribution
+        if not isinstance(dist, _TESTABLE):
+            raise SpaceError(
+                f"`when` can only test a parameter with `values:`, `value:` or an integer "
+                f"distribution, but `{other}` has distribution {dist.type_name}",
+                path,
+            )
+        for v in accepted:
+            if not dist.contains(v):
+                if isinstance(dist, Categorical):
+                    can = f"its values are: {', '.join(map(repr, dist.values))}"
+                    hint = close_matches(str(v), [str(x) for x in dist.values])
+                elif isinstance(dist, Constant):
+                    can, hint = f"it is always {dist.value!r}", []
+                else:
+                    can, hint = f"it is an integer in [{dist.low}, {dist.high}]", []  # type: ignore[attr-defined]
+                raise SpaceError(
+                    f"`{other}` can never be {v!r}, so `{p.name}` would never be active; {can}",
+                    path,
+                    suggestions=hint,
+                )
+
+
+def _dependency_order(params: tuple[Parameter, ...]) -> tuple[Parameter, ...]:
+    """Parameters ordered so that each comes after those its ``when`` names (stable: otherwise
+    declaration order). A cycle is a :class:`SpaceError` that names it."""
+    done: dict[str, Parameter] = {}
+    remaining = list(params)
+    while remaining:
+        ready = [p for p in remaining if all(d in done for d in p.depends_on)]
+        if not ready:
+            cycle = _find_cycle({p.name: p.depends_on for p in remaining})
+            raise SpaceError(
+                f"the `when` conditions form a cycle: {' -> '.join(cycle)}; "
+                "a parameter cannot depend on itself, directly or through others",
+                ("parameters", cycle[0], "when"),
+            )
+        for p in ready:
+            done[p.name] = p
+        remaining = [p for p in remaining if p.name not in done]
+    return tuple(done.values())
+
+
+def _find_cycle(deps: Mapping[str, tuple[str, ...]]) -> list[str]:
+    for start in deps:
+        path = [start]
+        node = start
+        for _ in itertools.count():
+            nxt = next((d for d in deps.get(node, ()) if d in deps), None)
+            if nxt is None:
+                break
+            if nxt in path:
+                return [*path[path.index(nxt) :], nxt]
+            path.append(nxt)
+            node = nxt
+    return list(deps)  # pragma: no cover - a cycle always exists when called

@@ -1,0 +1,58 @@
+"""Shared fixtures: temp workspaces, small project files written on the fly."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Tests never touch the user's default workspace, and never reach the network.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///:memory:")  # never the cwd's ./mlruns
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("SWEEPLAB_WORKSPACE", str(ws))
+    return ws
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    """A digits MLP project with a small space: trials take a fraction of a second."""
+    write(
+        tmp_path / "space.yaml",
+        """
+        parameters:
+          learning_rate: {distribution: log_uniform, min: 1.0e-3, max: 3.0e-2}
+          optimizer: {values: [adam, momentum]}
+          beta: {distribution: one_minus_log_uniform, min: 0.8, max: 0.99, when: {optimizer: momentum}}
+          hidden_units: {values: [16, 32]}
+        """,
+    )
+    return write(
+        tmp_path / "project.yaml",
+        """
+        name: tiny-digits
+        data:
+          source: sklearn:digits
+          splits: {train: 0.7, train_dev: 0.1, dev: 0.2}
+          seed: 0
+        model: {name: mlp, num_layers: 1}
+        train: {epochs: 3, batch_size: 128, optimizer: adam}
+        human_level_error: 0.01
+        search: {space: space.yaml, sampler: random, trials: 3, seed: 0}
+        """,
+    )

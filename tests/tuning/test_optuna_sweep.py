@@ -1,0 +1,100 @@
+"""End to end through the CLI: a real Optuna study, a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from sweeplab.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def _mlflow_runs(ws):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{ws / 'mlflow.db'}")
+    return mlflow.search_runs(search_all_experiments=True, output_format="pandas")
+
+
+def test_sweep_creates_parent_and_nested_children(tiny_project, workspace, capsys):
+    assert main(["sweep", str(tiny_project), "--name", "s1", "--trials", "3"]) == 0
+    runs = _mlflow_runs(workspace)
+    parents = runs[runs["tags.sweeplab.kind"] == "sweep"]
+    children = runs[runs["tags.sweeplab.kind"] == "trial"]
+    assert len(parents) == 1 and len(children) == 3
+    parent_id = parents["run_id"].iloc[0]
+    assert set(children["tags.mlflow.parentRunId"]) == {parent_id}
+    assert set(children["status"]) == {"FINISHED"}
+    for col in ("params.learning_rate", "params.optimizer", "params.hidden_units"):
+        assert children[col].notna().all()
+    for col in ("metrics.train_error", "metrics.train_dev_error", "metrics.dev_error", "metrics.params_count", "metrics.latency_ms"):
+        values = children[col].astype(float)
+        assert values.notna().all() and (values >= 0).all()
+    # beta is present exactly for the momentum trials
+    momentum = children["params.optimizer"] == "momentum"
+    assert children.loc[momentum, "params.beta"].notna().all()
+    if "params.beta" in children:
+        assert children.loc[~momentum, "params.beta"].isna().all()
+
+    # per-epoch histories, not just final values
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    history = client.get_metric_history(children["run_id"].iloc[0], "dev_error")
+    assert sorted(m.step for m in history)[:3] == [1, 2, 3]
+
+    # the split manifest and the space copy are in the sweep folder
+    assert (workspace / "sweeps" / "s1" / "splits.json").is_file()
+    assert (workspace / "sweeps" / "s1" / "optuna.journal").is_file()
+
+
+def test_runs_lists_trials_best_first(tiny_project, workspace, capsys):
+    assert main(["sweep", str(tiny_project), "--name", "s2", "--trials", "3"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sweep"] == "s2" and len(out["trials"]) == 3
+    errors = [t["dev_error"] for t in out["trials"]]
+    finite = [e for e in errors if e is not None and math.isfinite(e)]
+    assert finite == sorted(finite)
+    assert main(["runs", "s2", "--csv"]) == 0
+    csv = capsys.readouterr().out.splitlines()
+    assert csv[0].startswith("rank,trial,status") and len(csv) == 4
+
+
+def test_resume_runs_only_the_missing_trials(tiny_project, workspace):
+    assert main(["sweep", str(tiny_project), "--name", "s3", "--trials", "2"]) == 0
+    assert main(["sweep", str(tiny_project), "--name", "s3", "--trials", "4", "--resume"]) == 0
+    runs = _mlflow_runs(workspace)
+    children = runs[runs["tags.sweeplab.kind"] == "trial"]
+    assert sorted(children["tags.sweeplab.trial_number"].astype(int)) == [0, 1, 2, 3]
+    assert len(runs[runs["tags.sweeplab.kind"] == "sweep"]) == 1
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, workspace):
+    from tests.conftest import write
+
+    write(tmp_path / "space.yaml", "parameters:\n  learning_rate: {values: [1000000.0, 0.01]}\n  optimizer: {value: gd}\n")
+    project = write(
+        tmp_path / "p.yaml",
+        """
+        name: diverge
+        data: {source: sklearn:iris, splits: {train: 0.6, dev: 0.4}}
+        model: softmax
+        train: {epochs: 5, batch_size: 16}
+        search: {space: space.yaml, sampler: grid}
+        """,
+    )
+    assert main(["sweep", str(project), "--name", "g"]) == 0
+    runs = _mlflow_runs(workspace)
+    children = runs[runs["tags.sweeplab.kind"] == "trial"]
+    assert len(children) == 2
+    failed = children[children["status"] == "FAILED"]
+    assert len(failed) == 1
+    assert float(failed["params.learning_rate"].iloc[0]) == 1e6
+    assert "loss" in failed["tags.sweeplab.failure"].iloc[0].lower()
+    ok = children[children["status"] == "FINISHED"]
+    assert len(ok) == 1 and math.isfinite(float(ok["metrics.dev_error"].iloc[0]))
