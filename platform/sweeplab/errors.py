@@ -47,7 +47,9 @@ class UserError(SweeplabError):
         self.suggestions = list(suggestions)
         super().__init__(self.format())
 
-    def located(self, *, file: str | None = None, line: int | None = None, key: str | None = None) -> UserError:
+    def located(
+        self, *, file: str | None = None, line: int | None = None, key: str | None = None
+    ) -> UserError:
         """Return a copy with the location filled in where it was still unknown."""
         return type(self)(
             self.message,
@@ -79,11 +81,15 @@ def close_matches(word: str, choices: Iterable[str], *, n: int = 3) -> list[str]
     found = difflib.get_close_matches(word, choices, n=n, cutoff=0.6)
     if not found:
         lowered = {c.lower(): c for c in choices}
-        found = [lowered[m] for m in difflib.get_close_matches(word.lower(), lowered, n=n, cutoff=0.6)]
+        found = [
+            lowered[m] for m in difflib.get_close_matches(word.lower(), lowered, n=n, cutoff=0.6)
+        ]
     return found
 
 
-def unknown_name_error(kind: str, name: object, choices: Iterable[str], **where: object) -> UserError:
+def unknown_name_error(
+    kind: str, name: object, choices: Iterable[str], **where: object
+) -> UserError:
     """``unknown model 'mpl'; expected one of: a, b, c. Did you mean 'mlp'?``"""
     choices = sorted(choices)
     return UserError(

@@ -25,7 +25,10 @@ class Registry(Generic[T]):
 
     def add(self, name: str, entry: T) -> T:
         if name in self._entries:
-            warnings.warn(f"{self.kind} {name!r} is registered again; the new entry replaces the old", stacklevel=3)
+            warnings.warn(
+                f"{self.kind} {name!r} is registered again; the new entry replaces the old",
+                stacklevel=3,
+            )
         self._entries[name] = entry
         return entry
 

@@ -8,6 +8,7 @@ sweeplab-workspace/
   sweeps/<sweep>/optuna.journal   the Optuna study (append-only journal: survives kill -9)
   sweeps/<sweep>/splits.json      the split manifest every trial of the sweep reuses
   sweeps/<sweep>/space.yaml       the search space as it was when the sweep started
+  outbox/<sweep>/*.jsonl    MLflow writes the tracking server did not take (`sweeplab sync`)
   state.json                the last sweep (the default of `sweeplab runs`, `report`, ...)
 ```
 """
@@ -31,7 +32,12 @@ def check_safe_name(name: str, *, what: str = "sweep name") -> str:
     """Names that become folders must stay inside the workspace."""
     from sweeplab.config.project import SAFE_NAME
 
-    if not isinstance(name, str) or "\x00" in name or not SAFE_NAME.match(name) or name in (".", ".."):
+    if (
+        not isinstance(name, str)
+        or "\x00" in name
+        or not SAFE_NAME.match(name)
+        or name in (".", "..")
+    ):
         raise UserError(
             f"{what} {name!r} is not allowed: use letters, digits, '.', '_' and '-' "
             "(starting with a letter or digit, at most 100 characters)"
@@ -58,6 +64,11 @@ class Workspace:
         if self.root.resolve() not in path.parents:
             raise UserError(f"sweep name {name!r} would leave the workspace")
         return path
+
+    def outbox_dir(self, name: str) -> Path:
+        """Where a sweep's MLflow writes that the store did not take wait for `sweeplab sync`."""
+        check_safe_name(name)
+        return self.root / "outbox" / name
 
     def sweeps(self) -> list[str]:
         base = self.root / "sweeps"

@@ -30,7 +30,13 @@ def test_sweep_creates_parent_and_nested_children(tiny_project, workspace, capsy
     assert set(children["status"]) == {"FINISHED"}
     for col in ("params.learning_rate", "params.optimizer", "params.hidden_units"):
         assert children[col].notna().all()
-    for col in ("metrics.train_error", "metrics.train_dev_error", "metrics.dev_error", "metrics.params_count", "metrics.latency_ms"):
+    for col in (
+        "metrics.train_error",
+        "metrics.train_dev_error",
+        "metrics.dev_error",
+        "metrics.params_count",
+        "metrics.latency_ms",
+    ):
         values = children[col].astype(float)
         assert values.notna().all() and (values >= 0).all()
     # beta is present exactly for the momentum trials
@@ -77,7 +83,10 @@ def test_resume_runs_only_the_missing_trials(tiny_project, workspace):
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, workspace):
     from tests.conftest import write
 
-    write(tmp_path / "space.yaml", "parameters:\n  learning_rate: {values: [1000000.0, 0.01]}\n  optimizer: {value: gd}\n")
+    write(
+        tmp_path / "space.yaml",
+        "parameters:\n  learning_rate: {values: [1000000.0, 0.01]}\n  optimizer: {value: gd}\n",
+    )
     project = write(
         tmp_path / "p.yaml",
         """

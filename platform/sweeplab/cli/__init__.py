@@ -11,6 +11,7 @@ import sys
 # Command modules register themselves on `app` when imported.
 # (command modules are imported here)
 from sweeplab.cli import diagnose as _diagnose  # noqa: E402,F401
+from sweeplab.cli import gradcheck as _gradcheck  # noqa: E402,F401
 from sweeplab.cli import models as _models  # noqa: E402,F401
 from sweeplab.cli import runs as _runs  # noqa: E402,F401
 from sweeplab.cli import sample as _sample  # noqa: E402,F401
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if state.debug:
             raise
-        print(f"sweeplab: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"sweeplab: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     return rc if isinstance(rc, int) else 0
 

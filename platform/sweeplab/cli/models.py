@@ -8,7 +8,11 @@ from sweeplab.cli._app import app
 
 __all__ = ["models_app"]
 
-models_app = typer.Typer(help="The models you can name in a project file.", no_args_is_help=False, invoke_without_command=True)
+models_app = typer.Typer(
+    help="The models you can name in a project file.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
 app.add_typer(models_app, name="models")
 
 
@@ -20,7 +24,9 @@ def _models(ctx: typer.Context) -> None:
 
 
 @models_app.command("list", epilog="Example: sweeplab models list --task binary")
-def list_models(task: str | None = typer.Option(None, "--task", help="Only models for this task.")) -> None:
+def list_models(
+    task: str | None = typer.Option(None, "--task", help="Only models for this task."),
+) -> None:
     """List the registered models with their tasks, input kind and arguments."""
     from rich.console import Console
     from rich.table import Table
@@ -32,15 +38,27 @@ def list_models(task: str | None = typer.Option(None, "--task", help="Only model
         table.add_column(col, overflow="fold")
     for name in MODELS.names(lambda s: task is None or task in s.tasks):
         spec = MODELS.get(name)
-        table.add_row(name, ", ".join(spec.tasks), spec.input_kind, ", ".join(spec.args.model_fields), spec.description)
+        table.add_row(
+            name,
+            ", ".join(spec.tasks),
+            spec.input_kind,
+            ", ".join(spec.args.model_fields),
+            spec.description,
+        )
     Console().print(table)
 
 
 @models_app.command("show", epilog="Example: sweeplab models show lenet5 --input 1x32x32")
 def show(
     name: str = typer.Argument(..., help="Model name (see `sweeplab models`)."),
-    input: str | None = typer.Option(None, "--input", help="Input shape per example, e.g. 64 or 1x28x28 (default: the model's example)."),
-    outputs: int | None = typer.Option(None, "--outputs", min=1, help="Number of outputs (default: the model's example)."),
+    input: str | None = typer.Option(
+        None,
+        "--input",
+        help="Input shape per example, e.g. 64 or 1x28x28 (default: the model's example).",
+    ),
+    outputs: int | None = typer.Option(
+        None, "--outputs", min=1, help="Number of outputs (default: the model's example)."
+    ),
 ) -> None:
     """Print each layer's output shape and parameter count."""
     from rich.console import Console

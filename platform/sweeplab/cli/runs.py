@@ -26,14 +26,20 @@ def load_sweep_table(sweep: str | None, workspace: Path | None, tracking_uri: st
     trials = sweep_trials(client, info["experiment_id"], info["parent_run_id"])
     parent = client.get_run(info["parent_run_id"])
     objective = parent.data.params.get("objective", "minimize dev_error").split()
-    goal, metric = (objective + ["dev_error"])[:2] if len(objective) == 2 else ("minimize", "dev_error")
+    goal, metric = (
+        (objective + ["dev_error"])[:2] if len(objective) == 2 else ("minimize", "dev_error")
+    )
     info = {**info, "objective": metric, "goal": goal}
     return info, rank_trials(trials, metric, goal)
 
 
-@app.command(epilog="Example: sweeplab runs --top 10   |   sweeplab runs digits-mlp-20261126-091200 --csv > trials.csv")
+@app.command(
+    epilog="Example: sweeplab runs --top 10   |   sweeplab runs digits-mlp-20261126-091200 --csv > trials.csv"
+)
 def runs(
-    sweep: str | None = typer.Argument(None, help="Sweep name (default: the last sweep in the workspace)."),
+    sweep: str | None = typer.Argument(
+        None, help="Sweep name (default: the last sweep in the workspace)."
+    ),
     top: int | None = typer.Option(None, "--top", "-k", min=1, help="Show only the best K trials."),
     csv: bool = typer.Option(False, "--csv", help="Print the table as CSV (for pandas)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
@@ -51,13 +57,24 @@ def runs(
         ranked = ranked[:top]
     metric = info["objective"]
     param_names = sorted({p for t in ranked for p in t["params"]})
-    metric_cols = [metric] + [m for m in ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms") if m != metric]
+    metric_cols = [metric] + [
+        m
+        for m in ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms")
+        if m != metric
+    ]
     rows = []
     for rank, t in enumerate(ranked, 1):
         row = {"rank": rank, "trial": t["number"], "status": t["status"], "feasible": t["feasible"]}
         row.update({m: t["metrics"].get(m) for m in metric_cols})
         row.update({p: t["params"].get(p) for p in param_names})
-        row.update({"diagnosis": t["diagnosis"], "reason": t["reason"], "duration_s": round(t["duration_s"], 2), "run_id": t["run_id"]})
+        row.update(
+            {
+                "diagnosis": t["diagnosis"],
+                "reason": t["reason"],
+                "duration_s": round(t["duration_s"], 2),
+                "run_id": t["run_id"],
+            }
+        )
         rows.append(row)
     if csv:
         import pandas as pd
@@ -65,24 +82,45 @@ def runs(
         typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
         return
     if as_json:
-        typer.echo(json.dumps({"sweep": info["name"], "objective": metric, "goal": info["goal"], "trials": rows}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {"sweep": info["name"], "objective": metric, "goal": info["goal"], "trials": rows},
+                indent=2,
+                default=str,
+            )
+        )
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})")
+    table = Table(
+        title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
+    )
     for col in ["#", "trial", "status", *metric_cols, *param_names, "note"]:
-        table.add_column(col, justify="right" if col not in ("status", "note") else "left", overflow="fold")
+        table.add_column(
+            col, justify="right" if col not in ("status", "note") else "left", overflow="fold"
+        )
     for row in rows:
-        note = row["reason"] or ("breaks a constraint" if not row["feasible"] and row["status"] == "finished" else "")
+        note = row["reason"] or (
+            "breaks a constraint" if not row["feasible"] and row["status"] == "finished" else ""
+        )
         if row["diagnosis"] and not note:
             note = f"problem: {row['diagnosis']}"
-        style = "bold green" if row["rank"] == 1 and row["status"] == "finished" and row["feasible"] else None
+        style = (
+            "bold green"
+            if row["rank"] == 1 and row["status"] == "finished" and row["feasible"]
+            else None
+        )
         table.add_row(
             str(row["rank"]),
             str(row["trial"]),
             row["status"],
-            *(fmt_value(row[m]) if row[m] is not None and not (isinstance(row[m], float) and math.isnan(row[m])) else "–" for m in metric_cols),
+            *(
+                fmt_value(row[m])
+                if row[m] is not None and not (isinstance(row[m], float) and math.isnan(row[m]))
+                else "–"
+                for m in metric_cols
+            ),
             *(fmt_value(_num(row[p])) if row[p] is not None else "" for p in param_names),
             note[:80],
             style=style,

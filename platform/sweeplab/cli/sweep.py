@@ -42,25 +42,67 @@ class SchedulerChoice(str, Enum):
     epilog="Example: sweeplab sweep projects/digits_mlp.yaml --trials 30 --sampler tpe",
 )
 def sweep(
-    project: Path = typer.Argument(..., help="Project YAML file (data, model, training, metrics, search)."),
-    space: Path | None = typer.Option(None, "--space", "-s", help="Search-space YAML (default: the project's search.space)."),
-    trials: int | None = typer.Option(None, "--trials", "-n", min=1, help="Number of trials (default: the project's search.trials; grid: every point)."),
-    sampler: SamplerChoice | None = typer.Option(None, "--sampler", help="random | grid | tpe (default: the project's)."),
-    pruner: PrunerChoice | None = typer.Option(None, "--pruner", help="Early stopping of poor trials (Optuna): none | median | successive_halving | hyperband."),
-    name: str | None = typer.Option(None, "--name", help="Sweep name (default: PROJECT-DATE-TIME)."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Sampler seed (default: the project's search.seed)."),
+    project: Path = typer.Argument(
+        ..., help="Project YAML file (data, model, training, metrics, search)."
+    ),
+    space: Path | None = typer.Option(
+        None, "--space", "-s", help="Search-space YAML (default: the project's search.space)."
+    ),
+    trials: int | None = typer.Option(
+        None,
+        "--trials",
+        "-n",
+        min=1,
+        help="Number of trials (default: the project's search.trials; grid: every point).",
+    ),
+    sampler: SamplerChoice | None = typer.Option(
+        None, "--sampler", help="random | grid | tpe (default: the project's)."
+    ),
+    pruner: PrunerChoice | None = typer.Option(
+        None,
+        "--pruner",
+        help="Early stopping of poor trials (Optuna): none | median | successive_halving | hyperband.",
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="Sweep name (default: PROJECT-DATE-TIME)."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Sampler seed (default: the project's search.seed)."
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
-    backend: Backend = typer.Option(Backend.optuna, "--backend", help="optuna (in-process) | ray (Ray Tune)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted sweep (the last one of this project, or --name)."),
-    max_failures: int | None = typer.Option(None, "--max-failures", min=1, help="Stop the sweep after this many failed trials."),
-    ray_address: str | None = typer.Option(None, "--ray-address", help="Join an existing Ray cluster (ray backend)."),
-    cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.0, help="CPUs per trial (ray backend)."),
-    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial, fractions allowed (ray backend)."),
-    max_concurrent: int | None = typer.Option(None, "--max-concurrent", min=1, help="Most trials at once (ray backend)."),
-    scheduler: SchedulerChoice = typer.Option(SchedulerChoice.none, "--scheduler", help="Trial scheduler (ray backend): none | asha."),
-    grace_period: int = typer.Option(1, "--grace-period", min=1, help="ASHA: epochs before a trial can be stopped."),
-    reduction_factor: int = typer.Option(3, "--reduction-factor", min=2, help="ASHA: keep 1/factor of the trials at each rung."),
+    backend: Backend = typer.Option(
+        Backend.optuna, "--backend", help="optuna (in-process) | ray (Ray Tune)."
+    ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted sweep (the last one of this project, or --name).",
+    ),
+    max_failures: int | None = typer.Option(
+        None, "--max-failures", min=1, help="Stop the sweep after this many failed trials."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Join an existing Ray cluster (ray backend)."
+    ),
+    cpus_per_trial: float = typer.Option(
+        1.0, "--cpus-per-trial", min=0.0, help="CPUs per trial (ray backend)."
+    ),
+    gpus_per_trial: float = typer.Option(
+        0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial, fractions allowed (ray backend)."
+    ),
+    max_concurrent: int | None = typer.Option(
+        None, "--max-concurrent", min=1, help="Most trials at once (ray backend)."
+    ),
+    scheduler: SchedulerChoice = typer.Option(
+        SchedulerChoice.none, "--scheduler", help="Trial scheduler (ray backend): none | asha."
+    ),
+    grace_period: int = typer.Option(
+        1, "--grace-period", min=1, help="ASHA: epochs before a trial can be stopped."
+    ),
+    reduction_factor: int = typer.Option(
+        3, "--reduction-factor", min=2, help="ASHA: keep 1/factor of the trials at each rung."
+    ),
 ) -> None:
     """Run a hyperparameter sweep: every trial trains the project's model with sampled
     parameters and is logged to MLflow as a child run of the sweep's parent run."""
@@ -79,7 +121,9 @@ def sweep(
         }
         given = [flag for flag, set_ in ray_only.items() if set_]
         if given:
-            raise UserError(f"{', '.join(given)} only apply to --backend ray; for early stopping with Optuna use --pruner")
+            raise UserError(
+                f"{', '.join(given)} only apply to --backend ray; for early stopping with Optuna use --pruner"
+            )
     elif pruner is not None and pruner is not PrunerChoice.none:
         raise UserError("--pruner is for --backend optuna; with --backend ray use --scheduler asha")
     settings = SweepSettings(
@@ -152,7 +196,13 @@ class _ProgressDisplay:
             self.objective = data.get("objective", self.objective)
             self.progress.start()
             self.started = True
-            self.task = self.progress.add_task("sweep", total=data["total"], completed=data["done"], best=self._best(data.get("best")), current="")
+            self.task = self.progress.add_task(
+                "sweep",
+                total=data["total"],
+                completed=data["done"],
+                best=self._best(data.get("best")),
+                current="",
+            )
             return
         if self.task is None:
             return
@@ -164,7 +214,9 @@ class _ProgressDisplay:
             o = data["outcome"]
             if o.status == "failed":
                 self.progress.console.print(f"[yellow]trial {o.number} failed: {o.reason}[/yellow]")
-            self.progress.update(self.task, completed=data["done"], best=self._best(data.get("best")), current="")
+            self.progress.update(
+                self.task, completed=data["done"], best=self._best(data.get("best")), current=""
+            )
 
     def _best(self, best) -> str:
         if best is None:
@@ -188,10 +240,19 @@ def _print_outcome(outcome) -> None:
     for t in outcome.trials:
         counts[t.status] = counts.get(t.status, 0) + 1
     ranked = sorted(
-        (t for t in outcome.trials if t.status == "finished" and math.isfinite(t.metrics.get(outcome.objective, math.nan))),
-        key=lambda t: (not t.feasible, t.metrics[outcome.objective] * (1 if outcome.goal == "minimize" else -1)),
+        (
+            t
+            for t in outcome.trials
+            if t.status == "finished" and math.isfinite(t.metrics.get(outcome.objective, math.nan))
+        ),
+        key=lambda t: (
+            not t.feasible,
+            t.metrics[outcome.objective] * (1 if outcome.goal == "minimize" else -1),
+        ),
     )
-    table = Table(title=f"sweep {outcome.name}: best trials by {outcome.objective} ({outcome.goal})")
+    table = Table(
+        title=f"sweep {outcome.name}: best trials by {outcome.objective} ({outcome.goal})"
+    )
     param_names = list(ranked[0].params) if ranked else []
     for col in ["trial", outcome.objective, "train_error", "train_dev_error", *param_names]:
         table.add_column(col, justify="right")
@@ -199,7 +260,10 @@ def _print_outcome(outcome) -> None:
         mark = "" if t.feasible else " (breaks a constraint)"
         table.add_row(
             f"{t.number}{mark}",
-            *(fmt_value(t.metrics.get(m, float("nan"))) for m in (outcome.objective, "train_error", "train_dev_error")),
+            *(
+                fmt_value(t.metrics.get(m, float("nan")))
+                for m in (outcome.objective, "train_error", "train_dev_error")
+            ),
             *(fmt_value(t.params.get(p, "")) for p in param_names),
         )
     console.print(table)
@@ -212,6 +276,14 @@ def _print_outcome(outcome) -> None:
             f"  params: {', '.join(f'{k}={fmt_value(v)}' for k, v in b.params.items())}"
         )
     else:
-        console.print("[yellow]no trial finished with a finite value that satisfies every constraint[/yellow]")
-    ws = f" --workspace {outcome.workspace}" if outcome.workspace != Path("sweeplab-workspace").resolve() else ""
-    console.print(f"Look at the trials: [bold]sweeplab runs {outcome.name}{ws}[/bold]   in the MLflow UI: [bold]sweeplab ui{ws}[/bold]")
+        console.print(
+            "[yellow]no trial finished with a finite value that satisfies every constraint[/yellow]"
+        )
+    ws = (
+        f" --workspace {outcome.workspace}"
+        if outcome.workspace != Path("sweeplab-workspace").resolve()
+        else ""
+    )
+    console.print(
+        f"Look at the trials: [bold]sweeplab runs {outcome.name}{ws}[/bold]   in the MLflow UI: [bold]sweeplab ui{ws}[/bold]"
+    )

@@ -26,7 +26,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def ui_command(workspace_root: Path, *, host: str, port: int) -> list[str]:
     from sweeplab.tracking import artifact_root, default_tracking_uri
 
-    mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which("mlflow")
+    mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which(
+        "mlflow"
+    )
     base = [mlflow_bin] if mlflow_bin else [sys.executable, "-m", "mlflow"]
     return [
         *base,
@@ -45,8 +47,14 @@ def ui_command(workspace_root: Path, *, host: str, port: int) -> list[str]:
 @app.command(epilog="Example: sweeplab ui --port 5000")
 def ui(
     workspace: Path | None = WorkspaceOpt,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 127.0.0.1 keeps it on this machine. Use 0.0.0.0 only on a trusted network."),
-    port: int | None = typer.Option(None, "--port", "-p", min=1, max=65535, help="Port (default: a free one)."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to bind; 127.0.0.1 keeps it on this machine. Use 0.0.0.0 only on a trusted network.",
+    ),
+    port: int | None = typer.Option(
+        None, "--port", "-p", min=1, max=65535, help="Port (default: a free one)."
+    ),
 ) -> None:
     """Open the MLflow UI on this workspace's runs: each sweep a parent run, its trials nested
     under it. Stops cleanly on Ctrl-C."""
@@ -55,7 +63,9 @@ def ui(
 
     ws = Workspace.at(workspace)
     if not (ws.root / "mlflow.db").is_file():
-        raise UserError(f"no MLflow store in {ws.root} yet; run a sweep first (sweeplab sweep PROJECT.yaml)")
+        raise UserError(
+            f"no MLflow store in {ws.root} yet; run a sweep first (sweeplab sweep PROJECT.yaml)"
+        )
     port = port or free_port(host if host != "0.0.0.0" else "127.0.0.1")
     cmd = ui_command(ws.root, host=host, port=port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -21,11 +21,16 @@ __all__ = ["validate_doc", "allowed_keys", "format_validation_error"]
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate_doc(doc: YamlDoc, model: type[M], *, data: Any = None, root: tuple = (), context: dict | None = None) -> M:
+def validate_doc(
+    doc: YamlDoc, model: type[M], *, data: Any = None, root: tuple = (), context: dict | None = None
+) -> M:
     """Validate ``data`` (default: the whole document) against ``model``."""
     value = doc.data if data is None else data
     if value is None:
-        raise doc.error(f"the file is empty; expected a mapping with keys: {', '.join(allowed_keys(model))}", root)
+        raise doc.error(
+            f"the file is empty; expected a mapping with keys: {', '.join(allowed_keys(model))}",
+            root,
+        )
     if not isinstance(value, dict):
         raise doc.error(f"expected a mapping of keys, but found {_describe(value)}", root)
     try:
@@ -34,12 +39,18 @@ def validate_doc(doc: YamlDoc, model: type[M], *, data: Any = None, root: tuple 
         raise format_validation_error(exc, model, doc, root=root) from None
 
 
-def format_validation_error(exc: ValidationError, model: type[BaseModel], doc: YamlDoc, *, root: tuple = ()) -> UserError:
+def format_validation_error(
+    exc: ValidationError, model: type[BaseModel], doc: YamlDoc, *, root: tuple = ()
+) -> UserError:
     errors = exc.errors(include_url=False)
     # The most useful error first: unknown keys, then missing ones, then the rest.
     order = {"extra_forbidden": 0, "missing": 1}
     err = sorted(errors, key=lambda e: order.get(e["type"], 2))[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    loc = tuple(
+        p
+        for p in err["loc"]
+        if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+    )
     path = (*root, *loc)
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -64,9 +75,16 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], doc: Y
         if kind.startswith(("literal_error", "enum")):
             msg = f"{msg}, but found {found!r}"
             expected = [str(x).strip("'\"") for x in _literal_choices(err)]
-            uerr = doc.error(msg, path, suggestions=close_matches(str(found), expected) if expected else [])
+            uerr = doc.error(
+                msg, path, suggestions=close_matches(str(found), expected) if expected else []
+            )
         else:
-            if found is not None and not isinstance(found, dict | list) and "found" not in msg and "got" not in msg:
+            if (
+                found is not None
+                and not isinstance(found, dict | list)
+                and "found" not in msg
+                and "got" not in msg
+            ):
                 msg = f"{msg}, but found {found!r}"
             elif isinstance(found, dict | list) and "found" not in msg and "got" not in msg:
                 msg = f"{msg}, but found {_describe(found)}"
@@ -74,7 +92,9 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], doc: Y
     extra = len(errors) - 1
     if extra > 0:
         uerr.message += f" (and {extra} more problem{'s' if extra > 1 else ''} in this file)"
-    return UserError(uerr.message, file=uerr.file, line=uerr.line, key=uerr.key, suggestions=uerr.suggestions)
+    return UserError(
+        uerr.message, file=uerr.file, line=uerr.line, key=uerr.key, suggestions=uerr.suggestions
+    )
 
 
 def _clean(msg: str) -> str:

@@ -45,9 +45,13 @@ class YamlDoc:
             path = path[:-1]
         return self.lines.get((), None)
 
-    def error(self, message: str, path: KeyPath = (), *, suggestions: list[str] | None = None) -> UserError:
+    def error(
+        self, message: str, path: KeyPath = (), *, suggestions: list[str] | None = None
+    ) -> UserError:
         key = ".".join(str(p) for p in path) if path else None
-        return UserError(message, file=self.file, line=self.line_of(path), key=key, suggestions=suggestions or [])
+        return UserError(
+            message, file=self.file, line=self.line_of(path), key=key, suggestions=suggestions or []
+        )
 
 
 def load_yaml(path: str | Path) -> YamlDoc:
@@ -90,7 +94,9 @@ def _build(node: Any, path: KeyPath, doc: YamlDoc, counter: list[int]) -> Any:
 
     counter[0] += 1
     if counter[0] > _MAX_NODES:
-        raise doc.error(f"the document is too large (over {_MAX_NODES} values, or an alias bomb)", path)
+        raise doc.error(
+            f"the document is too large (over {_MAX_NODES} values, or an alias bomb)", path
+        )
     line = node.start_mark.line + 1
     doc.lines.setdefault(path, line)
     tag = str(getattr(node.tag, "value", node.tag) or "")
@@ -100,10 +106,16 @@ def _build(node: Any, path: KeyPath, doc: YamlDoc, counter: list[int]) -> Any:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                raise UserError("keys must be plain names", file=doc.file, line=key_node.start_mark.line + 1)
+                raise UserError(
+                    "keys must be plain names", file=doc.file, line=key_node.start_mark.line + 1
+                )
             key = _scalar(key_node, path, doc)
             if key == "<<":
-                raise UserError("YAML merge keys (<<) are not supported; write the keys out", file=doc.file, line=key_node.start_mark.line + 1)
+                raise UserError(
+                    "YAML merge keys (<<) are not supported; write the keys out",
+                    file=doc.file,
+                    line=key_node.start_mark.line + 1,
+                )
             key = str(key)
             sub = (*path, key)
             if key in out:

@@ -75,8 +75,10 @@ class Pruner(str, Enum):
 class ModelRef(Schema):
     """``model: mlp`` or ``model: {name: mlp, num_layers: 3}`` (fixed arguments)."""
 
-    name: str
-    args: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(description="A registered model (`sweeplab models`).")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed model arguments (or write them beside `name`)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -90,7 +92,9 @@ class ModelRef(Schema):
 
 
 class Objective(Schema):
-    name: str = "dev_error"
+    name: str = Field(
+        default="dev_error", description="A metric every trial reports, e.g. dev_error."
+    )
     goal: Literal["minimize", "maximize"] = "minimize"
 
 
@@ -110,8 +114,12 @@ class MetricsConfig(Schema):
 
 
 class HumanLevel(Schema):
-    error: float = Field(ge=0.0, le=1.0, description="Human-level error, the proxy for Bayes error.")
-    note: str | None = Field(default=None, description='Whose performance it is, e.g. "team of experts".')
+    error: float = Field(
+        ge=0.0, le=1.0, description="Human-level error, the proxy for Bayes error."
+    )
+    note: str | None = Field(
+        default=None, description='Whose performance it is, e.g. "team of experts".'
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -122,26 +130,56 @@ class HumanLevel(Schema):
 
 
 class SearchConfig(Schema):
-    space: str | None = Field(default=None, description="Search-space YAML, relative to the project file.")
-    sampler: Sampler = Sampler.random
-    trials: int | None = Field(default=None, ge=1, le=100_000, description="Number of trials (grid: all points).")
-    seed: int = Field(default=0, ge=0)
-    pruner: Pruner = Pruner.none
-    max_failures: int | None = Field(default=None, ge=1, description="Stop after this many failed trials.")
+    space: str | None = Field(
+        default=None, description="Search-space YAML, relative to the project file."
+    )
+    sampler: Sampler = Field(
+        default=Sampler.random,
+        description="random, grid (every point of `values:`), or tpe (Optuna's TPE).",
+    )
+    trials: int | None = Field(
+        default=None, ge=1, le=100_000, description="Number of trials (grid: all points)."
+    )
+    seed: int = Field(
+        default=0, ge=0, description="Sampler seed: the same seed gives the same trials."
+    )
+    pruner: Pruner = Field(
+        default=Pruner.none, description="Stop poor trials early (Optuna backend)."
+    )
+    max_failures: int | None = Field(
+        default=None, ge=1, description="Stop after this many failed trials."
+    )
 
 
 class Project(Schema):
     name: str = Field(description="Project name; the MLflow experiment is named after it.")
-    description: str | None = None
-    data: DataConfig
-    task: Literal["binary", "multiclass"] | None = Field(
-        default=None, description="binary or multiclass; inferred from the number of classes when absent."
+    description: str | None = Field(
+        default=None, description="Free text, shown on the sweep's parent run."
     )
-    model: ModelRef
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
-    human_level_error: HumanLevel | None = None
-    search: SearchConfig = Field(default_factory=SearchConfig)
+    data: DataConfig = Field(
+        description="Where the examples come from and how they are split (below)."
+    )
+    task: Literal["binary", "multiclass"] | None = Field(
+        default=None,
+        description="binary or multiclass; inferred from the number of classes when absent.",
+    )
+    model: ModelRef = Field(
+        description="`mlp`, or `{name: mlp, <fixed model arguments>}`; see `sweeplab models`."
+    )
+    train: TrainConfig = Field(
+        default_factory=TrainConfig, description="Training settings; any of them can be searched."
+    )
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig,
+        description="One optimizing metric and satisficing constraints.",
+    )
+    human_level_error: HumanLevel | None = Field(
+        default=None,
+        description="A number (0.01) or `{error: 0.01, note: ...}`: the proxy for Bayes error in the diagnosis.",
+    )
+    search: SearchConfig = Field(
+        default_factory=SearchConfig, description="Search space, sampler, number of trials."
+    )
 
     @field_validator("name")
     @classmethod
@@ -170,7 +208,9 @@ class ProjectFile:
         p = Path(relative)
         return p if p.is_absolute() else (self.base_dir / p)
 
-    def error(self, message: str, *path: str | int, suggestions: list[str] | None = None) -> UserError:
+    def error(
+        self, message: str, *path: str | int, suggestions: list[str] | None = None
+    ) -> UserError:
         return self.doc.error(message, tuple(path), suggestions=suggestions)
 
 
@@ -237,4 +277,6 @@ def _check_metrics(pf: ProjectFile) -> None:
         try:
             Constraint.parse(text, known=KNOWN_METRICS)
         except UserError as exc:
-            raise pf.error(exc.message, "metrics", "satisfy", i, suggestions=exc.suggestions) from None
+            raise pf.error(
+                exc.message, "metrics", "satisfy", i, suggestions=exc.suggestions
+            ) from None

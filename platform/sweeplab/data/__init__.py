@@ -7,6 +7,13 @@ A project's ``data:`` section (:class:`DataConfig`)::
       splits: {train: 0.8, train_dev: 0.05, dev: 0.075, test: 0.075}   # fractions or counts
       stratify: true
       seed: 0
+      image_size: [32, 32]                # optional: resize every image once (bilinear)
+      classes: [0, 1, 2, 3, 4]            # optional: keep these classes, renumbered 0..k-1
+
+    data:                                 # the user's own images: root/<class>/*.png|jpg|...
+      source: images:photos               # grayscale if every image is, else RGB; values in [0, 1]
+      image_size: [64, 64]                # required unless all images have one size
+      splits: {train: 0.8, dev: 0.1, test: 0.1}
 
     data:                                 # the user's own table; paths relative to the project file
       source: csv:data/patients.csv
@@ -44,6 +51,7 @@ Flow: ``load_dataset`` -> ``build_splits`` (a :class:`SplitManifest`, saved besi
 from sweeplab.data._config import DataConfig
 from sweeplab.data._dataset import Dataset, fingerprint, row_hashes
 from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, derive_target
+from sweeplab.data._images import filter_classes, load_image_folder, resize_images
 from sweeplab.data._manifest import SplitManifest
 from sweeplab.data._normalize import Normalizer
 from sweeplab.data._quality import quality_tags
@@ -69,9 +77,12 @@ __all__ = [
     "build_splits",
     "degrade",
     "derive_target",
+    "filter_classes",
     "fingerprint",
     "load_dataset",
+    "load_image_folder",
     "prepare_tensors",
     "quality_tags",
+    "resize_images",
     "row_hashes",
 ]

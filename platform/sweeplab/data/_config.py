@@ -11,9 +11,10 @@ from sweeplab.data._sizes import SPLIT_ORDER, SplitsConfig
 from sweeplab.data._target_config import TargetConfig
 from sweeplab.errors import close_matches, unknown_name_error
 
-__all__ = ["FILE_SCHEMES", "SPLIT_ORDER", "DataConfig", "parse_source"]
+__all__ = ["FILE_SCHEMES", "IMAGE_SCHEMES", "SPLIT_ORDER", "DataConfig", "parse_source"]
 
 FILE_SCHEMES = ("csv", "parquet")
+IMAGE_SCHEMES = ("images",)  # images:ROOT, one sub-folder of images per class
 _SUFFIX_SCHEMES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -28,6 +29,29 @@ class DataConfig(Schema):
     seed: int = 0
     normalize: bool = True
     target: TargetConfig | None = None
+    # Resize every image to [H, W] once, at load (bilinear): e.g. 8x8 digits -> 32x32.
+    image_size: tuple[int, int] | None = None
+    # Keep only these classes (names or ids as the source names them), renumbered 0..k-1.
+    classes: list[str] | None = None
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_size(cls, size: tuple[int, int] | None) -> tuple[int, int] | None:
+        if size is not None and min(size) < 1:
+            raise ValueError(f"image_size [H, W] must be >= 1 each, but got {list(size)}")
+        return size
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _classes(cls, classes: object) -> object:
+        if isinstance(classes, list):
+            if len(classes) < 2:
+                raise ValueError(f"classes must name at least 2 classes, but got {classes}")
+            names = [str(c) for c in classes]
+            if len(set(names)) != len(names):
+                raise ValueError(f"classes must not repeat a class, but got {classes}")
+            return names
+        return classes
 
     @field_validator("source")
     @classmethod
@@ -99,9 +123,15 @@ def parse_source(source: str) -> tuple[str, str]:
                 f"source {source!r} names no file; write {scheme}:path/to/file.{scheme}"
             )
         return scheme, rest.strip()
-    if sep and scheme not in FILE_SCHEMES and (near := close_matches(scheme, FILE_SCHEMES)):
+    if sep and scheme in IMAGE_SCHEMES:
+        if not rest.strip():
+            raise ValueError(f"source {source!r} names no folder; write images:path/to/root")
+        return scheme, rest.strip()
+    kinds = FILE_SCHEMES + IMAGE_SCHEMES
+    if sep and scheme not in kinds and (near := close_matches(scheme, kinds)):
         raise ValueError(
-            f"unknown source kind {scheme!r} in {source!r}; expected csv:PATH or parquet:PATH. "
+            f"unknown source kind {scheme!r} in {source!r}; expected csv:PATH, parquet:PATH or "
+            "images:DIR. "
             f"Did you mean '{near[0]}:{rest}'?"
         )
     if source in DATASETS:
@@ -122,4 +152,4 @@ def _unknown_dataset(source: str, names: list[str]) -> str:
     near = sorted(near, key=lambda n: n not in same_kind) or err.suggestions
     head = err.message.rstrip(".")
     hint = f" Did you mean {', '.join(repr(s) for s in near)}?" if near else ""
-    return f"{head}, or csv:PATH, parquet:PATH.{hint}"
+    return f"{head}, or csv:PATH, parquet:PATH, images:DIR.{hint}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sweeplab.data._config import FILE_SCHEMES, DataConfig
+from sweeplab.data._config import FILE_SCHEMES, IMAGE_SCHEMES, DataConfig
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError, unknown_name_error
 from sweeplab.registry import Registry
@@ -54,9 +54,18 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
 
     With a derived target, ``target.size`` examples are degraded copies (``domain ==
     "target"``) and the rest stay clean (``"source"``); each underlying example appears once.
-    Bad data raises one :class:`UserError` naming the file and column.
+    Bad data raises one :class:`UserError` naming the file and column. ``classes`` filters
+    the examples first; ``image_size`` resizes the images last (degradations, if any, happen
+    at the source's own resolution).
     """
-    if cfg.scheme in FILE_SCHEMES:
+    if cfg.scheme in IMAGE_SCHEMES:
+        from sweeplab.data._images import load_image_folder
+
+        path = Path(cfg.location)
+        ds = load_image_folder(
+            path if path.is_absolute() else Path(base_dir) / path, image_size=cfg.image_size
+        )
+    elif cfg.scheme in FILE_SCHEMES:
         from sweeplab.data._files import read_table
 
         path = Path(cfg.location)
@@ -78,10 +87,18 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
         ds = DATASETS.get(cfg.source)()
         if cfg.features is not None:
             ds = _select_features(ds, cfg.features)
+    if cfg.classes is not None:
+        from sweeplab.data._images import filter_classes
+
+        ds = filter_classes(ds, cfg.classes)
     if cfg.target is not None and cfg.target.derive is not None:
         from sweeplab.data._degrade import derive_target
 
         ds = derive_target(ds, cfg.target.derive, size=cfg.target.size, seed=cfg.seed)  # type: ignore[arg-type]
+    if cfg.image_size is not None:
+        from sweeplab.data._images import resize_images
+
+        ds = resize_images(ds, cfg.image_size)
     return ds
 
 

@@ -6,6 +6,25 @@ with an args schema and a builder decorated with :func:`register_model`, and imp
 
 # Registration side effects: each module adds its models to MODELS.
 from sweeplab.models import _alexnet, _inception, _lenet, _linear, _mlp, _resnet, _vgg  # noqa: E402,F401  (logreg, softmax, mlp)  # noqa: E402,F401
+from sweeplab.models._multitask import masked_bce_loss, multilabel_error, task_errors
 from sweeplab.models._registry import MODELS, ModelSpec, build_model, register_model
+from sweeplab.models._transfer import (
+    apply_transfer,
+    load_checkpoint,
+    output_layer_name,
+    save_checkpoint,
+)
 
-__all__ = ["MODELS", "ModelSpec", "build_model", "register_model"]
+__all__ = [
+    "MODELS",
+    "ModelSpec",
+    "apply_transfer",
+    "build_model",
+    "load_checkpoint",
+    "masked_bce_loss",
+    "multilabel_error",
+    "output_layer_name",
+    "register_model",
+    "save_checkpoint",
+    "task_errors",
+]

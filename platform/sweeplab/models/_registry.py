@@ -21,7 +21,16 @@ from sweeplab.registry import Registry
 
 __all__ = ["MODELS", "ModelSpec", "build_model", "register_model", "InputKind", "Task"]
 
-Task = Literal["binary", "multiclass", "multilabel", "regression", "detection", "segmentation", "verification", "style_transfer"]
+Task = Literal[
+    "binary",
+    "multiclass",
+    "multilabel",
+    "regression",
+    "detection",
+    "segmentation",
+    "verification",
+    "style_transfer",
+]
 InputKind = Literal["vector", "image"]
 
 
@@ -29,7 +38,9 @@ InputKind = Literal["vector", "image"]
 class ModelSpec:
     name: str
     args: type[Schema]
-    build: Callable[..., nn.Module]  # build(args, *, input_shape: tuple[int, ...], num_outputs: int)
+    build: Callable[
+        ..., nn.Module
+    ]  # build(args, *, input_shape: tuple[int, ...], num_outputs: int)
     tasks: tuple[str, ...]
     input_kind: InputKind
     description: str = ""
@@ -78,7 +89,9 @@ def _first_line(doc: str | None) -> str:
     return lines[0] if lines else ""
 
 
-def build_model(name: str, args: dict | Schema, *, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+def build_model(
+    name: str, args: dict | Schema, *, input_shape: tuple[int, ...], num_outputs: int
+) -> nn.Module:
     """Validate ``args`` against the model's schema and build it."""
     spec = MODELS.get(name)
     if not isinstance(args, spec.args):
@@ -90,5 +103,7 @@ def build_model(name: str, args: dict | Schema, *, input_shape: tuple[int, ...],
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
-            raise UserError(f"{msg} (found {err.get('input')!r})", key=f"model.{key}" if key else "model") from None
+            raise UserError(
+                f"{msg} (found {err.get('input')!r})", key=f"model.{key}" if key else "model"
+            ) from None
     return spec.build(args, input_shape=tuple(input_shape), num_outputs=int(num_outputs))

@@ -1,5 +1,12 @@
 """MLflow tracking: an experiment per project, a parent run per sweep, a child run per trial."""
 
+from sweeplab.tracking._outbox import (
+    RUN_KEY_TAG,
+    Outbox,
+    new_run_key,
+    quiet_http_retries,
+    sync_directory,
+)
 from sweeplab.tracking._query import rank_trials, sweep_trials
 from sweeplab.tracking._runs import TAG, SweepRun, TrialRun, flatten_params
 from sweeplab.tracking._store import (
@@ -11,7 +18,9 @@ from sweeplab.tracking._store import (
 )
 
 __all__ = [
+    "RUN_KEY_TAG",
     "TAG",
+    "Outbox",
     "SweepRun",
     "TrialRun",
     "artifact_root",
@@ -20,6 +29,9 @@ __all__ = [
     "flatten_params",
     "get_or_create_experiment",
     "is_local_uri",
+    "new_run_key",
+    "quiet_http_retries",
     "rank_trials",
     "sweep_trials",
+    "sync_directory",
 ]

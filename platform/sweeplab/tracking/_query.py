@@ -23,10 +23,16 @@ def sweep_trials(client, experiment_id: str, parent_run_id: str) -> list[dict[st
         )
         for r in page:
             tags = r.data.tags
-            status = tags.get(TAG["status"]) or {"RUNNING": "running", "FAILED": "failed", "KILLED": "killed"}.get(
-                r.info.status, r.info.status.lower()
+            status = tags.get(TAG["status"]) or {
+                "RUNNING": "running",
+                "FAILED": "failed",
+                "KILLED": "killed",
+            }.get(r.info.status, r.info.status.lower())
+            duration = (
+                ((r.info.end_time or r.info.start_time) - r.info.start_time) / 1000.0
+                if r.info.start_time
+                else 0.0
             )
-            duration = ((r.info.end_time or r.info.start_time) - r.info.start_time) / 1000.0 if r.info.start_time else 0.0
             out.append(
                 {
                     "number": int(tags.get(TAG["trial"], -1)),

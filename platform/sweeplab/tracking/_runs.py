@@ -12,7 +12,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from sweeplab.tracking._outbox import Outbox
 
 __all__ = ["TrialRun", "SweepRun", "flatten_params", "TAG"]
 
@@ -63,36 +66,48 @@ class TrialRun:
     """
 
     client: Any
-    run_id: str
+    run_id: str | None
     flush_every_s: float = 10.0
-    _buffer: list = field(default_factory=list)
+    # Writes go through the outbox (ordered, retried with backoff, saved if never sent);
+    # ``key`` names this run in it (the run id, or a key while the run is not created yet).
+    outbox: Outbox | None = None
+    key: str | None = None
+    _buffer: list = field(default_factory=list)  # [key, value, timestamp_ms, step]
     _last_flush: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
+    def __post_init__(self) -> None:
+        if self.outbox is None:
+            self.outbox = Outbox(self.client)
+        if self.key is None:
+            self.key = self.outbox.bind(self.run_id)
 
-        items = [Param(k, v) for k, v in flatten_params(params).items()]
+    def _submit(self, op: dict[str, Any]) -> None:
+        self.outbox.submit(self.key, op)
+        self.run_id = self.outbox.run_id(self.key) or self.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        items = list(flatten_params(params).items())
         for i in range(0, len(items), _MAX_PARAMS):
-            self.client.log_batch(self.run_id, params=items[i : i + _MAX_PARAMS])
+            self._submit({"op": "log_batch", "params": dict(items[i : i + _MAX_PARAMS])})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
-        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        items = [(k, str(v)[:5000]) for k, v in tags.items()]
         for i in range(0, len(items), _MAX_PARAMS):
-            self.client.log_batch(self.run_id, tags=items[i : i + _MAX_PARAMS])
+            self._submit({"op": "log_batch", "tags": dict(items[i : i + _MAX_PARAMS])})
 
-    def log_metrics(self, metrics: Mapping[str, float], *, step: int) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, float], *, step: int, after_last: bool = False
+    ) -> None:
         """Buffer one step's metrics (non-finite values are skipped: MLflow rejects NaN in some stores)."""
-        from mlflow.entities import Metric
-
         ts = _now_ms()
+        if after_last:  # strictly newer than everything logged so far (MLflow's "latest" tie-break)
+            ts = max([ts] + [m[2] + 1 for m in self._buffer]) if self._buffer else ts + 1
         with self._lock:
             for key, value in metrics.items():
                 value = float(value)
                 if math.isfinite(value):
-                    self._buffer.append(Metric(key, value, ts, int(step)))
+                    self._buffer.append([key, value, ts, int(step)])
         if time.monotonic() - self._last_flush >= self.flush_every_s:
             self.flush()
 
@@ -101,21 +116,32 @@ class TrialRun:
             pending, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
         for i in range(0, len(pending), _MAX_METRICS):
-            self.client.log_batch(self.run_id, metrics=pending[i : i + _MAX_METRICS])
+            self._submit({"op": "log_batch", "metrics": pending[i : i + _MAX_METRICS]})
+        self.outbox.pump()  # other runs' writes that wait for a retry
 
-    def finish(self, status: str, *, reason: str | None = None, summary: Mapping[str, float] | None = None) -> None:
+    def finish(
+        self, status: str, *, reason: str | None = None, summary: Mapping[str, float] | None = None
+    ) -> None:
         """End the run. ``status``: finished | pruned | failed | killed."""
         if summary:
             # Final values at the step after the last epoch, so "latest" is the summary.
-            self.log_metrics({k: v for k, v in summary.items() if v is not None}, step=int(summary.get("epoch", 0)))
+            self.log_metrics(
+                {k: v for k, v in summary.items() if v is not None},
+                step=int(summary.get("epoch", 0)),
+            )
         self.flush()
         tags = {TAG["status"]: status}
         if reason:
             tags[TAG["failure"]] = reason
             tags[TAG["note"]] = f"**{status}**: {reason}"
         self.set_tags(tags)
-        mlflow_status = {"finished": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[status]
-        self.client.set_terminated(self.run_id, mlflow_status)
+        mlflow_status = {
+            "finished": "FINISHED",
+            "pruned": "FINISHED",
+            "failed": "FAILED",
+            "killed": "KILLED",
+        }[status]
+        self._submit({"op": "set_terminated", "status": mlflow_status, "end_time": _now_ms()})
 
 
 @dataclass
@@ -126,16 +152,44 @@ class SweepRun:
     experiment_id: str
     run_id: str
     name: str
+    outbox: Outbox | None = None
+
+    def __post_init__(self) -> None:
+        if self.outbox is None:
+            self.outbox = Outbox(self.client)
 
     @classmethod
-    def start(cls, client, experiment_id: str, *, name: str, tags: Mapping[str, Any], params: Mapping[str, Any]) -> SweepRun:
-        run = client.create_run(experiment_id, run_name=name, tags={TAG["kind"]: "sweep", TAG["sweep"]: name, **tags})
-        sweep = cls(client, experiment_id, run.info.run_id, name)
-        TrialRun(client, sweep.run_id).log_params(params)
+    def start(
+        cls,
+        client,
+        experiment_id: str,
+        *,
+        name: str,
+        tags: Mapping[str, Any],
+        params: Mapping[str, Any],
+        outbox: Outbox | None = None,
+    ) -> SweepRun:
+        run = client.create_run(
+            experiment_id, run_name=name, tags={TAG["kind"]: "sweep", TAG["sweep"]: name, **tags}
+        )
+        sweep = cls(client, experiment_id, run.info.run_id, name, outbox)
+        sweep._run().log_params(params)
         return sweep
 
-    def start_trial(self, *, number: int, name: str, tags: Mapping[str, Any] | None = None) -> TrialRun:
-        run = self.client.create_run(
+    def _run(self) -> TrialRun:
+        return TrialRun(self.client, self.run_id, outbox=self.outbox)
+
+    def start_trial(
+        self,
+        *,
+        number: int,
+        name: str,
+        tags: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> TrialRun:
+        """The trial's child run. If the store does not answer, the run is created later (the
+        outbox retries) and the trial goes on; ``key`` (recorded first by the backend) finds it."""
+        key = self.outbox.create_run(
             self.experiment_id,
             run_name=name,
             tags={
@@ -143,20 +197,31 @@ class SweepRun:
                 TAG["kind"]: "trial",
                 TAG["sweep"]: self.name,
                 TAG["trial"]: str(number),
-                **(tags or {}),
+                **{k: str(v) for k, v in (tags or {}).items()},
             },
+            key=key,
         )
-        return TrialRun(self.client, run.info.run_id)
+        return TrialRun(self.client, self.outbox.run_id(key), outbox=self.outbox, key=key)
 
-    def log_summary(self, metrics: Mapping[str, float], tags: Mapping[str, Any] | None = None) -> None:
-        run = TrialRun(self.client, self.run_id)
+    def log_summary(
+        self, metrics: Mapping[str, float], tags: Mapping[str, Any] | None = None
+    ) -> None:
+        run = self._run()
         run.log_metrics(metrics, step=0)
         run.flush()
         if tags:
             run.set_tags(tags)
 
     def finish(self, status: str) -> None:
-        self.client.set_terminated(self.run_id, {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[status])
+        status = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[status]
+        self.outbox.submit(
+            self.outbox.bind(self.run_id),
+            {"op": "set_terminated", "status": status, "end_time": _now_ms()},
+        )
 
     def reopen(self) -> None:
-        self.client.update_run(self.run_id, status="RUNNING")
+        self.outbox.submit(self.outbox.bind(self.run_id), {"op": "update_run", "status": "RUNNING"})
+
+    def close(self, wait_s: float) -> list[Path]:
+        """Send what is still queued, waiting up to ``wait_s`` s; the files where the rest was saved."""
+        return self.outbox.close(wait_s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sweeplab.config._base import Schema
 
@@ -95,3 +95,63 @@ class TrainConfig(Schema):
         default="auto", description="auto: cuda when available, else cpu."
     )
     seed: int = Field(default=0, ge=0, description="Seed of the mini-batch shuffling.")
+    # Data augmentation of training batches only (training/_augment.py); 0 / false = off.
+    augment_flip: bool = Field(
+        default=False, description="Mirror each training image left-right with probability 1/2."
+    )
+    augment_crop: int = Field(
+        default=0,
+        ge=0,
+        description="Random crops: pad by this many pixels, crop back at a random offset.",
+    )
+    augment_rotate: float = Field(
+        default=0.0, ge=0.0, le=180.0, description="Random rotation, uniform in ±this, degrees."
+    )
+    augment_shear: float = Field(
+        default=0.0, ge=0.0, lt=90.0, description="Random x-shear, uniform in ±this, degrees."
+    )
+    augment_color: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Colour shift: add uniform ±this to each channel (normalized units).",
+    )
+    # Transfer learning (models/_transfer.py): start from an earlier run's weights.
+    init_from: str | None = Field(
+        default=None,
+        description=(
+            "Checkpoint to start from: a state_dict file (relative to the project file), an "
+            "MLflow run id or runs:/ID (its artifact model/state_dict.pt), or best:PROJECT "
+            "(the best trial of that project's latest sweep). The output layer is replaced."
+        ),
+    )
+    transfer: Literal["fine_tune_all", "freeze_backbone", "fine_tune_last_k"] = Field(
+        default="fine_tune_all",
+        description=(
+            "With init_from: fine_tune_all trains every layer from the checkpoint's weights; "
+            "freeze_backbone trains only the new output layer; fine_tune_last_k trains the "
+            "last fine_tune_last_k layers (the new output layer is one)."
+        ),
+    )
+    fine_tune_last_k: int = Field(
+        default=1,
+        ge=1,
+        description="Layers (conv / linear, from the output) fine_tune_last_k trains.",
+    )
+    save_checkpoint: bool = Field(
+        default=False,
+        description="Log the trained weights as the artifact model/state_dict.pt of each trial.",
+    )
+
+    @model_validator(mode="after")
+    def _transfer_rules(self) -> TrainConfig:
+        if self.transfer != "fine_tune_all" and self.init_from is None:
+            raise ValueError(
+                f"transfer={self.transfer!r} needs a checkpoint to start from; set init_from "
+                "or remove transfer"
+            )
+        if self.fine_tune_last_k != 1 and self.transfer != "fine_tune_last_k":
+            raise ValueError(
+                "fine_tune_last_k is used only with transfer='fine_tune_last_k', but got "
+                f"transfer={self.transfer!r}; remove fine_tune_last_k or set the transfer mode"
+            )
+        return self

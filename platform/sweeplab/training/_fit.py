@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from sweeplab.errors import SweeplabError, UserError, unknown_name_error
+from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._config import TrainConfig
 from sweeplab.training._device import resolve_device
 from sweeplab.training._optim import learning_rate_at, make_optimizer
@@ -128,6 +129,14 @@ def fit(
             key="train.batch_size",
         )
 
+    augment = Augmenter(AugmentSpec.from_config(cfg), seed=cfg.seed)
+    if augment.spec.active and X.ndim != 4:
+        raise UserError(
+            "data augmentation (augment_*) needs image inputs (N, C, H, W), but the training "
+            f"set has shape {tuple(X.shape)}; use an image model or remove the augment_ settings",
+            key="train",
+        )
+
     optimizer = make_optimizer(model.parameters(), cfg)
     weights = penalized_weights(model) if cfg.l2 > 0 else []
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -153,6 +162,7 @@ def fit(
             generator=generator,
             epoch=epoch,
             drop_single=has_bn,
+            augment=augment,
         )
         names = ["train_loss", "train_loss_ewma", "train_error"]
         values = [losses.double().mean(), ewma.update(losses)]
@@ -205,6 +215,7 @@ def _train_epoch(
     generator: torch.Generator,
     epoch: int,
     drop_single: bool,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """One pass of mini-batch gradient descent; returns the step costs, ``(n_steps,)``."""
     m = X.shape[0]
@@ -223,6 +234,8 @@ def _train_epoch(
         else:
             idx = perm[step * bs : (step + 1) * bs]
             xb, yb = X[idx], y[idx]
+        if augment is not None:
+            xb = augment(xb)  # training batches only; evaluation sets are never augmented
         cost = data_loss(model(xb), yb, task)
         if weights:
             cost = cost + l2_penalty(weights, cfg.l2, xb.shape[0])

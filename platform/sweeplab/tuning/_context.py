@@ -27,6 +27,9 @@ class SweepContext:
     model_fields: frozenset[str]
     train_fields: frozenset[str]
     human_level_error: float | None = None
+    # train.init_from's state_dict, loaded once per sweep (transfer learning); None without it
+    init_state: dict[str, Any] | None = None
+    base_dir: str = "."  # the project file's folder: relative checkpoint paths start there
     _device_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def splits_on(self, device: Any) -> dict[str, tuple[Any, Any]]:
@@ -44,7 +47,9 @@ class SweepContext:
         return state
 
 
-def route_params(ctx_or_fields: SweepContext | tuple[frozenset[str], frozenset[str]], params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def route_params(
+    ctx_or_fields: SweepContext | tuple[frozenset[str], frozenset[str]], params: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a trial's parameters into (model args, training overrides) by field name."""
     if isinstance(ctx_or_fields, SweepContext):
         model_fields, train_fields = ctx_or_fields.model_fields, ctx_or_fields.train_fields
@@ -57,11 +62,20 @@ def route_params(ctx_or_fields: SweepContext | tuple[frozenset[str], frozenset[s
         elif name in train_fields:
             train[name] = value
         else:  # checked when the sweep starts; this is a programming error
-            raise UserError(f"parameter {name!r} is neither a model argument nor a training setting")
+            raise UserError(
+                f"parameter {name!r} is neither a model argument nor a training setting"
+            )
     return model, train
 
 
-def check_space_names(space: Any, *, model_name: str, model_fields: frozenset[str], train_fields: frozenset[str], space_file: str | None) -> None:
+def check_space_names(
+    space: Any,
+    *,
+    model_name: str,
+    model_fields: frozenset[str],
+    train_fields: frozenset[str],
+    space_file: str | None,
+) -> None:
     """Every search-space parameter must be a model argument or a training setting."""
     from sweeplab.errors import close_matches
 
@@ -117,8 +131,15 @@ def prepare_context(pf: Any, *, manifest_path: Path | None = None) -> tuple[Swee
     if task == "binary" and n_classes != 2:
         raise pf.error(f"task 'binary' needs 2 classes, but the data has {n_classes}", "task")
     image = spec.input_kind == "image"
-    tensors = prepare_tensors(dataset, manifest, normalize=project.data.normalize, device="cpu", image=image)
+    tensors = prepare_tensors(
+        dataset, manifest, normalize=project.data.normalize, device="cpu", image=image
+    )
     human = project.human_level_error.error if project.human_level_error else None
+    init_state = None
+    if project.train.init_from is not None:
+        from sweeplab.models._transfer import load_checkpoint
+
+        init_state = load_checkpoint(project.train.init_from, base_dir=pf.base_dir)
     ctx = SweepContext(
         project=project,
         task=task,
@@ -128,6 +149,8 @@ def prepare_context(pf: Any, *, manifest_path: Path | None = None) -> tuple[Swee
         model_fields=frozenset(spec.args.model_fields),
         train_fields=frozenset(TrainConfig.model_fields),
         human_level_error=human,
+        init_state=init_state,
+        base_dir=str(pf.base_dir),
     )
     return ctx, dataset, manifest
 

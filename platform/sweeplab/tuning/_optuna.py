@@ -9,11 +9,19 @@ import time
 from typing import Any
 
 from sweeplab.errors import SweeplabError
+from sweeplab.tracking import new_run_key
 from sweeplab.tuning._record import TrialRecorder, failure_reason
 from sweeplab.tuning._sweep import SweepOutcome, SweepSetup, TrialOutcome, objective_value
 from sweeplab.tuning._trial import TrialPruned, run_trial
 
-__all__ = ["run_optuna", "make_sampler", "make_pruner", "open_study", "constraint_violations", "pick_best"]
+__all__ = [
+    "run_optuna",
+    "make_sampler",
+    "make_pruner",
+    "open_study",
+    "constraint_violations",
+    "pick_best",
+]
 
 
 def make_sampler(name: str, *, seed: int, constrained: bool):
@@ -76,8 +84,16 @@ def constraint_violations(constraints: list[Any], metrics: dict[str, float]) -> 
 class _Reporter:
     """Per-epoch hook: MLflow metrics (buffered) and Optuna pruning."""
 
-    def __init__(self, trial, recorder: TrialRecorder, objective: str, prune: bool, on_epoch) -> None:
-        self.trial, self.recorder, self.objective, self.prune, self.on_epoch = trial, recorder, objective, prune, on_epoch
+    def __init__(
+        self, trial, recorder: TrialRecorder, objective: str, prune: bool, on_epoch
+    ) -> None:
+        self.trial, self.recorder, self.objective, self.prune, self.on_epoch = (
+            trial,
+            recorder,
+            objective,
+            prune,
+            on_epoch,
+        )
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self.recorder.epoch(epoch, metrics)
@@ -101,16 +117,51 @@ def _recover_interrupted(study, setup: SweepSetup) -> int:
             continue
         study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        run_id = t.user_attrs.get("mlflow_run_id")
+        run_id = t.user_attrs.get("mlflow_run_id") or _run_by_key(
+            setup, t.user_attrs.get("mlflow_run_key")
+        )
         if run_id:
             try:
-                TrialRun(setup.sweep_run.client, run_id).finish("killed", reason="the sweep process stopped while this trial ran; re-run on resume")
+                TrialRun(setup.sweep_run.client, run_id).finish(
+                    "killed",
+                    reason="the sweep process stopped while this trial ran; re-run on resume",
+                )
             except Exception:  # noqa: BLE001 - the study is the source of truth
                 pass
         n += 1
     # Child runs created but never linked to the study (killed between create and set_user_attr)
     _kill_orphan_runs(setup)
     return n
+
+
+def _run_by_key(setup: SweepSetup, key: str | None) -> str | None:
+    from sweeplab.tracking import RUN_KEY_TAG
+
+    if not key:
+        return None
+    client = setup.sweep_run.client
+    found = client.search_runs(
+        [setup.sweep_run.experiment_id],
+        filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'",
+        max_results=1,
+    )
+    return found[0].info.run_id if found else None
+
+
+def repair_journal(path) -> bool:
+    """Drop a torn last line (a kill in the middle of a write): Optuna would glue the next
+    record onto it and then fail to read the study. True when something was dropped."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return False
+    with open(path, "r+b") as f:
+        f.truncate(data.rfind(b"\n") + 1)
+    return True
 
 
 def _kill_orphan_runs(setup: SweepSetup) -> None:
@@ -123,7 +174,9 @@ def _kill_orphan_runs(setup: SweepSetup) -> None:
         max_results=1000,
     )
     for r in runs:
-        TrialRun(client, r.info.run_id).finish("killed", reason="the sweep process stopped while this trial ran; re-run on resume")
+        TrialRun(client, r.info.run_id).finish(
+            "killed", reason="the sweep process stopped while this trial ran; re-run on resume"
+        )
 
 
 def _outcome_from_frozen(t) -> TrialOutcome:
@@ -147,11 +200,19 @@ def _outcome_from_frozen(t) -> TrialOutcome:
 def pick_best(outcomes: list[TrialOutcome], objective: str, goal: str) -> TrialOutcome | None:
     """Best optimizing value among finished, feasible trials with a finite value."""
     candidates = [
-        o for o in outcomes if o.status == "finished" and o.feasible and math.isfinite(o.metrics.get(objective, math.nan))
+        o
+        for o in outcomes
+        if o.status == "finished"
+        and o.feasible
+        and math.isfinite(o.metrics.get(objective, math.nan))
     ]
     if not candidates:
         return None
-    key = (lambda o: o.metrics[objective]) if goal == "minimize" else (lambda o: -o.metrics[objective])
+    key = (
+        (lambda o: o.metrics[objective])
+        if goal == "minimize"
+        else (lambda o: -o.metrics[objective])
+    )
     return min(candidates, key=key)
 
 
@@ -159,22 +220,37 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
     from optuna.trial import TrialState
 
     say = progress or (lambda event, data: None)
+    if setup.resumed:
+        repair_journal(setup.sweep_dir / "optuna.journal")
+        setup.sweep_run.outbox.pump()  # writes a killed process left unsent (runs it created)
     study = open_study(setup)
     if setup.resumed:
         n = _recover_interrupted(study, setup)
         if n:
-            say("status", {"message": f"{n} interrupted trial(s) marked failed; they will run again"})
+            say(
+                "status",
+                {"message": f"{n} interrupted trial(s) marked failed; they will run again"},
+            )
     else:
         _kill_orphan_runs(setup)
 
     def counted(t) -> bool:
-        return t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) and not t.user_attrs.get("interrupted")
+        return t.state in (
+            TrialState.COMPLETE,
+            TrialState.PRUNED,
+            TrialState.FAIL,
+        ) and not t.user_attrs.get("interrupted")
 
     if setup.sampler == "grid":
         done_points = {
-            _key(t.user_attrs.get("params", {})) for t in study.get_trials(deepcopy=False) if counted(t)
+            _key(t.user_attrs.get("params", {}))
+            for t in study.get_trials(deepcopy=False)
+            if counted(t)
         }
-        queued = {_key(t.user_attrs.get("params", {})) for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+        queued = {
+            _key(t.user_attrs.get("params", {}))
+            for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        }
         for point in setup.space.grid():
             if _key(point) not in done_points and _key(point) not in queued:
                 # Grid values are categorical, so Optuna's names are the user's names and
@@ -184,13 +260,24 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
     outcomes = [_outcome_from_frozen(t) for t in study.get_trials(deepcopy=False) if counted(t)]
     failures_here = 0
     stopped_reason = None
-    say("start", {"total": setup.trials, "done": len(outcomes), "best": _best_value(outcomes, setup), "objective": setup.objective})
+    say(
+        "start",
+        {
+            "total": setup.trials,
+            "done": len(outcomes),
+            "best": _best_value(outcomes, setup),
+            "objective": setup.objective,
+        },
+    )
     while len(outcomes) < setup.trials:
         trial = study.ask()
         outcome = _one_trial(study, trial, setup, say)
         outcomes.append(outcome)
         best = pick_best(outcomes, setup.objective, setup.goal)
-        say("trial", {"outcome": outcome, "done": len(outcomes), "total": setup.trials, "best": best})
+        say(
+            "trial",
+            {"outcome": outcome, "done": len(outcomes), "total": setup.trials, "best": best},
+        )
         if outcome.status == "failed":
             failures_here += 1
             if setup.max_failures and failures_here >= setup.max_failures:
@@ -199,7 +286,7 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
                     f"last failure: {outcome.reason}"
                 )
                 break
-    return _finish(setup, outcomes, stopped_reason)
+    return _finish(setup, outcomes, stopped_reason, say)
 
 
 def _best_value(outcomes, setup):
@@ -217,17 +304,36 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
     t0 = time.monotonic()
     params = setup.space.suggest(trial)
     trial.set_user_attr("params", params)
-    recorder = TrialRecorder.start(setup.sweep_run, number=trial.number, params=params, tags={"sweeplab.optuna_trial": trial.number})
-    trial.set_user_attr("mlflow_run_id", recorder.run_id)
+    # The key goes to the study before the run exists: a sweep killed in between finds the run.
+    run_key = new_run_key()
+    trial.set_user_attr("mlflow_run_key", run_key)
+    recorder = TrialRecorder.start(
+        setup.sweep_run,
+        number=trial.number,
+        params=params,
+        tags={"sweeplab.optuna_trial": trial.number},
+        key=run_key,
+    )
+    if recorder.run_id:  # None while the tracking store is away (the outbox creates it later)
+        trial.set_user_attr("mlflow_run_id", recorder.run_id)
     say("trial_start", {"number": trial.number, "params": params})
-    reporter = _Reporter(trial, recorder, setup.objective, setup.pruner != "none", lambda e, m: say("epoch", {"epoch": e, "metrics": m}))
-    outcome = TrialOutcome(number=trial.number, status="failed", params=params, run_id=recorder.run_id)
+    reporter = _Reporter(
+        trial,
+        recorder,
+        setup.objective,
+        setup.pruner != "none",
+        lambda e, m: say("epoch", {"epoch": e, "metrics": m}),
+    )
+    outcome = TrialOutcome(
+        number=trial.number, status="failed", params=params, run_id=recorder.run_id
+    )
     try:
         result = run_trial(setup.context, params, reporter)
         value = objective_value(result.metrics, setup.objective)
     except TrialPruned as exc:
-        study.tell(trial, state=TrialState.PRUNED)
         recorder.pruned(exc.epoch)
+        _link_run(trial, recorder)
+        study.tell(trial, state=TrialState.PRUNED)
         outcome.status, outcome.reason = "pruned", str(exc)
     except KeyboardInterrupt:
         trial.set_user_attr("interrupted", True)
@@ -237,42 +343,86 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
         reason = failure_reason(exc)
         trial.set_user_attr("failure", reason)
-        study.tell(trial, state=TrialState.FAIL)
         recorder.failed(reason)
+        _link_run(trial, recorder)
+        study.tell(trial, state=TrialState.FAIL)
         outcome.reason = reason
         if isinstance(exc, SweeplabError) and getattr(exc, "fatal", False):
             raise
     else:
-        metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)}
+        metrics = {
+            k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)
+        }
         violations = constraint_violations(setup.constraints, metrics)
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("constraints", violations)
         trial.set_user_attr("device", result.device)
-        study.tell(trial, value)
         feasible = all(v <= 0 for v in violations)
-        recorder.finished(metrics, tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)})
+        if result.state_dict is not None:  # train.save_checkpoint
+            recorder.log_checkpoint(result.state_dict)
+        recorder.finished(
+            metrics,
+            tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)},
+        )
+        _link_run(trial, recorder)
+        study.tell(trial, value)
         outcome.status, outcome.metrics, outcome.feasible = "finished", metrics, feasible
+    outcome.run_id = recorder.run_id
     outcome.duration_s = time.monotonic() - t0
     return outcome
 
 
+def _link_run(trial, recorder: TrialRecorder) -> None:
+    """The run id, once the store has answered (it may have been away when the trial began)."""
+    if recorder.run_id and trial.user_attrs.get("mlflow_run_id") != recorder.run_id:
+        trial.set_user_attr("mlflow_run_id", recorder.run_id)
+
+
 def _diagnosis_tag(metrics: dict[str, float]) -> dict[str, str]:
-    gaps = {k: metrics[k] for k in ("avoidable_bias", "variance", "data_mismatch", "dev_overfit") if k in metrics}
+    gaps = {
+        k: metrics[k]
+        for k in ("avoidable_bias", "variance", "data_mismatch", "dev_overfit")
+        if k in metrics
+    }
     if not gaps:
         return {}
     return {"sweeplab.diagnosis": max(gaps, key=gaps.get)}
 
 
-def _finish(setup: SweepSetup, outcomes: list[TrialOutcome], stopped_reason: str | None) -> SweepOutcome:
+def _close_outbox(setup: SweepSetup, say=None) -> None:
+    import os
+    import sys
+
+    wait_s = float(os.environ.get("SWEEPLAB_OUTBOX_WAIT_S", "30"))
+    saved = setup.sweep_run.close(wait_s)
+    if saved:
+        where = saved[0].parent
+        message = (
+            f"the tracking store at {setup.tracking_uri} did not answer: {len(saved)} run(s) were not fully "
+            f"recorded; the unsent records are saved in {where}; send them with `sweeplab sync {setup.name}`"
+        )
+        (say or (lambda e, d: print(f"sweeplab: {d['message']}", file=sys.stderr)))(
+            "status", {"message": message}
+        )
+
+
+def _finish(
+    setup: SweepSetup, outcomes: list[TrialOutcome], stopped_reason: str | None, say=None
+) -> SweepOutcome:
     best = pick_best(outcomes, setup.objective, setup.goal)
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("finished", "pruned", "failed", "killed")}
+    counts = {
+        s: sum(o.status == s for o in outcomes) for s in ("finished", "pruned", "failed", "killed")
+    }
     summary = {f"trials_{k}": float(v) for k, v in counts.items()}
     tags = {"sweeplab.status": "stopped" if stopped_reason else "finished"}
     if best is not None:
         summary[f"best_{setup.objective}"] = best.metrics[setup.objective]
-        tags.update({"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""})
+        tags.update(
+            {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
+        )
     setup.sweep_run.log_summary(summary, tags)
     setup.sweep_run.finish("failed" if stopped_reason else "finished")
+    _close_outbox(setup, say)
     info = setup.workspace.read_sweep(setup.name)
     setup.workspace.write_sweep(setup.name, {**info, "status": tags["sweeplab.status"]})
     return SweepOutcome(

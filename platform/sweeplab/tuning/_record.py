@@ -41,24 +41,60 @@ class TrialRecorder:
     """A trial's child run: params at the start, buffered epoch metrics, status at the end."""
 
     run: TrialRun
+    last_epoch: int = 0
+    last_metrics: dict[str, float] | None = None
 
     @classmethod
-    def start(cls, sweep: SweepRun, *, number: int, params: dict[str, Any], tags: dict[str, Any] | None = None) -> TrialRecorder:
-        run = sweep.start_trial(number=number, name=trial_run_name(sweep.name, number, params), tags=tags)
+    def start(
+        cls,
+        sweep: SweepRun,
+        *,
+        number: int,
+        params: dict[str, Any],
+        tags: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> TrialRecorder:
+        """``key``: the run's outbox key, recorded by the backend before the run is created so
+        that a sweep killed in between can still find the run (tag ``sweeplab.run_key``)."""
+        run = sweep.start_trial(
+            number=number, name=trial_run_name(sweep.name, number, params), tags=tags, key=key
+        )
         run.log_params(params)
         return cls(run)
 
     @property
-    def run_id(self) -> str:
-        return self.run.run_id
+    def run_id(self) -> str | None:
+        """None while the tracking store has not answered (the outbox creates the run later)."""
+        return self.run.outbox.run_id(self.run.key) or self.run.run_id
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self.run.log_metrics(metrics, step=epoch)
+        self.last_epoch, self.last_metrics = epoch, dict(metrics)
 
     def finished(self, metrics: dict[str, float], *, tags: dict[str, Any] | None = None) -> None:
+        """Final values are logged at the last epoch's step, after its values, so they are
+        what the MLflow UI shows as the run's metric (MLflow's "latest" = highest step, then
+        newest timestamp). Only values that differ from the last epoch's are sent: with early
+        stopping the model holds the best epoch's weights, so its errors are the final ones."""
         if tags:
             self.run.set_tags(tags)
-        self.run.finish("finished", summary=finite_summary(metrics))
+        last = self.last_metrics or {}
+        summary = {k: v for k, v in finite_summary(metrics).items() if last.get(k) != v}
+        if summary:
+            self.run.log_metrics(summary, step=self.last_epoch, after_last=True)
+        self.run.finish("finished")
+
+    def log_checkpoint(self, state_dict: dict[str, Any]) -> None:
+        """Log trained weights as the artifact ``model/state_dict.pt`` (train.save_checkpoint)."""
+        import tempfile
+        from pathlib import Path
+
+        from sweeplab.models._transfer import CHECKPOINT_ARTIFACT, save_checkpoint
+
+        folder, name = CHECKPOINT_ARTIFACT.rsplit("/", 1)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = save_checkpoint(state_dict, Path(tmp) / name)
+            self.run.client.log_artifact(self.run.run_id, str(path), artifact_path=folder)
 
     def pruned(self, epoch: int) -> None:
         self.run.finish("pruned", reason=f"stopped early by the pruner after epoch {epoch}")

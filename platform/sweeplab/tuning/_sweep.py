@@ -14,7 +14,14 @@ from typing import Any
 from sweeplab.errors import UserError
 from sweeplab.workspace import Workspace, check_safe_name
 
-__all__ = ["SweepSettings", "SweepSetup", "TrialOutcome", "SweepOutcome", "setup_sweep", "ProgressFn"]
+__all__ = [
+    "SweepSettings",
+    "SweepSetup",
+    "TrialOutcome",
+    "SweepOutcome",
+    "setup_sweep",
+    "ProgressFn",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class SweepSettings:
     scheduler: str | None = None
     grace_period: int = 1
     reduction_factor: int = 3
+    # Extra tags on the sweep's parent run (e.g. sweeplab.refined_from by `sweeplab refine`).
+    parent_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,8 +140,22 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     else:
         name = check_safe_name(settings.name) if settings.name else _default_name(project.name)
         if (ws.sweep_dir(name) / "sweep.json").exists():
-            raise UserError(f"a sweep named {name!r} already exists in {ws.root}; use --resume to continue it or another --name")
+            raise UserError(
+                f"a sweep named {name!r} already exists in {ws.root}; use --resume to continue it or another --name"
+            )
         info = {}
+    if (
+        settings.backend == "ray"
+    ):  # before any data is loaded: e.g. a file store on a remote cluster
+        from sweeplab.tracking import default_tracking_uri
+        from sweeplab.tuning._ray import check_ray_settings
+
+        check_ray_settings(
+            settings,
+            tracking_uri=settings.tracking_uri
+            or info.get("tracking_uri")
+            or default_tracking_uri(ws.root),
+        )
 
     # Search space: the flag, else the project's, else none (a single configuration).
     if settings.resume:
@@ -150,9 +173,21 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
 
         space = SearchSpace.from_dict({"parameters": {}}, file=str(pf.path))
 
-    sampler = (info.get("sampler") if settings.resume else None) or settings.sampler or project.search.sampler.value
-    pruner = (info.get("pruner") if settings.resume else None) or settings.pruner or project.search.pruner.value
-    seed = info.get("seed") if settings.resume else (settings.seed if settings.seed is not None else project.search.seed)
+    sampler = (
+        (info.get("sampler") if settings.resume else None)
+        or settings.sampler
+        or project.search.sampler.value
+    )
+    pruner = (
+        (info.get("pruner") if settings.resume else None)
+        or settings.pruner
+        or project.search.pruner.value
+    )
+    seed = (
+        info.get("seed")
+        if settings.resume
+        else (settings.seed if settings.seed is not None else project.search.seed)
+    )
     if sampler == "grid":
         grid = space.grid()
         trials = settings.trials or info.get("trials") or len(grid)
@@ -172,15 +207,25 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         space_file=str(space_path) if space_path else None,
     )
 
-    tracking_uri = settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root)
+    tracking_uri = (
+        settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root)
+    )
     say("status", {"message": "opening the tracking store"})
     client = client_for(tracking_uri)
     try:
-        exp_id = get_or_create_experiment(client, project.name, artifact_location=artifact_root(ws.root) + f"/{project.name}" if tracking_uri.startswith("sqlite:") else None)
+        exp_id = get_or_create_experiment(
+            client,
+            project.name,
+            artifact_location=artifact_root(ws.root) + f"/{project.name}"
+            if tracking_uri.startswith("sqlite:")
+            else None,
+        )
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - an unreachable server is the user's to fix
-        raise UserError(f"cannot reach the MLflow tracking store at {tracking_uri}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+        raise UserError(
+            f"cannot reach the MLflow tracking store at {tracking_uri}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        ) from None
 
     constraints = _constraints(pf)
     if settings.resume:
@@ -199,6 +244,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 "sweeplab.project": str(settings.project_path),
                 "sweeplab.data_fingerprint": manifest.fingerprint,
                 "mlflow.note.content": f"sweeplab sweep of {settings.project_path} ({sampler}, {trials} trials)",
+                **settings.parent_tags,
             },
             params={
                 "sampler": sampler,
@@ -234,7 +280,9 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 "experiment_id": exp_id,
                 "parent_run_id": sweep_run.run_id,
                 "created": _dt.datetime.now().isoformat(timespec="seconds"),
-                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()},
+                "settings": {
+                    k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
+                },
             },
         )
     ws.write_sweep(name, {**ws.read_sweep(name), "status": "running"})
@@ -270,7 +318,9 @@ def _last_sweep_of(ws: Workspace, project_name: str) -> str:
         if Path(info.get("project", "")).stem and name.startswith(project_name):
             candidates.append((info.get("created", ""), name))
     if not candidates:
-        raise UserError(f"nothing to resume: no sweep of project {project_name!r} in {ws.root}; name one with --name")
+        raise UserError(
+            f"nothing to resume: no sweep of project {project_name!r} in {ws.root}; name one with --name"
+        )
     return sorted(candidates)[-1][1]
 
 

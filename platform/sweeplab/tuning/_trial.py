@@ -39,9 +39,17 @@ class TrialResult:
     train_args: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     model: Any = None  # the trained nn.Module (kept only when asked)
+    state_dict: Any = None  # CPU weights to log as model/state_dict.pt (train.save_checkpoint)
 
 
-def run_trial(ctx: SweepContext, params: dict[str, Any], reporter: Reporter | None = None, *, keep_model: bool = False, device: str | None = None) -> TrialResult:
+def run_trial(
+    ctx: SweepContext,
+    params: dict[str, Any],
+    reporter: Reporter | None = None,
+    *,
+    keep_model: bool = False,
+    device: str | None = None,
+) -> TrialResult:
     """Build the model from the registry, train it, evaluate train / train-dev / dev."""
     from pydantic import ValidationError
 
@@ -54,7 +62,9 @@ def run_trial(ctx: SweepContext, params: dict[str, Any], reporter: Reporter | No
         cfg = type(cfg)(**{**cfg.model_dump(), **train_params})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise UserError(f"invalid training setting {'.'.join(map(str, err['loc']))}: {err['msg']} (found {err.get('input')!r})") from None
+        raise UserError(
+            f"invalid training setting {'.'.join(map(str, err['loc']))}: {err['msg']} (found {err.get('input')!r})"
+        ) from None
     if device is not None:
         cfg = type(cfg)(**{**cfg.model_dump(), "device": device})
     dev = resolve_device(cfg.device)
@@ -66,8 +76,12 @@ def run_trial(ctx: SweepContext, params: dict[str, Any], reporter: Reporter | No
         input_shape=ctx.tensors.input_shape,
         num_outputs=1 if ctx.task == "binary" else ctx.tensors.num_classes,
     ).to(dev)
+    if cfg.init_from is not None:
+        _start_from_checkpoint(ctx, model, cfg)
     splits = ctx.splits_on(dev)
-    data = TrainData(train=splits["train"], evals={k: v for k, v in splits.items() if k in ("train_dev", "dev")})
+    data = TrainData(
+        train=splits["train"], evals={k: v for k, v in splits.items() if k in ("train_dev", "dev")}
+    )
 
     on_epoch = None
     if reporter is not None:
@@ -90,6 +104,25 @@ def run_trial(ctx: SweepContext, params: dict[str, Any], reporter: Reporter | No
         train_args=cfg.model_dump(mode="json"),
         device=str(dev),
         model=model if keep_model else None,
+        state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()}
+        if cfg.save_checkpoint
+        else None,
+    )
+
+
+def _start_from_checkpoint(ctx: SweepContext, model: Any, cfg: Any) -> None:
+    """Transfer learning: the checkpoint's weights, a new output layer, frozen layers."""
+    from sweeplab.models._transfer import apply_transfer, load_checkpoint
+
+    state = ctx.init_state
+    if state is None or cfg.init_from != ctx.project.train.init_from:  # searched init_from
+        state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir)
+    apply_transfer(
+        model,
+        state,
+        mode=cfg.transfer,
+        last_k=cfg.fine_tune_last_k,
+        model_name=repr(ctx.model_name),
     )
 
 
@@ -102,7 +135,9 @@ def diagnosis_metrics(ctx: SweepContext, metrics: dict[str, float]) -> dict[str,
     dev = metrics.get("dev_error")
     if train is None or dev is None or not (math.isfinite(train) and math.isfinite(dev)):
         return {}
-    d = diagnose(human=ctx.human_level_error, train=train, train_dev=metrics.get("train_dev_error"), dev=dev)
+    d = diagnose(
+        human=ctx.human_level_error, train=train, train_dev=metrics.get("train_dev_error"), dev=dev
+    )
     return {k: float(v) for k, v in d.as_metrics().items()}
 
 

@@ -1,0 +1,170 @@
+"""Helpers shared by the ``bench_*.py`` modules: timing, the machine, project files, JSON.
+
+Every benchmark prints one JSON object on stdout (progress goes to stderr). Ratios are
+measured side by side in one process, the two variants interleaved (A B A B …) so that a
+neighbour's load on the machine hits both alike; each figure is the median of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECTS = ROOT / "projects"
+SPACES = ROOT / "search_spaces"
+VENV_BIN = Path(sys.executable).parent
+
+__all__ = [
+    "ROOT",
+    "cli_args",
+    "emit",
+    "interleaved",
+    "log",
+    "machine",
+    "median",
+    "spread",
+    "temp_dir",
+    "write_project",
+]
+
+
+def log(*parts: Any) -> None:
+    """Progress on stderr, so stdout stays one JSON object."""
+    print("[bench]", *parts, file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min, max and (n > 1) standard deviation of repeated measurements."""
+    out = {"median": median(values), "min": float(min(values)), "max": float(max(values))}
+    out["n"] = len(values)
+    if len(values) > 1:
+        out["stdev"] = float(statistics.stdev(values))
+    return out
+
+
+def interleaved(
+    variants: dict[str, Callable[[], float | None]], *, repeats: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Run each variant ``repeats`` times, alternating; a variant returns its own time, or
+    ``None`` to be timed here (wall clock around the call). Warm-up rounds are discarded."""
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for r in range(warmup + repeats):
+        order = list(variants.items())
+        if r % 2:  # alternate who goes first, too
+            order.reverse()
+        for name, fn in order:
+            t0 = time.perf_counter()
+            got = fn()
+            dt = time.perf_counter() - t0 if got is None else float(got)
+            if r >= warmup:
+                times[name].append(dt)
+    return times
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores, load, and the versions of the libraries the figures depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for pkg in ("torch", "optuna", "mlflow", "ray", "numpy", "scikit-learn", "sweeplab"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "versions": versions,
+    }
+    with contextlib.suppress(OSError):
+        info["load_avg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+def write_project(
+    folder: Path,
+    *,
+    name: str = "bench-digits",
+    model: dict[str, Any] | None = None,
+    train: dict[str, Any] | None = None,
+    space: dict[str, Any] | None = None,
+    sampler: str = "random",
+    trials: int = 4,
+    seed: int = 0,
+    splits: str = "{train: 0.7, train_dev: 0.1, dev: 0.1, test: 0.1}",
+) -> Path:
+    """A project YAML on sklearn's digits (and its search space, when given) in ``folder``."""
+    import json as _json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = model or {"name": "mlp", "activation": "relu", "init": "he"}
+    train = {"epochs": 10, "batch_size": 64, "optimizer": "adam", **(train or {})}
+    lines = [
+        f"name: {name}",
+        "data:",
+        "  source: sklearn:digits",
+        f"  splits: {splits}",
+        "  seed: 0",
+        "task: multiclass",
+        f"model: {_json.dumps(model)}",
+        f"train: {_json.dumps(train)}",
+        "metrics:",
+        "  optimize: {name: dev_error, goal: minimize}",
+        "human_level_error: {error: 0.01}",
+    ]
+    search = f"search: {{sampler: {sampler}, trials: {trials}, seed: {seed}"
+    if space is not None:
+        space_file = folder / f"{name}.space.yaml"
+        body = "\n".join(f"  {k}: {_json.dumps(v)}" for k, v in space.items())
+        space_file.write_text(f"parameters:\n{body}\n")
+        search += f", space: {space_file.name}"
+    lines.append(search + "}")
+    path = folder / f"{name}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"sweeplab-bench-{prefix}-") as d:
+        yield Path(d)
+
+
+def cli_args(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and trials")
+    return parser.parse_args()
+
+
+def emit(name: str, result: dict[str, Any], *, started: float) -> None:
+    """Print the benchmark's JSON: its figures, the machine, its own wall time."""
+    out = {
+        "benchmark": name,
+        **result,
+        "machine": machine(),
+        "bench_wall_s": round(time.perf_counter() - started, 2),
+    }
+    print(json.dumps(out, indent=2, default=float))

@@ -1,0 +1,310 @@
+"""The outbox: MLflow writes that did not get through, kept in order and sent again.
+
+Every write a sweep makes to a run (create, params / tags / metrics, status) goes through
+an :class:`Outbox`. Writes of one run are sent in order; when the tracking store does not
+answer, the run's queue waits (exponential backoff) and the next flush tries again, so a
+trial keeps training through a server outage. What is still unsent when the sweep ends is
+saved as ``workspace/outbox/<sweep>/<key>.jsonl`` and ``sweeplab sync`` sends it later.
+
+Retries never duplicate: a request that failed may still have reached the server (the
+connection dropped after the commit), so a retried ``create_run`` first looks the run up
+by its ``sweeplab.run_key`` tag, and a retried metric batch first reads the server's
+history and sends only the points (key, step, timestamp, value) it does not hold yet.
+Params, tags and statuses are idempotent in MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Outbox", "RUN_KEY_TAG", "new_run_key", "quiet_http_retries", "sync_directory"]
+
+_log = logging.getLogger(__name__)
+
+RUN_KEY_TAG = "sweeplab.run_key"
+
+# MLflow codes that say the request itself is wrong: sending it again cannot help.
+_PERMANENT = {
+    "INVALID_PARAMETER_VALUE",
+    "RESOURCE_DOES_NOT_EXIST",
+    "RESOURCE_ALREADY_EXISTS",
+    "BAD_REQUEST",
+    "INVALID_STATE",
+    "PERMISSION_DENIED",
+    "UNAUTHENTICATED",
+}
+
+
+def new_run_key() -> str:
+    return uuid.uuid4().hex
+
+
+def quiet_http_retries() -> None:
+    """MLflow's HTTP client retries 7 times with backoff (minutes) and waits 120 s per request
+    by default; the outbox retries on its own schedule, so one attempt, 10 s at most.
+    Users can still override both variables."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return getattr(exc, "error_code", None) in _PERMANENT
+
+
+@dataclass
+class _Queue:
+    key: str
+    run_id: str | None
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    failures: int = 0
+    next_try: float = 0.0
+
+
+class Outbox:
+    """Ordered, retried writes per run. Thread-safe; one per sweep process.
+
+    ``directory`` (optional) is where queues that could not be sent are kept on disk, so a
+    killed or finished sweep leaves them for ``sweeplab sync``.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        directory: Path | None = None,
+        *,
+        tracking_uri: str | None = None,
+        base_delay_s: float = 0.5,
+        max_delay_s: float = 10.0,
+    ) -> None:
+        self.client = client
+        self.directory = Path(directory) if directory is not None else None
+        self.tracking_uri = tracking_uri
+        self.base_delay_s, self.max_delay_s = base_delay_s, max_delay_s
+        self._queues: dict[str, _Queue] = {}
+        self._lock = threading.RLock()
+        if self.directory is not None and self.directory.is_dir():
+            for path in sorted(self.directory.glob("*.jsonl")):
+                q = _load_queue(path)
+                if q is not None:
+                    self._queues[q.key] = q
+
+    # -- keys and run ids -------------------------------------------------------------------
+    def bind(self, run_id: str) -> str:
+        """A run that already exists: its key is its id."""
+        with self._lock:
+            self._queues.setdefault(run_id, _Queue(run_id, run_id))
+        return run_id
+
+    def run_id(self, key: str) -> str | None:
+        q = self._queues.get(key)
+        return q.run_id if q else None
+
+    def create_run(
+        self, experiment_id: str, *, run_name: str, tags: dict[str, str], key: str | None = None
+    ) -> str:
+        """Queue the creation of a run and try it now; returns the run's key."""
+        key = key or new_run_key()
+        op = {
+            "op": "create_run",
+            "experiment_id": experiment_id,
+            "run_name": run_name,
+            "tags": {**tags, RUN_KEY_TAG: key},
+            "start_time": int(time.time() * 1000),
+        }
+        with self._lock:
+            self._queues.setdefault(key, _Queue(key, None))
+        self.submit(key, op)
+        return key
+
+    # -- sending ----------------------------------------------------------------------------
+    def submit(self, key: str, op: dict[str, Any]) -> None:
+        with self._lock:
+            q = self._queues.setdefault(key, _Queue(key, key))
+            q.ops.append(op)
+            if time.monotonic() >= q.next_try:
+                self._drain(q)
+            else:
+                self._persist(q)
+
+    def pump(self) -> bool:
+        """Try every queue whose backoff has passed; True when nothing is left to send."""
+        with self._lock:
+            now = time.monotonic()
+            for q in list(self._queues.values()):
+                if q.ops and now >= q.next_try:
+                    self._drain(q)
+            return self.pending() == 0
+
+    def pending(self) -> int:
+        return sum(len(q.ops) for q in self._queues.values())
+
+    def close(self, wait_s: float) -> list[Path]:
+        """Retry for up to ``wait_s`` seconds; return the files what is still unsent was saved to."""
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while not self.pump():
+            with self._lock:
+                nxt = min((q.next_try for q in self._queues.values() if q.ops), default=0.0)
+            if nxt > deadline:
+                break
+            time.sleep(max(0.0, nxt - time.monotonic()) + 0.01)
+        with self._lock:
+            left = [q for q in self._queues.values() if q.ops]
+            for q in left:
+                self._persist(q)
+            return [self._path(q.key) for q in left if self.directory is not None]
+
+    def _drain(self, q: _Queue) -> None:
+        while q.ops:
+            op = q.ops[0]
+            try:
+                self._send(q, op)
+            except Exception as exc:  # noqa: BLE001 - the store's errors are many; sort them
+                if is_permanent(exc):
+                    _log.warning(
+                        "sweeplab: MLflow rejected %s for run %s: %s",
+                        op["op"],
+                        q.run_id or q.key,
+                        exc,
+                    )
+                    if op["op"] == "create_run":
+                        q.ops.clear()  # nothing can be written to a run that cannot exist
+                    else:
+                        q.ops.pop(0)
+                    continue
+                op["tries"] = op.get("tries", 0) + 1
+                q.failures += 1
+                q.next_try = time.monotonic() + min(
+                    self.max_delay_s, self.base_delay_s * 2 ** (q.failures - 1)
+                )
+                self._persist(q)
+                return
+            q.ops.pop(0)
+            q.failures, q.next_try = 0, 0.0
+        self._persist(q)
+
+    def _send(self, q: _Queue, op: dict[str, Any]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        kind = op["op"]
+        if kind == "create_run":
+            run_id = self._find_run(op) if op.get("tries") else None
+            if run_id is None:
+                run = self.client.create_run(
+                    op["experiment_id"],
+                    start_time=op["start_time"],
+                    tags=op["tags"],
+                    run_name=op["run_name"],
+                )
+                run_id = run.info.run_id
+            q.run_id = run_id
+            return
+        if q.run_id is None:  # pragma: no cover - create_run is always first in its queue
+            raise RuntimeError(f"run {q.key} was never created")
+        if kind == "log_batch":
+            metrics = op.get("metrics") or []
+            if metrics and op.get("tries"):
+                metrics = self._unsent_metrics(q.run_id, metrics)
+                op["metrics"] = metrics
+            if not (metrics or op.get("params") or op.get("tags")):
+                return
+            self.client.log_batch(
+                q.run_id,
+                metrics=[Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in metrics],
+                params=[Param(k, v) for k, v in (op.get("params") or {}).items()],
+                tags=[RunTag(k, v) for k, v in (op.get("tags") or {}).items()],
+            )
+        elif kind == "set_terminated":
+            self.client.set_terminated(q.run_id, op["status"], end_time=op.get("end_time"))
+        elif kind == "update_run":
+            self.client.update_run(q.run_id, status=op["status"])
+        else:  # pragma: no cover - written by this module only
+            raise ValueError(f"unknown outbox operation {kind!r}")
+
+    def _find_run(self, op: dict[str, Any]) -> str | None:
+        key = op["tags"][RUN_KEY_TAG]
+        found = self.client.search_runs(
+            [op["experiment_id"]], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=1
+        )
+        return found[0].info.run_id if found else None
+
+    def _unsent_metrics(self, run_id: str, metrics: list[list[Any]]) -> list[list[Any]]:
+        """The points of ``metrics`` the server does not hold yet (a retry must not duplicate)."""
+        held: set[tuple[str, int, int, float]] = set()
+        for name in {m[0] for m in metrics}:
+            for h in self.client.get_metric_history(run_id, name):
+                held.add((name, int(h.step), int(h.timestamp), float(h.value)))
+        return [m for m in metrics if (m[0], int(m[3]), int(m[2]), float(m[1])) not in held]
+
+    # -- on disk ----------------------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        assert self.directory is not None
+        return self.directory / f"{key}.jsonl"
+
+    def _persist(self, q: _Queue) -> None:
+        """Keep a queue with unsent writes on disk (so kill -9 loses nothing); drop it when empty."""
+        if self.directory is None:
+            return
+        path = self._path(q.key)
+        if not q.ops:
+            path.unlink(missing_ok=True)
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        header = {"key": q.key, "run_id": q.run_id, "tracking_uri": self.tracking_uri}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text("\n".join(json.dumps(x) for x in [header, *q.ops]) + "\n")
+        tmp.replace(path)
+
+
+def _load_queue(path: Path) -> _Queue | None:
+    try:
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        _log.warning("sweeplab: skipping unreadable outbox file %s", path)
+        return None
+    if not lines:
+        return None
+    header, ops = lines[0], lines[1:]
+    for op in ops:
+        op["tries"] = max(1, op.get("tries", 0))  # it may have reached the server: check first
+    return _Queue(header["key"], header.get("run_id"), ops)
+
+
+def sync_directory(
+    directory: Path, client_for_uri: Callable[[str], Any], *, tracking_uri: str | None = None
+) -> tuple[int, int]:
+    """Send the saved queues in ``directory``; returns (runs sent, runs still unsent).
+
+    Idempotent: a second call finds nothing, or re-checks what the server already holds."""
+    by_uri: dict[str, list[Path]] = {}
+    for path in sorted(Path(directory).glob("*.jsonl")):
+        try:
+            uri = tracking_uri or json.loads(path.read_text().splitlines()[0]).get("tracking_uri")
+        except (OSError, ValueError, IndexError):
+            continue
+        if uri:
+            by_uri.setdefault(uri, []).append(path)
+    sent = left = 0
+    for uri, paths in by_uri.items():
+        box = Outbox(client_for_uri(uri), None, tracking_uri=uri)
+        box.directory = Path(directory)
+        for path in paths:
+            q = _load_queue(path)
+            if q is None:
+                continue
+            box._queues[q.key] = q
+            with box._lock:
+                box._drain(q)
+            if q.ops:
+                left += 1
+            else:
+                sent += 1
+    return sent, left

@@ -1,0 +1,205 @@
+"""The Ray Tune side of a trial: what runs inside a Tune worker, on whichever node.
+
+The trainable gets the sweep's :class:`~sweeplab.tuning.SweepContext` once per worker process
+(``tune.with_parameters`` puts it in the object store) and a small :class:`WorkerSpec` that
+says where to record: tracking URI, experiment id, parent run id. It resolves the sampled
+config with ``space.resolve``, creates the trial's MLflow child run itself (nested under the
+parent whichever node runs it), calls the one :func:`~sweeplab.tuning.run_trial`, and reports
+every epoch to Tune (ASHA reads ``epoch`` and the objective).
+
+Who writes the child run's end state: the worker for finished and failed trials; the driver
+for trials Tune stopped (ASHA) or lost (a crashed worker), since the worker cannot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["WorkerSpec", "sweep_trainable", "trial_number", "RESULT_KEY", "RAY_TRIAL_TAG"]
+
+RESULT_KEY = "sweeplab"  # nested dict in every Tune result: status, run id, trial number
+RAY_TRIAL_TAG = "sweeplab.ray_trial_id"
+NODE_TAG = "sweeplab.node"
+NODE_ID_TAG = "sweeplab.node_id"
+DEVICE_TAG = "sweeplab.device"
+_NAME = re.compile(r"^trial_(\d+)$")
+
+# One MLflow client per worker process and tracking URI: creating one (and, for SQLite,
+# checking the schema) costs far more than a trial's own tracking calls.
+_CLIENTS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker needs besides the context; small and picklable."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    sweep_name: str
+    space: Any  # SearchSpace
+    objective: str
+    goal: str
+    constraints: tuple[Any, ...] = ()
+    flush_each_epoch: bool = False  # with ASHA: a stopped trial's curve is already stored
+    resumed: bool = False
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+def trial_number(name: str | None) -> int:
+    """The sweep's trial number from the Tune trial name the driver gave (``trial_00007``)."""
+    m = _NAME.match(name or "")
+    return int(m.group(1)) if m else -1
+
+
+def _client(uri: str):
+    if uri not in _CLIENTS:
+        from sweeplab.tracking import client_for
+
+        _CLIENTS[uri] = client_for(uri)
+    return _CLIENTS[uri]
+
+
+def _device() -> str:
+    """CUDA when Ray gave this trial a GPU (it sets CUDA_VISIBLE_DEVICES), else CPU."""
+    import ray
+
+    try:
+        gpus = ray.get_gpu_ids()
+    except Exception:  # noqa: BLE001 - outside a Ray worker: no GPU was assigned
+        gpus = []
+    if gpus:
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+    return "cpu"
+
+
+def _node() -> tuple[str, str]:
+    """(``hostname (ip)``, Ray node id) of the node running this trial."""
+    import ray
+
+    try:
+        ip = ray.util.get_node_ip_address()
+        node_id = ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - best effort: the tag is informative
+        ip, node_id = "?", "?"
+    return f"{socket.gethostname()} ({ip})", node_id
+
+
+class _TuneReporter:
+    """Per-epoch hook: MLflow metrics (buffered) and a Tune report (ASHA may stop us here)."""
+
+    def __init__(self, recorder: Any, bookkeeping: dict[str, Any], flush: bool) -> None:
+        self.recorder, self.bookkeeping, self.flush = recorder, bookkeeping, flush
+        self.last_epoch = 0
+
+    def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        from ray import tune
+
+        self.last_epoch = epoch
+        self.recorder.epoch(epoch, metrics)
+        if self.flush:
+            self.recorder.run.flush()
+        finite = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
+        tune.report(
+            {**finite, "epoch": epoch, RESULT_KEY: {**self.bookkeeping, "status": "running"}}
+        )
+
+
+def sweep_trainable(
+    config: dict[str, Any], ctx: Any = None, spec: WorkerSpec | None = None
+) -> None:
+    """Tune function trainable: one trial of the sweep (see the module docstring)."""
+    from ray import tune
+
+    from sweeplab.tracking import SweepRun
+    from sweeplab.tuning._optuna import _diagnosis_tag, constraint_violations
+    from sweeplab.tuning._record import TrialRecorder, failure_reason
+    from sweeplab.tuning._sweep import objective_value
+    from sweeplab.tuning._trial import run_trial
+
+    assert ctx is not None and spec is not None, "pass ctx and spec with tune.with_parameters"
+    t0 = time.monotonic()
+    tctx = tune.get_context()
+    trial_id = tctx.get_trial_id()
+    number = trial_number(tctx.get_trial_name())
+    params = spec.space.resolve(config)
+    client = _client(spec.tracking_uri)
+    done = {"number": number, "trial_id": trial_id}
+
+    if spec.resumed:
+        previous = _finished_run(client, spec, trial_id)
+        if previous is not None:  # finished before the driver stopped: report, don't re-run
+            metrics = {k: float(v) for k, v in previous.data.metrics.items()}
+            feasible = previous.data.tags.get("sweeplab.feasible", "true") == "true"
+            done.update(status="finished", run_id=previous.info.run_id, feasible=feasible)
+            done.update(train_s=0.0, reused=True)
+            tune.report({**metrics, "epoch": int(metrics.get("epochs_run", 0)), RESULT_KEY: done})
+            return
+
+    device = _device()
+    node, node_id = _node()
+    sweep = SweepRun(client, spec.experiment_id, spec.parent_run_id, spec.sweep_name)
+    tags = {
+        RAY_TRIAL_TAG: trial_id,
+        NODE_TAG: node,
+        NODE_ID_TAG: node_id,
+        DEVICE_TAG: device,
+        "sweeplab.backend": "ray",
+        **spec.extra_tags,
+    }
+    recorder = TrialRecorder.start(sweep, number=number, params=params, tags=tags)
+    done["run_id"] = recorder.run_id
+    reporter = _TuneReporter(recorder, dict(done), spec.flush_each_epoch)
+    bad = math.nan
+    t_train = time.monotonic()
+    try:
+        result = run_trial(ctx, params, reporter, device=device)
+        objective_value(result.metrics, spec.objective)
+    except Exception as exc:  # noqa: BLE001 - a failing trial is recorded; the sweep goes on
+        # Not re-raised: Tune's max_failures is for crashed workers, and a trial that
+        # diverges would diverge again.
+        reason = failure_reason(exc)
+        recorder.failed(reason)
+        done.update(status="failed", reason=reason, train_s=time.monotonic() - t_train)
+        tune.report({spec.objective: bad, "epoch": reporter.last_epoch, RESULT_KEY: done})
+        return
+    # SystemExit (Tune stopped the trial: ASHA) goes through; the driver records "pruned".
+    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)}
+    violations = constraint_violations(list(spec.constraints), metrics)
+    feasible = all(v <= 0 for v in violations)
+    recorder.finished(
+        metrics,
+        tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)},
+    )
+    done.update(
+        status="finished",
+        feasible=feasible,
+        device=result.device,
+        train_s=time.monotonic() - t_train,
+        setup_s=t_train - t0,
+    )
+    tune.report(
+        {**metrics, "epoch": int(metrics.get("epochs_run", reporter.last_epoch)), RESULT_KEY: done}
+    )
+
+
+def _finished_run(client: Any, spec: WorkerSpec, trial_id: str):
+    from sweeplab.tracking import TAG
+
+    runs = client.search_runs(
+        [spec.experiment_id],
+        filter_string=(
+            f"tags.`{TAG['parent']}` = '{spec.parent_run_id}' and tags.`{RAY_TRIAL_TAG}` = "
+            f"'{trial_id}' and tags.`{TAG['status']}` = 'finished'"
+        ),
+        max_results=1,
+    )
+    return runs[0] if runs else None

@@ -1,0 +1,55 @@
+"""The documentation cannot drift: the reference is generated, the examples load."""
+
+from __future__ import annotations
+
+import re
+
+from sweeplab.config import parse_yaml, validate_doc
+from sweeplab.config.reference import render_reference
+from tests.conftest import REPO
+
+
+def test_reference_is_current():
+    current = (REPO / "docs" / "reference.md").read_text()
+    assert current == render_reference(), (
+        "regenerate: python -m sweeplab.config.reference > docs/reference.md"
+    )
+
+
+def _yaml_blocks(text: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_and_reference_examples_load():
+    from sweeplab.config.project import Project
+    from sweeplab.space import SearchSpace
+
+    blocks = _yaml_blocks((REPO / "README.md").read_text()) + _yaml_blocks(
+        (REPO / "docs" / "reference.md").read_text()
+    )
+    kinds = []
+    for block in blocks:
+        doc = parse_yaml(block, file="README.md")
+        if "parameters" in doc.data:
+            space = SearchSpace.from_dict(doc.data, file="README.md")
+            assert space.names
+            kinds.append("space")
+        else:
+            project = validate_doc(doc, Project)
+            assert project.name
+            kinds.append("project")
+    assert "space" in kinds and "project" in kinds
+
+
+def test_shipped_projects_and_spaces_load():
+    from sweeplab.config.project import load_project
+    from sweeplab.space import load_space
+
+    projects = sorted((REPO / "projects").glob("*.yaml"))
+    assert len(projects) >= 2
+    for path in projects:
+        pf = load_project(path)
+        if pf.project.search.space:
+            load_space(pf.resolve(pf.project.search.space))
+    for path in sorted((REPO / "search_spaces").glob("*.yaml")):
+        assert load_space(path).names
