@@ -20,6 +20,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+# Intra-op threads of torch in every benchmark (and in Ray workers, which inherit the
+# environment). 1 by default: on a 2-core machine that others share, torch's default of one
+# thread per core stalls small models badly (a spinning thread waits for a descheduled one);
+# set SWEEPLAB_BENCH_THREADS=2 to measure with the default on an idle machine.
+THREADS = int(os.environ.get("SWEEPLAB_BENCH_THREADS", "1"))
+os.environ["OMP_NUM_THREADS"] = str(THREADS)
+os.environ["MKL_NUM_THREADS"] = str(THREADS)
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = ROOT / "projects"
 SPACES = ROOT / "search_spaces"
@@ -27,14 +35,20 @@ VENV_BIN = Path(sys.executable).parent
 
 __all__ = [
     "ROOT",
+    "THREADS",
+    "calibrate_epochs",
     "cli_args",
     "emit",
     "interleaved",
+    "load_context",
     "log",
     "machine",
     "median",
+    "plain_trial",
     "spread",
+    "stdout_to_stderr",
     "temp_dir",
+    "timed",
     "write_project",
 ]
 
@@ -58,22 +72,36 @@ def spread(values: list[float]) -> dict[str, float]:
 
 
 def interleaved(
-    variants: dict[str, Callable[[], float | None]], *, repeats: int, warmup: int = 1
-) -> dict[str, list[float]]:
-    """Run each variant ``repeats`` times, alternating; a variant returns its own time, or
-    ``None`` to be timed here (wall clock around the call). Warm-up rounds are discarded."""
-    times: dict[str, list[float]] = {k: [] for k in variants}
+    variants: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Run each variant ``repeats`` times, alternating who goes first; returns the wall times
+    and the process CPU times (all threads) of each. A variant may return ``(wall, cpu)``
+    of its own timed section; otherwise the whole call is timed. Warm-ups are discarded.
+
+    CPU time is reported beside wall time because the benchmark machine may be shared: a
+    neighbour's load stretches wall time, much less the CPU time our process spends.
+    """
+    wall: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
     for r in range(warmup + repeats):
         order = list(variants.items())
-        if r % 2:  # alternate who goes first, too
+        if r % 2:
             order.reverse()
         for name, fn in order:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             got = fn()
-            dt = time.perf_counter() - t0 if got is None else float(got)
+            dt, dc = (time.perf_counter() - t0, time.process_time() - c0) if got is None else got
             if r >= warmup:
-                times[name].append(dt)
-    return times
+                wall[name].append(float(dt))
+                cpu[name].append(float(dc))
+    return wall, cpu
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def machine() -> dict[str, Any]:
@@ -98,6 +126,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
         "versions": versions,
+        "torch_threads": THREADS,
     }
     with contextlib.suppress(OSError):
         info["load_avg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
@@ -168,3 +197,47 @@ def emit(name: str, result: dict[str, Any], *, started: float) -> None:
         "bench_wall_s": round(time.perf_counter() - started, 2),
     }
     print(json.dumps(out, indent=2, default=float))
+
+
+def plain_trial(ctx: Any, cfg: Any) -> None:
+    """What a user's own loop does for one trial: seed, build the model, ``fit``."""
+    from sweeplab.models import build_model
+    from sweeplab.training import TrainData, fit, seed_everything
+
+    seed_everything(cfg.seed)
+    model = build_model(
+        ctx.model_name,
+        ctx.model_args,
+        input_shape=ctx.tensors.input_shape,
+        num_outputs=ctx.tensors.num_classes,
+    )
+    splits = ctx.tensors.splits
+    evals = {k: v for k, v in splits.items() if k in ("train_dev", "dev")}
+    fit(model, TrainData(train=splits["train"], evals=evals), cfg, task=ctx.task)
+
+
+def load_context(project: Path) -> Any:
+    """The sweep's shared context (data loaded, split, tensors), as ``setup_sweep`` builds it."""
+    from sweeplab.config.project import load_project
+    from sweeplab.tuning import prepare_context
+
+    ctx, _, _ = prepare_context(load_project(project))
+    return ctx
+
+
+def calibrate_epochs(ctx: Any, target_s: float, *, lo: int = 3, hi: int = 400) -> int:
+    """Epochs of the project's training run that take about ``target_s`` here, now."""
+    probe = 3
+    cfg = ctx.project.train.model_copy(update={"epochs": probe})
+    plain_trial(ctx, cfg)  # warm-up
+    t0 = time.perf_counter()
+    plain_trial(ctx, cfg)
+    per_epoch = (time.perf_counter() - t0) / probe
+    return max(lo, min(hi, round(target_s / per_epoch)))
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """The CLI prints its tables on stdout; a benchmark's stdout is its JSON only."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield

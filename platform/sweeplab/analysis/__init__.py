@@ -5,6 +5,19 @@ DataFrames; nothing trains, logs or reads files (except :func:`read_review`, the
 reader behind :func:`merge_review`).
 """
 
+from sweeplab.analysis._boxes import (
+    AnchorAssignment,
+    Detections,
+    MAPResult,
+    assign_anchors,
+    average_precision,
+    box_iou,
+    iou,
+    mean_average_precision,
+    mean_iou,
+    non_max_suppression,
+    to_corners,
+)
 from sweeplab.analysis._diagnosis import GAPS, LEVELS, REMEDIES, Diagnosis, diagnose
 from sweeplab.analysis._error_table import ErrorTable, confusion, error_table, per_class_errors
 from sweeplab.analysis._labels import confident_thresholds, suspect_labels
@@ -20,6 +33,17 @@ from sweeplab.analysis._selection import (
 from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
 
 __all__ = [
+    "AnchorAssignment",
+    "Detections",
+    "MAPResult",
+    "assign_anchors",
+    "average_precision",
+    "box_iou",
+    "iou",
+    "mean_average_precision",
+    "mean_iou",
+    "non_max_suppression",
+    "to_corners",
     "GAPS",
     "LEVELS",
     "REMEDIES",

@@ -37,9 +37,13 @@ def _as_boxes(boxes: object, *, name: str) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4) as (b_x, b_y, b_h, b_w), but got {arr.shape}")
+        raise ValueError(
+            f"{name} must have shape (N, 4) as (b_x, b_y, b_h, b_w), but got {arr.shape}"
+        )
     if (arr[:, 2:] < 0).any():
-        raise ValueError(f"{name}: b_h >= 0 and b_w >= 0 must hold, but got {arr[arr[:, 2:].min(1) < 0][0]}")
+        raise ValueError(
+            f"{name}: b_h >= 0 and b_w >= 0 must hold, but got {arr[arr[:, 2:].min(1) < 0][0]}"
+        )
     return arr
 
 
@@ -91,7 +95,9 @@ def non_max_suppression(
     different classes never suppress each other. Ties in score keep the lower index first.
     """
     if not 0.0 <= iou_threshold <= 1.0:
-        raise ValueError(f"0 <= iou_threshold <= 1 must hold, but got iou_threshold={iou_threshold}")
+        raise ValueError(
+            f"0 <= iou_threshold <= 1 must hold, but got iou_threshold={iou_threshold}"
+        )
     b = _as_boxes(boxes, name="boxes")
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     c = np.zeros(len(b), dtype=np.int64) if classes is None else np.asarray(classes).reshape(-1)
@@ -161,9 +167,13 @@ def assign_anchors(
     anc = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
     cls = np.asarray(classes, dtype=np.int64).reshape(-1)
     if len(cls) != len(b):
-        raise ValueError(f"boxes and classes must have the same length, but got {len(b)} and {len(cls)}")
+        raise ValueError(
+            f"boxes and classes must have the same length, but got {len(b)} and {len(cls)}"
+        )
     if len(cls) and (cls.min() < 0 or cls.max() >= num_classes):
-        raise ValueError(f"classes must lie in [0, {num_classes}), but got {sorted(set(cls.tolist()))}")
+        raise ValueError(
+            f"classes must lie in [0, {num_classes}), but got {sorted(set(cls.tolist()))}"
+        )
     targets = np.zeros((grid, grid, len(anc), 5 + num_classes), dtype=np.float32)
     shape_iou = _shape_iou(b[:, 2:], anc)  # (N, A)
     # Clip so that a centre on the lower or right border (b = 1.0) falls in the last cell.
@@ -248,32 +258,46 @@ def mean_average_precision(
             f"predictions and ground_truth must cover the same images, but got "
             f"{len(predictions)} and {len(ground_truth)}"
         )
+    # IoU of every detection with every ground-truth box of its image, -1 across classes.
+    overlaps = []
+    for det, gt in zip(predictions, ground_truth, strict=True):
+        o = (
+            box_iou(det.boxes, gt.boxes)
+            if len(det.boxes) and len(gt.boxes)
+            else np.zeros((len(det.boxes), len(gt.boxes)))
+        )
+        overlaps.append(np.where(det.classes[:, None] == gt.classes[None, :], o, -1.0))
     aps: list[float] = []
     for k in range(num_classes):
         n_gt = sum(int((g.classes == k).sum()) for g in ground_truth)
-        entries: list[tuple[float, int, int]] = []  # (score, image, index)
-        for img, det in enumerate(predictions):
-            scores = det.scores if det.scores is not None else np.ones(len(det.boxes))
-            entries += [(float(scores[j]), img, j) for j in np.nonzero(det.classes == k)[0]]
         if n_gt == 0:
             aps.append(float("nan"))
             continue
-        entries.sort(key=lambda e: -e[0])  # stable: ties keep image order
-        matched = [np.zeros(int((g.classes == k).sum()), dtype=bool) for g in ground_truth]
-        tp = np.zeros(len(entries))
-        for t, (_, img, j) in enumerate(entries):
-            gt_boxes = ground_truth[img].boxes[ground_truth[img].classes == k]
-            if len(gt_boxes) == 0:
+        img_idx, det_idx, scores = [], [], []
+        for img, det in enumerate(predictions):
+            js = np.nonzero(det.classes == k)[0]
+            img_idx.append(np.full(len(js), img))
+            det_idx.append(js)
+            scores.append(det.scores[js] if det.scores is not None else np.ones(len(js)))
+        imgs, dets, score = (
+            np.concatenate(a) if a else np.zeros(0) for a in (img_idx, det_idx, scores)
+        )
+        order = np.argsort(-score, kind="stable")  # ties keep image order
+        matched = [np.zeros(len(g.boxes), dtype=bool) for g in ground_truth]
+        tp = np.zeros(len(order))
+        for t, e in enumerate(order):
+            img, j = int(imgs[e]), int(dets[e])
+            row = overlaps[img][j]
+            if row.size == 0:
                 continue
-            overlaps = box_iou(predictions[img].boxes[j], gt_boxes)[0]
-            best = int(np.argmax(overlaps))
-            if overlaps[best] >= iou_threshold and not matched[img][best]:
+            best = int(np.argmax(row))
+            if row[best] >= iou_threshold and not matched[img][best]:
                 matched[img][best] = True
                 tp[t] = 1.0
         cum_tp = np.cumsum(tp)
         recall = cum_tp / n_gt
-        precision = cum_tp / np.arange(1, len(entries) + 1)
-        aps.append(average_precision(recall, precision) if len(entries) else 0.0)
+        precision = cum_tp / np.arange(1, len(order) + 1)
+        aps.append(average_precision(recall, precision) if len(order) else 0.0)
     valid = [a for a in aps if not np.isnan(a)]
     return MAPResult(
         map=float(np.mean(valid)) if valid else float("nan"),

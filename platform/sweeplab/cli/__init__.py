@@ -10,12 +10,19 @@ import sys
 
 # Command modules register themselves on `app` when imported.
 # (command modules are imported here)
+from sweeplab.cli import compare as _compare  # noqa: E402,F401
+from sweeplab.cli import dashboard as _dashboard  # noqa: E402,F401
 from sweeplab.cli import diagnose as _diagnose  # noqa: E402,F401
 from sweeplab.cli import gradcheck as _gradcheck  # noqa: E402,F401
 from sweeplab.cli import models as _models  # noqa: E402,F401
+from sweeplab.cli import refine as _refine  # noqa: E402,F401
+from sweeplab.cli import report as _report  # noqa: E402,F401
+from sweeplab.cli import review as _review  # noqa: E402,F401
 from sweeplab.cli import runs as _runs  # noqa: E402,F401
 from sweeplab.cli import sample as _sample  # noqa: E402,F401
+from sweeplab.cli import splits as _splits  # noqa: E402,F401
 from sweeplab.cli import sweep as _sweep  # noqa: E402,F401
+from sweeplab.cli import sync as _sync  # noqa: E402,F401
 from sweeplab.cli import ui as _ui  # noqa: E402,F401
 from sweeplab.cli._app import app, state
 

@@ -16,7 +16,8 @@ __all__ = ["gradcheck_command"]
 
 EXAMPLES = (
     "sweeplab gradcheck mlp --input 64",
-    "sweeplab gradcheck lenet5 --input 1x8x8 --eps 1e-6",
+    "sweeplab gradcheck lenet5 --input 1x8x8 --arg padding=same",
+    "sweeplab gradcheck resnet --input 1x8x8 --arg base_width=4 --eps 1e-6",
 )
 
 
@@ -40,6 +41,9 @@ def gradcheck_command(
         1e-7, "--threshold", help="PASS when the relative difference is below this."
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the weights, data and sample."),
+    arg: list[str] | None = typer.Option(
+        None, "--arg", help="A model argument NAME=VALUE (repeatable), e.g. padding=same."
+    ),
 ) -> None:
     """Gradient checking: relative difference of backprop's and the numerical gradient."""
     import torch
@@ -56,7 +60,7 @@ def gradcheck_command(
     shape = parse_input_shape(input) if input else tuple(spec.example_input)
     n_out = outputs or spec.example_outputs
     seed_everything(seed)
-    net = build_model(spec.name, {}, input_shape=shape, num_outputs=n_out)
+    net = build_model(spec.name, _model_args(arg or []), input_shape=shape, num_outputs=n_out)
     gen = torch.Generator().manual_seed(seed)
     X = torch.randn(examples, *shape, generator=gen)
     if n_out == 1:  # one logit: the binary task's logistic loss
@@ -86,3 +90,20 @@ def gradcheck_command(
         "the gradient is right; above 1e-3 there is almost surely a bug in a backward pass"
     )
     raise typer.Exit(1)
+
+
+def _model_args(items: list[str]) -> dict[str, object]:
+    """``["padding=same", "blocks_per_stage=[1, 1]"]`` -> a dict; values read as YAML."""
+    from ruamel.yaml import YAML
+
+    from sweeplab.errors import UserError
+
+    yaml = YAML(typ="safe", pure=True)
+
+    args: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--arg must be NAME=VALUE, but got {item!r}", key="--arg")
+        args[name.strip()] = yaml.load(value)
+    return args

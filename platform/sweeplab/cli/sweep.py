@@ -267,6 +267,8 @@ def _print_outcome(outcome) -> None:
             *(fmt_value(t.params.get(p, "")) for p in param_names),
         )
     console.print(table)
+    if any(not t.feasible for t in ranked[:5]):
+        console.print("✗ breaks a satisficing constraint, so it cannot be the best trial")
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     console.print(f"{len(outcome.trials)} trials ({summary}) in {outcome.elapsed_s:.1f} s")
     if outcome.best is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -23,7 +25,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def ui_command(workspace_root: Path, *, host: str, port: int) -> list[str]:
+def ui_command(workspace_root: Path, *, host: str, port: int, workers: int = 1) -> list[str]:
     from sweeplab.tracking import artifact_root, default_tracking_uri
 
     mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -41,6 +43,8 @@ def ui_command(workspace_root: Path, *, host: str, port: int) -> list[str]:
         host,
         "--port",
         str(port),
+        "--workers",  # mlflow's default (4) takes a minute to start on a small machine
+        str(workers),
     ]
 
 
@@ -55,6 +59,9 @@ def ui(
     port: int | None = typer.Option(
         None, "--port", "-p", min=1, max=65535, help="Port (default: a free one)."
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Server worker processes (more for a team sharing one UI)."
+    ),
 ) -> None:
     """Open the MLflow UI on this workspace's runs: each sweep a parent run, its trials nested
     under it. Stops cleanly on Ctrl-C."""
@@ -67,19 +74,66 @@ def ui(
             f"no MLflow store in {ws.root} yet; run a sweep first (sweeplab sweep PROJECT.yaml)"
         )
     port = port or free_port(host if host != "0.0.0.0" else "127.0.0.1")
-    cmd = ui_command(ws.root, host=host, port=port)
+    cmd = ui_command(ws.root, host=host, port=port, workers=workers)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"MLflow UI for {ws.root}: http://{shown}:{port}  (Ctrl-C to stop)")
-    proc = subprocess.Popen(cmd)
+    # Its own process group: `mlflow ui` starts a server process of its own, and stopping
+    # must reach both (Ctrl-C and SIGTERM come to us; we pass them on to the whole group).
+    # MLflow's server also starts a pool of job workers (for its GenAI features); browsing
+    # runs needs none of them.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    proc = subprocess.Popen(cmd, start_new_session=True, env=env)
+    previous = _stop_on_signals()
     try:
         rc = proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_group(proc)
         typer.echo("MLflow UI stopped.")
         return
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if rc != 0:
         raise typer.Exit(1)
+
+
+def _stop_on_signals() -> dict:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (so the server is stopped, not orphaned),
+    even where SIGINT was ignored (a shell's background job); returns the old handlers."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (the command called from a thread)
+            pass
+    return previous
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGINT to the server's process group, then SIGTERM, then SIGKILL if it lingers."""
+    import os
+
+    for sig, wait_s in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break  # the whole group is gone
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+        # the leader exited; give its workers a moment, then stop what is left of the group
+        for _ in range(50):
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

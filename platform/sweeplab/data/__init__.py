@@ -51,6 +51,18 @@ Flow: ``load_dataset`` -> ``build_splits`` (a :class:`SplitManifest`, saved besi
 from sweeplab.data._config import DataConfig
 from sweeplab.data._dataset import Dataset, fingerprint, row_hashes
 from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, derive_target
+from sweeplab.data._generated import (
+    SHAPE_CLASSES,
+    DetectionSet,
+    IdentitySet,
+    LandmarkSet,
+    SegmentationSet,
+    identities,
+    shapes_detection,
+    shapes_landmarks,
+    shapes_segmentation,
+    stripes,
+)
 from sweeplab.data._images import filter_classes, load_image_folder, resize_images
 from sweeplab.data._manifest import SplitManifest
 from sweeplab.data._normalize import Normalizer
@@ -62,6 +74,16 @@ from sweeplab.data._target_config import DeriveConfig, TargetConfig
 from sweeplab.data._tensors import SplitTensors, prepare_tensors
 
 __all__ = [
+    "SHAPE_CLASSES",
+    "DetectionSet",
+    "IdentitySet",
+    "LandmarkSet",
+    "SegmentationSet",
+    "identities",
+    "shapes_detection",
+    "shapes_landmarks",
+    "shapes_segmentation",
+    "stripes",
     "DATASETS",
     "DEGRADATIONS",
     "DataConfig",

@@ -14,6 +14,7 @@ vision tasks need no downloaded data. Images are float32 ``(N, C, H, W)`` in [0,
 * :func:`identities` -- a stand-in for faces: each identity is a random coarse pattern, each
   example of it is shifted, re-lit and noisy; labels are identity ids, for verification and
   one-shot recognition on identities never seen in training.
+* :func:`stripes` -- a texture of coloured diagonal stripes: a style image for style transfer.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "shapes_detection",
     "shapes_landmarks",
     "shapes_segmentation",
+    "stripes",
 ]
 
 SHAPE_CLASSES = ("rectangle", "ellipse", "triangle")
@@ -135,7 +137,7 @@ def _scene(
     max_overlap: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One image ``(3, H, W)``, its boxes ``(M, 4)``, classes ``(M,)`` and mask ``(H, W)``."""
-    from sweeplab.analysis._boxes import box_iou
+    from sweeplab.analysis._boxes import box_iou  # here: sweeplab.analysis imports pandas
 
     x, y = _grid(size)
     img = _background(rng, size, noise)
@@ -269,6 +271,17 @@ def shapes_segmentation(
     )
 
 
+def _in_triangle(pts: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pixels on the same side of each edge as the triangle's third vertex."""
+    inside = np.ones_like(x, dtype=bool)
+    for a, b, c in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        ex, ey = pts[b] - pts[a]
+        here = ex * (y - pts[a][1]) - ey * (x - pts[a][0])
+        third = ex * (pts[c][1] - pts[a][1]) - ey * (pts[c][0] - pts[a][0])
+        inside &= here * third >= 0
+    return inside
+
+
 def shapes_landmarks(
     n: int, *, image_size: int = 32, noise: float = 0.05, seed: int = 0
 ) -> LandmarkSet:
@@ -282,14 +295,7 @@ def shapes_landmarks(
         left = (rng.uniform(0.1, 0.4), rng.uniform(0.6, 0.9))
         right = (rng.uniform(0.6, 0.9), rng.uniform(0.6, 0.9))
         pts = np.array([apex, left, right])  # (3, 2) as (l_x, l_y)
-        inside = np.ones_like(x, dtype=bool)
-        for a, b, c in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):  # same side of each edge as the 3rd vertex
-            ex, ey = pts[b] - pts[a]
-
-            def side(px, py, a=a, ex=ex, ey=ey):
-                return ex * (py - pts[a][1]) - ey * (px - pts[a][0])
-
-            inside &= side(x, y) * side(*pts[c]) >= 0
+        inside = _in_triangle(pts, x, y)
         img = _background(rng, image_size, noise)
         colour = rng.uniform(0.55, 1.0, size=(3, 1, 1))
         img = np.where(inside[None], colour + noise * rng.standard_normal(img.shape), img)
@@ -342,3 +348,18 @@ def identities(
         images=torch.from_numpy(images.reshape(-1, 1, image_size, image_size)),
         labels=torch.from_numpy(labels),
     )
+
+
+def stripes(
+    image_size: int = 32, *, period: float = 6.0, angle: float = 45.0, seed: int = 0
+) -> torch.Tensor:
+    """``(3, H, W)``: stripes of two random colours at ``angle`` degrees, ``period`` pixels wide."""
+    _check(1, image_size)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:image_size, 0:image_size]
+    t = np.deg2rad(angle)
+    phase = (cols * np.cos(t) + rows * np.sin(t)) / period
+    band = (np.floor(phase) % 2).astype(bool)  # (H, W)
+    a, b = rng.uniform(0, 1, size=(2, 3, 1, 1))
+    img = np.where(band[None], a, b) + 0.03 * rng.standard_normal((3, image_size, image_size))
+    return torch.from_numpy(np.clip(img, 0, 1).astype(np.float32))

@@ -19,6 +19,7 @@ are built directly (``GridDetector(DetectorArgs(...), input_shape=..., num_class
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from pydantic import Field, field_validator
@@ -27,6 +28,9 @@ from torch import nn
 from sweeplab.config._base import Schema
 from sweeplab.models._blocks import Activation, ConvBlock, MaxPool, dense_head, stack
 from sweeplab.models._shapes import CHW, ShapeError, image_shape
+
+if TYPE_CHECKING:
+    from sweeplab.analysis._boxes import Detections
 
 __all__ = [
     "DetectorArgs",
@@ -61,7 +65,9 @@ def backbone(
 class LocalizerArgs(Schema):
     """Arguments of :class:`Localizer`."""
 
-    filters: int = Field(default=16, ge=1, description="Filters of the first stage; doubled per stage.")
+    filters: int = Field(
+        default=16, ge=1, description="Filters of the first stage; doubled per stage."
+    )
     stages: int = Field(default=3, ge=1, description="Conv-conv-pool stages (each halves H and W).")
     hidden: int = Field(default=64, ge=1, description="Units of the fully connected hidden layer.")
     batch_norm: bool = Field(default=True, description="Batch norm after every conv.")
@@ -114,7 +120,9 @@ def decode_landmarks(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class DetectorArgs(Schema):
     """Arguments of :class:`GridDetector`; ``anchors`` are ``(h, w)`` relative to the image."""
 
-    filters: int = Field(default=16, ge=1, description="Filters of the first stage; doubled per stage.")
+    filters: int = Field(
+        default=16, ge=1, description="Filters of the first stage; doubled per stage."
+    )
     stages: int = Field(
         default=3, ge=1, description="Conv-conv-pool stages; the grid is S = H / 2^stages."
     )
@@ -136,7 +144,9 @@ class DetectorArgs(Schema):
 class GridDetector(nn.Module):
     """YOLO: ``(B, C, H, W) -> (B, S, S, A, 5 + K)`` in one pass; S = H / 2^stages."""
 
-    def __init__(self, args: DetectorArgs, *, input_shape: tuple[int, ...], num_classes: int) -> None:
+    def __init__(
+        self, args: DetectorArgs, *, input_shape: tuple[int, ...], num_classes: int
+    ) -> None:
         super().__init__()
         c, h, w = image_shape(input_shape, model="grid_detector")
         if h != w or h % 2**args.stages:
@@ -176,13 +186,14 @@ def decode_grid(
     *,
     score_threshold: float = 0.3,
     iou_threshold: float = 0.5,
-) -> list:
+) -> list[Detections]:
     """Raw grid outputs ``(B, S, S, A, 5 + K)`` -> one :class:`Detections` per image.
 
     Box: ``b_x = (col + σ(t_x)) / S``, ``b_y = (row + σ(t_y)) / S``, ``b_h = anchor_h ·
     exp(t_h)``, ``b_w = anchor_w · exp(t_w)``; score = ``p_c · max_k P(class k)``. Boxes
     scoring below ``score_threshold`` are dropped, then per-class non-max suppression.
     """
+    # Imported here: sweeplab.analysis pulls in pandas, which building a model never needs.
     from sweeplab.analysis._boxes import Detections, non_max_suppression
 
     b, s = raw.shape[0], raw.shape[1]

@@ -27,7 +27,9 @@ __all__ = ["Encoder", "EncoderArgs", "PairClassifier", "squared_distances"]
 class EncoderArgs(Schema):
     """Arguments of :class:`Encoder`."""
 
-    filters: int = Field(default=16, ge=1, description="Filters of the first stage; doubled per stage.")
+    filters: int = Field(
+        default=16, ge=1, description="Filters of the first stage; doubled per stage."
+    )
     stages: int = Field(default=2, ge=1, description="Conv-conv-pool stages (each halves H and W).")
     hidden: int = Field(default=128, ge=1, description="Units of the fully connected hidden layer.")
     embedding_dim: int = Field(default=128, ge=1, description="Size of the encoding f(x).")

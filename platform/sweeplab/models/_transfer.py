@@ -82,12 +82,10 @@ def _read_state_dict(path: Path, shown: str) -> dict[str, torch.Tensor]:
 
 
 def _default_tracking_uri() -> str:
-    import os
-
     from sweeplab.tracking._store import default_tracking_uri
     from sweeplab.workspace import Workspace
 
-    return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Workspace.at(None).root)
+    return default_tracking_uri(Workspace.at(None).root)  # as `sweeplab sweep` without flags
 
 
 def _best_run_id(client, project: str) -> str:
@@ -121,8 +119,8 @@ def load_checkpoint(
 
     ``source``: a file path (relative to ``base_dir``); an MLflow run id or ``runs:/ID``
     (the run's artifact ``model/state_dict.pt``); or ``best:PROJECT``, the best trial of
-    that project's latest sweep. Runs are looked up at ``tracking_uri`` (default:
-    ``$MLFLOW_TRACKING_URI``, else the workspace's store).
+    that project's latest sweep. Runs are looked up at ``tracking_uri`` (default: the
+    default workspace's store, as ``sweeplab sweep`` uses it).
     """
     source = source.strip()
     path = Path(source)

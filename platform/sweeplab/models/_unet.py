@@ -41,7 +41,9 @@ def transpose_conv2d(
         raise ValueError(
             f"output_padding < stride must hold, but got output_padding={output_padding}, stride={stride}"
         )
-    full = np.zeros(((n_h - 1) * stride + f_h + output_padding, (n_w - 1) * stride + f_w + output_padding))
+    full = np.zeros(
+        ((n_h - 1) * stride + f_h + output_padding, (n_w - 1) * stride + f_w + output_padding)
+    )
     for i in range(n_h):
         for j in range(n_w):
             full[i * stride : i * stride + f_h, j * stride : j * stride + f_w] += x[i, j] * w
@@ -52,8 +54,12 @@ def transpose_conv2d(
 class UNetArgs(Schema):
     """Arguments of :class:`UNet`."""
 
-    filters: int = Field(default=16, ge=1, description="Filters of the first stage; doubled per stage.")
-    depth: int = Field(default=2, ge=1, description="Down (and up) steps; H and W must divide by 2^depth.")
+    filters: int = Field(
+        default=16, ge=1, description="Filters of the first stage; doubled per stage."
+    )
+    depth: int = Field(
+        default=2, ge=1, description="Down (and up) steps; H and W must divide by 2^depth."
+    )
     batch_norm: bool = Field(default=True, description="Batch norm after every 3×3 conv.")
     activation: Activation = Field(default="relu", description="Activation after every 3×3 conv.")
 
@@ -77,7 +83,9 @@ class UNet(nn.Module):
                 f"2^depth = {step}, but got {h}×{w}; use a smaller depth or resize the images"
             )
         if num_classes < 2:
-            raise ShapeError(f"num_classes >= 2 must hold (background included), but got {num_classes}")
+            raise ShapeError(
+                f"num_classes >= 2 must hold (background included), but got {num_classes}"
+            )
         kw = {"batch_norm": args.batch_norm, "activation": args.activation}
         widths = [args.filters * 2**i for i in range(args.depth + 1)]  # f, 2f, …, f·2^depth
         self.down = nn.ModuleList()
@@ -90,7 +98,9 @@ class UNet(nn.Module):
         self.up_conv = nn.ModuleList()
         for width, below in zip(reversed(widths[:-1]), reversed(widths[1:]), strict=True):
             # Doubles H and W: (n − 1)·2 − 2 + 3 + 1 = 2n.
-            self.up.append(nn.ConvTranspose2d(below, width, 3, stride=2, padding=1, output_padding=1))
+            self.up.append(
+                nn.ConvTranspose2d(below, width, 3, stride=2, padding=1, output_padding=1)
+            )
             self.up_conv.append(_DoubleConv(2 * width, width, **kw))  # skip + upsampled
         self.head = nn.Conv2d(widths[0], num_classes, 1)  # 1×1 conv: logits per pixel
 

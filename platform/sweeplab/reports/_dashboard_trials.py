@@ -52,6 +52,7 @@ class SweepTrials:
     constraints: list[Any]  # analysis.Constraint
     trials: list[TrialRow]  # best first (rank_trials order)
     parent_params: dict[str, str] = field(default_factory=dict)
+    parent_tags: dict[str, str] = field(default_factory=dict)
 
     def top_feasible(self, k: int) -> list[TrialRow]:
         """The best ``k`` finished trials that satisfy every constraint, best first."""
@@ -108,7 +109,8 @@ def load_sweep(
         raise UserError(f"the sweep folder has no copy of the search space: {space_file}")
     space = load_space(space_file)
     client = client_for(tracking_uri or info["tracking_uri"])
-    parent_params = dict(client.get_run(info["parent_run_id"]).data.params)
+    parent = client.get_run(info["parent_run_id"])
+    parent_params, parent_tags = dict(parent.data.params), dict(parent.data.tags)
     goal, _, objective = parent_params.get("objective", "minimize dev_error").partition(" ")
     goal, objective = (goal, objective) if objective else ("minimize", "dev_error")
     ranked = rank_trials(
@@ -136,4 +138,5 @@ def load_sweep(
         constraints=parse_constraints(parent_params.get("constraints")),
         trials=rows,
         parent_params=parent_params,
+        parent_tags=parent_tags,
     )

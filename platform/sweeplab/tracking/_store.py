@@ -26,6 +26,11 @@ def is_local_uri(uri: str) -> bool:
 def client_for(uri: str):
     """An MlflowClient for ``uri`` (imported lazily: mlflow takes a while to import)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import logging
+
+    # MLflow announces its SQLite schema migrations at INFO; a sweep's output is ours.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)

@@ -140,11 +140,14 @@ def _run_by_key(setup: SweepSetup, key: str | None) -> str | None:
     if not key:
         return None
     client = setup.sweep_run.client
-    found = client.search_runs(
-        [setup.sweep_run.experiment_id],
-        filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'",
-        max_results=1,
-    )
+    try:
+        found = client.search_runs(
+            [setup.sweep_run.experiment_id],
+            filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'",
+            max_results=1,
+        )
+    except Exception:  # noqa: BLE001 - the store went away; orphan runs are swept up later
+        return None
     return found[0].info.run_id if found else None
 
 
@@ -168,11 +171,14 @@ def _kill_orphan_runs(setup: SweepSetup) -> None:
     from sweeplab.tracking import TAG, TrialRun
 
     client = setup.sweep_run.client
-    runs = client.search_runs(
-        [setup.sweep_run.experiment_id],
-        filter_string=f"tags.`{TAG['parent']}` = '{setup.sweep_run.run_id}' and attributes.status = 'RUNNING'",
-        max_results=1000,
-    )
+    try:
+        runs = client.search_runs(
+            [setup.sweep_run.experiment_id],
+            filter_string=f"tags.`{TAG['parent']}` = '{setup.sweep_run.run_id}' and attributes.status = 'RUNNING'",
+            max_results=1000,
+        )
+    except Exception:  # noqa: BLE001 - the store went away; the next resume cleans up
+        return
     for r in runs:
         TrialRun(client, r.info.run_id).finish(
             "killed", reason="the sweep process stopped while this trial ran; re-run on resume"

@@ -29,9 +29,9 @@ NODE_ID_TAG = "sweeplab.node_id"
 DEVICE_TAG = "sweeplab.device"
 _NAME = re.compile(r"^trial_(\d+)$")
 
-# One MLflow client per worker process and tracking URI: creating one (and, for SQLite,
-# checking the schema) costs far more than a trial's own tracking calls.
-_CLIENTS: dict[str, Any] = {}
+# One MLflow client (and outbox) per worker process and sweep: creating a client (and, for
+# SQLite, checking the schema) costs far more than a trial's own tracking calls.
+_SWEEPS: dict[tuple[str, str], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class WorkerSpec:
     goal: str
     constraints: tuple[Any, ...] = ()
     flush_each_epoch: bool = False  # with ASHA: a stopped trial's curve is already stored
+    # ASHA's max_t: the last epoch goes to Tune only in the final report, since ASHA stops
+    # every trial that reaches max_t and the trial would never get to record "finished".
+    last_epoch: int | None = None
     resumed: bool = False
     extra_tags: dict[str, str] = field(default_factory=dict)
 
@@ -57,12 +60,14 @@ def trial_number(name: str | None) -> int:
     return int(m.group(1)) if m else -1
 
 
-def _client(uri: str):
-    if uri not in _CLIENTS:
-        from sweeplab.tracking import client_for
+def _sweep_run(spec: WorkerSpec):
+    key = (spec.tracking_uri, spec.parent_run_id)
+    if key not in _SWEEPS:
+        from sweeplab.tracking import SweepRun, client_for
 
-        _CLIENTS[uri] = client_for(uri)
-    return _CLIENTS[uri]
+        client = client_for(spec.tracking_uri)
+        _SWEEPS[key] = SweepRun(client, spec.experiment_id, spec.parent_run_id, spec.sweep_name)
+    return _SWEEPS[key]
 
 
 def _device() -> str:
@@ -96,8 +101,9 @@ def _node() -> tuple[str, str]:
 class _TuneReporter:
     """Per-epoch hook: MLflow metrics (buffered) and a Tune report (ASHA may stop us here)."""
 
-    def __init__(self, recorder: Any, bookkeeping: dict[str, Any], flush: bool) -> None:
-        self.recorder, self.bookkeeping, self.flush = recorder, bookkeeping, flush
+    def __init__(self, recorder: Any, bookkeeping: dict[str, Any], spec: WorkerSpec) -> None:
+        self.recorder, self.bookkeeping = recorder, bookkeeping
+        self.flush, self.final_epoch = spec.flush_each_epoch, spec.last_epoch
         self.last_epoch = 0
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -107,6 +113,8 @@ class _TuneReporter:
         self.recorder.epoch(epoch, metrics)
         if self.flush:
             self.recorder.run.flush()
+        if self.final_epoch is not None and epoch >= self.final_epoch:
+            return
         finite = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
         tune.report(
             {**finite, "epoch": epoch, RESULT_KEY: {**self.bookkeeping, "status": "running"}}
@@ -119,7 +127,6 @@ def sweep_trainable(
     """Tune function trainable: one trial of the sweep (see the module docstring)."""
     from ray import tune
 
-    from sweeplab.tracking import SweepRun
     from sweeplab.tuning._optuna import _diagnosis_tag, constraint_violations
     from sweeplab.tuning._record import TrialRecorder, failure_reason
     from sweeplab.tuning._sweep import objective_value
@@ -131,11 +138,11 @@ def sweep_trainable(
     trial_id = tctx.get_trial_id()
     number = trial_number(tctx.get_trial_name())
     params = spec.space.resolve(config)
-    client = _client(spec.tracking_uri)
+    sweep = _sweep_run(spec)
     done = {"number": number, "trial_id": trial_id}
 
     if spec.resumed:
-        previous = _finished_run(client, spec, trial_id)
+        previous = _finished_run(sweep.client, spec, trial_id)
         if previous is not None:  # finished before the driver stopped: report, don't re-run
             metrics = {k: float(v) for k, v in previous.data.metrics.items()}
             feasible = previous.data.tags.get("sweeplab.feasible", "true") == "true"
@@ -146,7 +153,6 @@ def sweep_trainable(
 
     device = _device()
     node, node_id = _node()
-    sweep = SweepRun(client, spec.experiment_id, spec.parent_run_id, spec.sweep_name)
     tags = {
         RAY_TRIAL_TAG: trial_id,
         NODE_TAG: node,
@@ -157,7 +163,7 @@ def sweep_trainable(
     }
     recorder = TrialRecorder.start(sweep, number=number, params=params, tags=tags)
     done["run_id"] = recorder.run_id
-    reporter = _TuneReporter(recorder, dict(done), spec.flush_each_epoch)
+    reporter = _TuneReporter(recorder, dict(done), spec)
     bad = math.nan
     t_train = time.monotonic()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -92,9 +93,15 @@ class TrialRecorder:
         from sweeplab.models._transfer import CHECKPOINT_ARTIFACT, save_checkpoint
 
         folder, name = CHECKPOINT_ARTIFACT.rsplit("/", 1)
+        if self.run_id is None:  # the tracking store is away; the run's records are queued
+            logging.getLogger(__name__).warning("sweeplab: checkpoint not logged: the tracking store did not answer")
+            return
         with tempfile.TemporaryDirectory() as tmp:
             path = save_checkpoint(state_dict, Path(tmp) / name)
-            self.run.client.log_artifact(self.run.run_id, str(path), artifact_path=folder)
+            try:
+                self.run.client.log_artifact(self.run_id, str(path), artifact_path=folder)
+            except Exception as exc:  # noqa: BLE001 - an artifact must not cost the trial its record
+                logging.getLogger(__name__).warning("sweeplab: checkpoint not logged: %s", exc)
 
     def pruned(self, epoch: int) -> None:
         self.run.finish("pruned", reason=f"stopped early by the pruner after epoch {epoch}")

@@ -7,7 +7,7 @@ import datetime as _dt
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +116,13 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     from sweeplab.config.project import load_project
     from sweeplab.space import load_space
     from sweeplab.tracking import (
+        Outbox,
         SweepRun,
         artifact_root,
         client_for,
         default_tracking_uri,
         get_or_create_experiment,
+        quiet_http_retries,
     )
     from sweeplab.tuning._context import check_space_names, prepare_context
 
@@ -129,6 +131,14 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     project = pf.project
     ws = Workspace.at(settings.workspace).ensure()
 
+    restarted = False
+    if settings.resume and settings.name and _never_recorded(ws, settings.name):
+        # Killed before its sweep.json was written (loading data, creating the parent run):
+        # no trial ran, so "resume" starts it afresh under the same name.
+        settings = replace(settings, resume=False)
+        restarted = True
+        # no trial used its split manifest, and a kill may have torn it: build it again
+        (ws.sweep_dir(settings.name) / "splits.json").unlink(missing_ok=True)
     if settings.resume:
         name = settings.name or _last_sweep_of(ws, project.name)
         info = ws.read_sweep(name)
@@ -198,7 +208,11 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     sweep_dir = ws.sweep_dir(name)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     say("status", {"message": "loading data"})
-    ctx, dataset, manifest = prepare_context(pf, manifest_path=sweep_dir / "splits.json")
+    ctx, dataset, manifest = prepare_context(
+        pf,
+        manifest_path=sweep_dir / "splits.json",
+        tracking_uri=settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root),
+    )
     check_space_names(
         space,
         model_name=ctx.model_name,
@@ -211,6 +225,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root)
     )
     say("status", {"message": "opening the tracking store"})
+    quiet_http_retries()  # the outbox retries; MLflow's own retries would stall for minutes
     client = client_for(tracking_uri)
     try:
         exp_id = get_or_create_experiment(
@@ -228,13 +243,17 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         ) from None
 
     constraints = _constraints(pf)
+    outbox = Outbox(client, ws.outbox_dir(name), tracking_uri=tracking_uri)
     if settings.resume:
-        sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name)
+        sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name, outbox)
         sweep_run.reopen()
     else:
+        if restarted:
+            _kill_stale_parents(client, exp_id, name)
         sweep_run = SweepRun.start(
             client,
             exp_id,
+            outbox=outbox,
             name=name,
             tags={
                 "sweeplab.backend": settings.backend,
@@ -307,6 +326,25 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         constraints=constraints,
         resumed=settings.resume,
     )
+
+
+def _never_recorded(ws: Workspace, name: str) -> bool:
+    """The sweep folder exists but the sweep was never recorded (no sweep.json, no study)."""
+    d = ws.sweep_dir(name)
+    return d.is_dir() and not (d / "sweep.json").exists() and not (d / "optuna.journal").exists()
+
+
+def _kill_stale_parents(client: Any, experiment_id: str, name: str) -> None:
+    """Parent runs of an earlier start of this sweep that was killed before it was recorded."""
+    from sweeplab.tracking import TAG
+
+    stale = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG['sweep']}` = '{name}' and tags.`{TAG['kind']}` = 'sweep' and attributes.status = 'RUNNING'",
+        max_results=100,
+    )
+    for run in stale:
+        client.set_terminated(run.info.run_id, "KILLED")
 
 
 def _last_sweep_of(ws: Workspace, project_name: str) -> str:

@@ -1,0 +1,167 @@
+"""Target 4: Ray backend — overhead per trial (≤ 0.5 s) and 2-way concurrency (≥ 1.8×).
+
+A local Ray (2 CPUs) is started once by this script, so ``run_ray`` joins it instead of
+starting and stopping its own; sweeps go through
+``sweeplab.cli.main(["sweep", …, "--backend", "ray", "--cpus-per-trial", "1",
+"--max-concurrent", C])`` with Tune's actor reuse (``reuse_actors=True`` in the backend). Every
+trial trains the same CPU-bound run (one-constant space) with one torch thread
+(``OMP_NUM_THREADS=1``, inherited by the workers).
+
+Each sweep also pays per-sweep costs (parent run, Tuner, actor start-up, final report), so
+the per-trial time is the slope between a short and a long sweep:
+``(T(N_long) − T(N_short)) / (N_long − N_short)``.
+
+* overhead per trial = slope at C = 1 − the same trial in a plain loop here (1 thread);
+* throughput ratio = slope at C = 1 / slope at C = 2 (target ≥ 1.8× on 2 cores).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+
+from _common import (
+    calibrate_epochs,
+    cli_args,
+    emit,
+    load_context,
+    log,
+    median,
+    plain_trial,
+    spread,
+    temp_dir,
+    write_project,
+)
+
+MODEL = {"name": "mlp", "activation": "relu", "init": "he", "hidden_units": 256, "num_layers": 2}
+SPACE = {"learning_rate": {"value": 0.001}}
+
+
+def _sweep(project, workspace, *, trials: int, concurrent: int, name: str) -> dict:
+    from sweeplab.cli import main as cli_main
+
+    err = io.StringIO()
+    argv = [
+        "sweep",
+        str(project),
+        "--backend",
+        "ray",
+        "--trials",
+        str(trials),
+        "--cpus-per-trial",
+        "1",
+        "--max-concurrent",
+        str(concurrent),
+        "--workspace",
+        str(workspace),
+        "--name",
+        name,
+    ]
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(err), contextlib.redirect_stderr(err):
+        try:
+            rc = cli_main(argv)
+        except Exception as exc:  # noqa: BLE001 - a broken backend is a finding, not a crash
+            rc = f"{type(exc).__name__}: {exc}"
+    dt = time.perf_counter() - t0
+    tail = err.getvalue().strip().splitlines()[-6:]
+    log(f"ray sweep {name}: {trials} trials, C={concurrent}: {dt:.1f} s, rc={rc}")
+    return {"trials": trials, "concurrent": concurrent, "wall_s": dt, "rc": rc, "output_tail": tail}
+
+
+def main() -> None:
+    args = cli_args(__doc__.splitlines()[0])
+    started = time.perf_counter()
+    import logging
+
+    import ray
+    import torch
+
+    torch.set_num_threads(1)
+    short, long_, repeats = (1, 3, 1) if args.quick else (1, 4, 1)
+    result: dict = {"what": __doc__.split("\n\n", 1)[1].strip(), "model": MODEL}
+    with temp_dir("ray") as folder:
+        probe = write_project(folder / "probe", name="bench-ray-probe", model=MODEL)
+        ctx = load_context(probe)
+        epochs = calibrate_epochs(ctx, 1.0 if args.quick else 1.5)
+        project = write_project(
+            folder, name="bench-ray", model=MODEL, train={"epochs": epochs}, space=SPACE
+        )
+        ctx = load_context(project)
+        plain = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            plain_trial(ctx, ctx.project.train)
+            plain.append(time.perf_counter() - t0)
+        log(f"plain trial ({epochs} epochs, 1 thread): {median(plain):.2f} s")
+
+        t0 = time.perf_counter()
+        # address="local": a new Ray of our own, even when another one runs on this machine
+        ray.init(
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=256 * 1024**2,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
+        result["ray_start_s"] = round(time.perf_counter() - t0, 2)
+        runs = []
+        ws = folder / "ws"
+        try:
+            runs.append(_sweep(project, ws, trials=1, concurrent=2, name="warmup"))
+            for r in range(repeats):
+                for c in (1, 2):
+                    for n in (short, long_):
+                        runs.append(
+                            _sweep(project, ws, trials=n, concurrent=c, name=f"c{c}-n{n}-{r}")
+                        )
+        finally:
+            ray.shutdown()
+    ok = all(r["rc"] == 0 for r in runs)
+    result.update(
+        {
+            "epochs_per_trial": epochs,
+            "torch_threads_per_trial": 1,
+            "plain_trial_s": spread(plain),
+            "sweeps": runs,
+            "all_sweeps_ok": ok,
+        }
+    )
+    if ok:
+
+        def slope(c: int) -> float:
+            t = {
+                n: median(
+                    [r["wall_s"] for r in runs[1:] if r["concurrent"] == c and r["trials"] == n]
+                )
+                for n in (short, long_)
+            }
+            return (t[long_] - t[short]) / (long_ - short)
+
+        s1, s2 = slope(1), slope(2)
+        overhead = s1 - median(plain)
+        result.update(
+            {
+                "per_trial_s_concurrent_1": round(s1, 3),
+                "per_trial_s_concurrent_2": round(s2, 3),
+                "overhead_per_trial_s": round(overhead, 3),
+                "overhead_target": "<= 0.5 s",
+                "overhead_met": overhead <= 0.5,
+                "throughput_ratio_2_over_1": round(s1 / s2, 3),
+                "throughput_target": ">= 1.8",
+                "throughput_met": s1 / s2 >= 1.8,
+            }
+        )
+    else:
+        result["overhead_met"] = result["throughput_met"] = False
+        result["error"] = "a Ray sweep failed; see sweeps[].rc and output_tail"
+    result["met"] = bool(result.get("overhead_met") and result.get("throughput_met"))
+    emit("ray_backend", result, started=started)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    main()

@@ -1,0 +1,178 @@
+"""Run every benchmark and write one JSON file with all the figures and the machine.
+
+    python benchmarks/run_all.py [--quick] [--out benchmarks/results/latest.json]
+        [--only training,sweep,...]
+
+Each ``bench_*.py`` runs in its own process (so torch threads, imports and Ray do not leak
+from one to the next) and prints its JSON; this script gathers them under ``benchmarks``,
+adds a ``summary`` (each target, its figure, whether it is met) and the machine, and
+prints the summary. A benchmark that fails or runs past its time limit is recorded with its
+error; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import machine
+
+HERE = Path(__file__).resolve().parent
+# name -> (module, time limit in seconds for the full run)
+BENCHES = {
+    "training": ("bench_training.py", 240),
+    "sweep": ("bench_sweep.py", 300),
+    "tracking": ("bench_tracking.py", 240),
+    "ray": ("bench_ray.py", 420),
+    "search": ("bench_search.py", 480),
+    "startup": ("bench_startup.py", 240),
+}
+
+
+def _run(module: str, *, quick: bool, limit: int) -> dict:
+    argv = [sys.executable, str(HERE / module)] + (["--quick"] if quick else [])
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=limit, cwd=HERE.parent)
+    except subprocess.TimeoutExpired as exc:
+        err = (exc.stderr or b"")[-2000:]
+        return {"error": f"timed out after {limit} s", "stderr_tail": str(err)}
+    wall = round(time.perf_counter() - t0, 1)
+    if proc.returncode != 0:
+        return {
+            "error": f"exit {proc.returncode}",
+            "stderr_tail": proc.stderr[-3000:],
+            "wall_s": wall,
+        }
+    try:
+        out = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return {"error": "no JSON on stdout", "stdout_tail": proc.stdout[-2000:], "wall_s": wall}
+    out.pop("machine", None)  # one machine section for the whole file (loads are in `loads`)
+    out["wall_s"] = wall
+    return out
+
+
+def summarize(results: dict) -> list[dict]:
+    """One row per target: what, figure, target, met."""
+    rows = []
+
+    def row(target: str, figure, goal: str, met) -> None:
+        rows.append({"target": target, "figure": figure, "goal": goal, "met": met})
+
+    t = results.get("training", {})
+    for name, r in t.get("models", {}).items():
+        row(
+            f"1 fit vs hand loop ({name}), samples/s ratio",
+            r["ratio_fit_over_hand"],
+            ">= 0.95",
+            r["met"],
+        )
+    s = results.get("sweep", {})
+    if "ratio" in s:
+        row("2 sweep / plain loop wall time, ~2-s trials", s["ratio"], "<= 1.05", s["ratio_met"])
+        row(
+            "2 fixed cost per trial, ms", s["fixed_cost_per_trial_ms"], "<= 50", s["fixed_cost_met"]
+        )
+    k = results.get("tracking", {})
+    if "overhead_metrics_pct" in k:
+        row(
+            "3 batched metric logging overhead, %",
+            k["overhead_metrics_pct"]["batched"],
+            "<= 3",
+            k["met"],
+        )
+        row(
+            "3 one log_metric per value overhead, %",
+            k["overhead_metrics_pct"]["per_value"],
+            "(comparison)",
+            None,
+        )
+    r = results.get("ray", {})
+    if "overhead_per_trial_s" in r:
+        row("4 Ray overhead per trial, s", r["overhead_per_trial_s"], "<= 0.5", r["overhead_met"])
+        row(
+            "4 Ray throughput 2 vs 1 concurrent",
+            r["throughput_ratio_2_over_1"],
+            ">= 1.8",
+            r["throughput_met"],
+        )
+    elif r:
+        row("4 Ray backend", r.get("error"), "runs", False)
+    p = results.get("search", {}).get("pruning")
+    if p:
+        row(
+            "5 epochs none / median pruning",
+            p["epochs_ratio_none_over_median"]["median"],
+            ">= 2",
+            p["met"],
+        )
+    u = results.get("startup", {})
+    if "help_s" in u:
+        row(
+            "6 sweeplab --help, s",
+            round(u["help_s"]["median"], 3),
+            "(fast; no heavy imports)",
+            not (
+                set(u["help_imports"]["heavy_modules_loaded"])
+                & {"torch", "optuna", "mlflow", "ray", "pandas", "sklearn"}
+            ),
+        )
+        row(
+            "6 sweep start -> first trial (existing workspace), s",
+            round(u["sweep_to_first_trial_s"]["existing_workspace"]["median"], 2),
+            "(report)",
+            None,
+        )
+    for name, res in results.items():
+        if "error" in res:
+            row(f"{name} benchmark", res["error"], "runs", False)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, trials and seeds")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated subset of: {', '.join(BENCHES)}"
+    )
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n] or list(BENCHES)
+    unknown = sorted(set(names) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+    started = time.perf_counter()
+    before = machine()
+    results, loads = {}, {}
+    for name in names:
+        module, limit = BENCHES[name]
+        print(f"[run_all] {name} ...", file=sys.stderr, flush=True)
+        results[name] = _run(module, quick=args.quick, limit=limit)
+        loads[name] = machine().get("load_avg_1_5_15")
+        print(f"[run_all] {name}: {results[name].get('wall_s')} s", file=sys.stderr, flush=True)
+    out = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": args.quick,
+        "total_wall_s": round(time.perf_counter() - started, 1),
+        "machine": before,
+        "load_avg_after_each": loads,
+        "summary": summarize(results),
+        "benchmarks": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2, default=float) + "\n")
+    print(
+        json.dumps(
+            {"out": str(args.out), "total_wall_s": out["total_wall_s"], "summary": out["summary"]},
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

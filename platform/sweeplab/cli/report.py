@@ -1,0 +1,139 @@
+"""``sweeplab report`` and ``sweeplab evaluate``: a trial's report, and its final evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sweeplab.cli._app import app
+from sweeplab.cli._common import TrackingOpt, WorkspaceOpt
+
+__all__ = ["evaluate", "report"]
+
+TargetArg = typer.Argument(
+    None,
+    help="A sweep name (its best feasible trial) or a trial's MLflow run id (default: the last sweep).",
+    show_default=False,
+)
+TrialOpt = typer.Option(
+    None,
+    "--trial",
+    "-t",
+    min=0,
+    help="Pick the sweep's trial with this number instead of the best.",
+)
+
+
+@app.command(
+    epilog=(
+        "Examples: sweeplab report   |   sweeplab report digits-mismatch-20261126-101500 --trial 3   |   "
+        "sweeplab report RUN_ID --review reviews/filled.csv   |   sweeplab report RUN_ID --final"
+    )
+)
+def report(
+    target: str | None = TargetArg,
+    trial: int | None = TrialOpt,
+    review: Path | None = typer.Option(
+        None,
+        "--review",
+        help="A filled-in review CSV (from `sweeplab review`): its categories join the error table.",
+    ),
+    final: bool = typer.Option(
+        False,
+        "--final",
+        help="Final evaluation: also compute the test error once and log test_error, dev_overfit to the run.",
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Folder for the report (default: WORKSPACE/reports/<sweep>-trial<N>).",
+    ),
+    no_log: bool = typer.Option(
+        False, "--no-log", help="Do not log the report as artifacts of the run."
+    ),
+    workspace: Path | None = WorkspaceOpt,
+    tracking_uri: str | None = TrackingOpt,
+) -> None:
+    """Write a trial's HTML + Markdown report: splits, error ladder, diagnosis with remedies,
+    error-analysis table, confusion matrix, misclassified examples, probable label errors.
+    The best trial is the best optimizing value among trials that satisfy every constraint."""
+    from sweeplab.cli._common import console, path_arg
+    from sweeplab.reports import write_report
+
+    if review is not None:
+        path_arg(review)
+    files = write_report(
+        target,
+        trial=trial,
+        workspace=workspace,
+        tracking_uri=tracking_uri,
+        review=review,
+        final=final,
+        out=out,
+        log=not no_log,
+    )
+    c = console()
+    d = files.data.diagnosis
+    c.print(
+        f"report of trial {files.data.trial} of sweep {files.data.sweep} (run {files.data.run_id})",
+        highlight=False,
+    )
+    ladder = "  ".join(f"{k}={v:.4f}" for k, v in d.ladder().items())
+    c.print(f"errors: {ladder}", highlight=False)
+    c.print(d.verdict, style="bold", soft_wrap=True)
+    for m, v in files.final_metrics.items():
+        c.print(f"logged {m} = {v:.4f}", highlight=False)
+    for n in files.data.notes:
+        c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)
+    c.print(f"HTML:     {files.html}", highlight=False, soft_wrap=True)
+    c.print(f"Markdown: {files.markdown}", highlight=False, soft_wrap=True)
+    if files.logged:
+        c.print(
+            "logged as artifacts of the run (report/) — open them in `sweeplab ui`", highlight=False
+        )
+    elif files.log_problem:
+        c.print(
+            f"[yellow]could not log the report to the run: {files.log_problem}[/yellow]",
+            soft_wrap=True,
+        )
+
+
+@app.command(epilog="Example: sweeplab evaluate   |   sweeplab evaluate RUN_ID")
+def evaluate(
+    target: str | None = TargetArg,
+    trial: int | None = TrialOpt,
+    workspace: Path | None = WorkspaceOpt,
+    tracking_uri: str | None = TrackingOpt,
+) -> None:
+    """Final evaluation of a chosen trial: its test error, computed once (never during the
+    search) and logged to the run with dev_overfit = test − dev."""
+    from sweeplab.analysis import diagnose
+    from sweeplab.cli._common import console
+    from sweeplab.reports import evaluate_trial, final_evaluation, resolve_trial
+
+    ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
+    ev = evaluate_trial(ref, tracking_uri=tracking_uri)
+    metrics = final_evaluation(ev, tracking_uri=tracking_uri)
+    errors = ev.errors()
+    d = diagnose(
+        human=ev.human_level_error,
+        train=errors["train"],
+        train_dev=errors.get("train_dev"),
+        dev=errors["dev"],
+        test=errors["test"],
+    )
+    c = console()
+    c.print(
+        f"final evaluation of trial {ref.number} of sweep {ref.sweep} (run {ref.run_id})",
+        highlight=False,
+    )
+    c.print("  ".join(f"{k}={v:.4f}" for k, v in d.ladder().items()), highlight=False)
+    c.print(
+        f"logged test_error = {metrics['test_error']:.4f}, dev_overfit = {metrics['dev_overfit']:+.4f}",
+        highlight=False,
+    )
+    c.print(d.verdict, style="bold", soft_wrap=True)
+    for n in ev.notes:
+        c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)

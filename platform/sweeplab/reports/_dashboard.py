@@ -1,0 +1,236 @@
+"""`sweeplab dashboard`: one self-contained HTML page per sweep.
+
+The page works offline (plotly's JavaScript is embedded once, no CDN), is written to
+``<workspace>/dashboards/<sweep>.html`` and logged as an artifact of the sweep's parent run
+(``dashboard/<sweep>.html``), so the MLflow UI shows it next to the runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeplab.reports._dashboard_curves import Curve, load_curves
+from sweeplab.reports._dashboard_trials import SweepTrials, load_sweep
+
+__all__ = ["Dashboard", "MIN_TRIALS_FOR_IMPORTANCE", "build_dashboard", "param_importances"]
+
+MIN_TRIALS_FOR_IMPORTANCE = 4
+"""fANOVA fits a random forest to the finished trials: with fewer it says nothing."""
+
+TEMPLATE = "sweep.html.j2"
+
+
+@dataclass
+class Dashboard:
+    path: Path
+    sweep: str
+    figures: list[str]  # the div ids, in page order
+    notes: list[str] = field(default_factory=list)
+    artifact: str | None = None  # artifact path on the parent run, when logged
+
+
+def templates_dir() -> Path:
+    """``dashboards/`` at the repository root (beside ``platform/``)."""
+    return Path(__file__).resolve().parents[3] / "dashboards"
+
+
+def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, float], str | None]:
+    """(importances by user-facing name, a note) from the sweep's Optuna study.
+
+    The study's own names are used by Optuna (``beta__1m`` = 1 − β); they are shown as the
+    user's name. Conditional parameters are left out by Optuna when they were not active in
+    every finished trial; the note says so.
+    """
+    journal = workspace / "sweeps" / sweep.name / "optuna.journal"
+    if not journal.is_file():
+        return {}, (
+            "no Optuna study for this sweep (Ray Tune backend): parameter importance needs "
+            f"{journal.name}"
+        )
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    from sweeplab.space import ONE_MINUS_SUFFIX, Constant
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(
+        study_name=sweep.name, storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
+        return {}, (
+            f"parameter importance needs at least {MIN_TRIALS_FOR_IMPORTANCE} finished trials; "
+            f"this sweep has {len(complete)}"
+        )
+    varied = [p for p in sweep.space if not isinstance(p.distribution, Constant)]
+    try:
+        raw = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
+    except (ValueError, RuntimeError) as exc:
+        return {}, f"parameter importance could not be computed: {exc}"
+    out = {k.removesuffix(ONE_MINUS_SUFFIX): float(v) for k, v in raw.items()}
+    left_out = [p.name for p in varied if p.name not in out and p.when]
+    note = None
+    if left_out:
+        note = (
+            f"left out (conditional, not active in every finished trial): {', '.join(left_out)}"
+        )
+    if len(complete) < 10:
+        note = (note + "; " if note else "") + (
+            f"rough: only {len(complete)} finished trials"
+        )
+    return out, note
+
+
+def _table(sweep: SweepTrials, top: int) -> dict[str, Any]:
+    """The best trials with each satisficing constraint marked (✓ holds / ✗ broken)."""
+    from sweeplab.reports._dashboard_figures import group_of
+
+    metric_cols = [sweep.objective] + [
+        m for m in ("train_error", "train_dev_error", "dev_error") if m != sweep.objective
+    ]
+    params = [p for p in sweep.space.names]
+    rows = []
+    for rank, t in enumerate(sweep.trials[:top], start=1):
+        checks = []
+        for c in sweep.constraints:
+            value = t.metrics.get(c.metric, math.nan)
+            ok = c.satisfied(value)
+            checks.append({"text": f"{value:.3g}" if math.isfinite(value) else "–", "ok": ok})
+        rows.append(
+            {
+                "rank": rank,
+                "number": t.number,
+                "status": t.status,
+                "group": group_of(t, sweep.objective),
+                "feasible": t.feasible,
+                "metrics": [
+                    f"{v:.4f}" if math.isfinite(v := t.value(m)) else "–" for m in metric_cols
+                ],
+                "checks": checks,
+                "params": [_fmt(t.params[p]) if p in t.params else "" for p in params],
+                "run_id": t.run_id,
+                "reason": t.reason or "",
+            }
+        )
+    return {
+        "metric_cols": metric_cols,
+        "constraints": [str(c) for c in sweep.constraints],
+        "params": params,
+        "rows": rows,
+    }
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1e-2 or abs(v) >= 1e4 else f"{v:.4g}"
+    return str(v)
+
+
+def build_dashboard(
+    sweep: str | None = None,
+    *,
+    workspace: Path | None = None,
+    tracking_uri: str | None = None,
+    top: int = 5,
+    smoothing: float = 0.6,
+    output: Path | None = None,
+    log_artifact: bool = True,
+) -> Dashboard:
+    """Render the dashboard of ``sweep`` (default: the last one) and log it to MLflow."""
+    import jinja2
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    from sweeplab.reports import _dashboard_figures as figs
+    from sweeplab.tracking import client_for
+    from sweeplab.workspace import Workspace
+
+    if not 0 <= smoothing < 1:
+        from sweeplab.errors import UserError
+
+        raise UserError(f"`0 <= smoothing < 1` must hold, but got (smoothing={smoothing!r})")
+    ws = Workspace.at(workspace)
+    data = load_sweep(sweep, workspace=ws.root, tracking_uri=tracking_uri)
+    client = client_for(tracking_uri or data.info["tracking_uri"])
+    notes: list[str] = []
+    sections: list[dict[str, Any]] = []
+
+    def add(section: str, div_id: str, fig: Any, note: str | None = None) -> None:
+        html = pio.to_html(
+            fig,
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=div_id,
+            config={"displaylogo": False, "responsive": True},
+        )
+        sections.append({"section": section, "id": div_id, "html": html, "note": note})
+
+    for name in data.space.names:
+        fig = figs.param_figure(data, name)
+        if fig is not None:
+            add("params", f"param-{name}", fig)
+    parallel = figs.parallel_figure(data)
+    if parallel is not None:
+        add("parallel", "parallel", parallel)
+    else:
+        notes.append("no finished trial yet: no parallel coordinates")
+
+    best = data.top_feasible(top)
+    curves: dict[int, list[Curve]] = {
+        t.number: load_curves(client, t.run_id, t.number) for t in best
+    }
+    if curves:
+        add("curves", "curves", figs.curves_figure(curves, beta=smoothing))
+    else:
+        notes.append("no finished trial that satisfies every constraint: no learning curves")
+
+    importances, note = param_importances(data, ws.root)
+    if importances:
+        add("importance", "importance", figs.importance_figure(importances), note)
+    importance_note = None if importances else note
+
+    counts: dict[str, int] = {}
+    for t in data.trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    best_row = best[0] if best else None
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    html = env.get_template(TEMPLATE).render(
+        sweep=data,
+        info=data.info,
+        counts=counts,
+        best=best_row,
+        best_value=best_row.value(data.objective) if best_row else None,
+        sections=sections,
+        importance_note=importance_note,
+        notes=notes,
+        table=_table(data, max(top, 10)),
+        plotly_js=get_plotlyjs(),
+        created=_dt.datetime.now().isoformat(timespec="seconds"),
+        top=top,
+        smoothing=smoothing,
+    )
+    path = output or ws.root / "dashboards" / f"{data.name}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    artifact = None
+    if log_artifact:
+        client.log_artifact(data.info["parent_run_id"], str(path), artifact_path="dashboard")
+        artifact = f"dashboard/{path.name}"
+    return Dashboard(
+        path=path,
+        sweep=data.name,
+        figures=[s["id"] for s in sections],
+        notes=notes + ([importance_note] if importance_note else []),
+        artifact=artifact,
+    )

@@ -1,0 +1,295 @@
+"""``sweeplab report``: a trial's HTML and Markdown report, written to the workspace and
+logged as artifacts of the trial's run (so it opens in the MLflow UI's artifact view).
+
+``write_report`` = resolve the trial → load / re-train its model (``_evaluate``) → compute
+the tables (``_report_data``) → render ``dashboards/report.{html,md}.j2`` → write
+``<workspace>/reports/<sweep>-trial<N>/`` → ``client.log_artifact`` each file under
+``report/``. The HTML page is self-contained: plotly's JavaScript and the thumbnails are
+inline, so it opens offline and inside MLflow's sandboxed artifact viewer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
+from sweeplab.reports._report_data import ReportData, build_report
+
+__all__ = ["ReportFiles", "ladder_figure", "render_report", "write_report"]
+
+_LEVEL_LABELS = {
+    "human": "Human-level",
+    "train": "Train",
+    "train_dev": "Train-dev",
+    "dev": "Dev",
+    "test": "Test",
+}
+_GAP_LABELS = {
+    "avoidable_bias": "avoidable bias",
+    "variance": "variance",
+    "data_mismatch": "data mismatch",
+    "dev_overfit": "overfitting to dev",
+}
+
+
+def templates_dir() -> Path:
+    """``dashboards/`` at the repository root (beside ``platform/``)."""
+    return Path(__file__).resolve().parents[3] / "dashboards"
+
+
+@dataclass
+class ReportFiles:
+    """Where a report went: local files and, when logged, the run's artifact folder."""
+
+    folder: Path
+    html: Path
+    markdown: Path
+    summary: Path
+    data: ReportData
+    logged: bool = False
+    log_problem: str | None = None
+    final_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def pct(x: Any, digits: int | None = None) -> str:
+    """``0.0812 -> '8.1%'``; below 1% two decimals; None / NaN -> '–'."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    x = float(x)
+    if digits is None:
+        digits = 1 if abs(x) >= 0.01 or x == 0 else 2
+    return f"{x * 100:.{digits}f}%"
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    """Numbers for tables: ``0.8123 -> '0.812'``, ``12.0 -> '12'``; None / NaN -> '–'."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def ladder_gaps(d: Any) -> list[dict[str, Any]]:
+    """The measured gaps in ladder order, with the rungs they join and whether largest."""
+    rungs = list(d.ladder())
+    out = []
+    for gap, (lo, hi) in {
+        "avoidable_bias": ("human", "train"),
+        "variance": ("train", "train_dev" if d.train_dev is not None else "dev"),
+        "data_mismatch": ("train_dev", "dev"),
+        "dev_overfit": ("dev", "test"),
+    }.items():
+        value = getattr(d, gap)
+        if value is None or lo not in rungs or hi not in rungs:
+            continue
+        out.append(
+            {
+                "name": gap,
+                "label": _GAP_LABELS[gap],
+                "value": value,
+                "from": lo,
+                "to": hi,
+                "x": (rungs.index(lo) + rungs.index(hi)) / 2,
+                "largest": gap in d.largest,
+            }
+        )
+    return out
+
+
+def ladder_figure(d: Any):
+    """A bar per rung of the error ladder, each gap annotated between its rungs (largest red)."""
+    import plotly.graph_objects as go
+
+    ladder = d.ladder()
+    labels = [_LEVEL_LABELS[k] for k in ladder]
+    values = [100.0 * v for v in ladder.values()]
+    colors = ["#9e9e9e" if k == "human" else "#3366cc" for k in ladder]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=values,
+            marker_color=colors,
+            text=[f"{v:.1f}%" for v in values],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.2f}% error<extra></extra>",
+        )
+    )
+    top = max(values) if values else 1.0
+    for g in ladder_gaps(d):
+        fig.add_annotation(
+            x=g["x"],
+            y=top * 1.18,
+            text=f"{g['label']}<br>{g['value'] * 100:+.1f} pts",
+            showarrow=False,
+            font={
+                "color": "#c62828" if g["largest"] else "#555",
+                "size": 13 if g["largest"] else 11,
+            },
+        )
+    fig.update_layout(
+        title="Error ladder (human-level error as the proxy for Bayes error)",
+        yaxis_title="error (%)",
+        yaxis_range=[0, top * 1.35 + 1],
+        height=420,
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        plot_bgcolor="white",
+        showlegend=False,
+    )
+    fig.update_yaxes(gridcolor="#eee")
+    return fig
+
+
+def _md_table(rows: list[list[Any]], header: list[str]) -> str:
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _frame_rows(df: Any, index_name: str | None = None) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows) of a DataFrame with its index (a MultiIndex gives several columns)."""
+    names = [str(n) if n is not None else (index_name or "") for n in df.index.names]
+    header = names + [str(c) for c in df.columns]
+    rows = []
+    for idx, values in zip(df.index, df.to_numpy().tolist(), strict=True):
+        key = list(idx) if isinstance(idx, tuple) else [idx]
+        rows.append(key + values)
+    return header, rows
+
+
+def _context(data: ReportData, *, html: bool) -> dict[str, Any]:
+    d = data.diagnosis
+    comp_header, comp_rows = _frame_rows(data.composition)
+    conf = data.confusion
+    max_off = max(
+        [int(conf.iat[i, j]) for i in range(len(conf)) for j in range(len(conf)) if i != j] or [1]
+    )
+    summary = data.table.summary
+    ctx: dict[str, Any] = {
+        "r": data,
+        "d": d,
+        "ladder": [
+            {"key": k, "label": _LEVEL_LABELS[k], "value": v} for k, v in d.ladder().items()
+        ],
+        "gaps": ladder_gaps(d),
+        "problem_label": _GAP_LABELS.get(d.problem or ""),
+        "comp_header": comp_header,
+        "comp_rows": comp_rows,
+        "categories": [
+            {"name": str(name), **row}
+            for name, row in zip(summary.index, summary.to_dict(orient="records"), strict=True)
+            if row["errors"] > 0 or str(name) in data.review_categories
+        ],
+        "hidden_categories": int(
+            sum(
+                1
+                for name, n in summary["errors"].items()
+                if n == 0 and str(name) not in data.review_categories
+            )
+        ),
+        "review_set": set(data.review_categories),
+        "confusion": conf,
+        "conf_classes": [str(c) for c in conf.columns],
+        "conf_rows": [(str(t), [int(v) for v in conf.loc[t].tolist()]) for t in conf.index],
+        "max_off": max_off,
+        "per_class": [
+            {"class": str(c), **row}
+            for c, row in zip(
+                data.per_class.index, data.per_class.to_dict(orient="records"), strict=True
+            )
+        ],
+        "suspect_errors": sum(1 for s in data.suspects if s["true"] != s["pred"]),
+    }
+    if html:
+        ctx["ladder_div"] = ladder_figure(d).to_html(
+            full_html=False,
+            include_plotlyjs=True,  # inline: the page must open offline
+            config={"displaylogo": False, "responsive": True},
+            div_id="error-ladder",
+        )
+    else:
+        ctx["comp_md"] = _md_table(comp_rows, comp_header)
+    return ctx
+
+
+def render_report(data: ReportData) -> tuple[str, str]:
+    """(HTML, Markdown) of a report."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pct"] = pct
+    env.filters["num"] = _num
+    env.filters["md_table"] = lambda rows, header: _md_table(rows, header)
+    html = env.get_template("report.html.j2").render(**_context(data, html=True))
+    md = env.get_template("report.md.j2").render(**_context(data, html=False))
+    return html, md
+
+
+def _log_artifacts(ev: Evaluation, paths: list[Path], tracking_uri: str | None) -> str | None:
+    from sweeplab.tracking import client_for
+
+    client = client_for(tracking_uri or ev.ref.info["tracking_uri"])
+    try:
+        for p in paths:
+            client.log_artifact(ev.ref.run_id, str(p), artifact_path="report")
+    except Exception as exc:  # noqa: BLE001 - the local report is written either way
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+    return None
+
+
+def write_report(
+    target: str | None = None,
+    *,
+    trial: int | None = None,
+    workspace: Path | None = None,
+    tracking_uri: str | None = None,
+    review: Path | None = None,
+    final: bool = False,
+    out: Path | None = None,
+    log: bool = True,
+) -> ReportFiles:
+    """Write the report of a trial (default: the last sweep's best feasible trial)."""
+    from sweeplab.workspace import Workspace
+
+    ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
+    ev = evaluate_trial(ref, tracking_uri=tracking_uri)
+    final_metrics = final_evaluation(ev, tracking_uri=tracking_uri) if final else {}
+    data = build_report(ev, review=review, final=final)
+    html, md = render_report(data)
+    folder = out or Workspace.at(workspace).root / "reports" / ref.name
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "html": folder / "report.html",
+        "markdown": folder / "report.md",
+        "summary": folder / "report.json",
+        "table": folder / "error_table.csv",
+    }
+    paths["html"].write_text(html, encoding="utf-8")
+    paths["markdown"].write_text(md, encoding="utf-8")
+    paths["summary"].write_text(json.dumps(data.summary(), indent=2, default=str), encoding="utf-8")
+    data.table.rows.to_csv(paths["table"])
+    problem = _log_artifacts(ev, list(paths.values()), tracking_uri) if log else None
+    return ReportFiles(
+        folder=folder,
+        html=paths["html"],
+        markdown=paths["markdown"],
+        summary=paths["summary"],
+        data=data,
+        logged=log and problem is None,
+        log_problem=problem,
+        final_metrics=final_metrics,
+    )

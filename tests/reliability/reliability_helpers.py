@@ -1,0 +1,150 @@
+"""Helpers for the reliability tests (imported by them and by conftest.py): the sweeplab command as a subprocess, a real MLflow
+server, and readers for the two stores (the Optuna journal and MLflow)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import write
+
+SWEEPLAB = [str(Path(sys.executable).parent / "sweeplab")]
+MLFLOW = str(Path(sys.executable).parent / "mlflow")
+
+
+def sweeplab_env(workspace: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "MLFLOW_TRACKING"))}
+    env.update({"SWEEPLAB_WORKSPACE": str(workspace), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def start_sweep(args: list[str], workspace: Path, log: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*SWEEPLAB, "sweep", *args],
+        env=sweeplab_env(workspace, **env),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=workspace.parent,
+    )
+
+
+def digits_project(
+    tmp_path: Path, *, name: str = "rel-digits", epochs: int = 3, trials: int = 6
+) -> Path:
+    write(
+        tmp_path / "space.yaml",
+        """
+        parameters:
+          learning_rate: {distribution: log_uniform, min: 1.0e-3, max: 3.0e-2}
+          hidden_units: {values: [16, 32]}
+        """,
+    )
+    return write(
+        tmp_path / f"{name}.yaml",
+        f"""
+        name: {name}
+        data:
+          source: sklearn:digits
+          splits: {{train: 0.7, train_dev: 0.1, dev: 0.2}}
+          seed: 0
+        model: {{name: mlp, num_layers: 1}}
+        train: {{epochs: {epochs}, batch_size: 128, optimizer: adam}}
+        search: {{space: space.yaml, sampler: random, trials: {trials}, seed: 0}}
+        """,
+    )
+
+
+def load_study(workspace: Path, name: str):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    path = workspace / "sweeps" / name / "optuna.journal"
+    if not path.exists():
+        return None
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return None
+
+
+def child_runs(tracking_uri: str, sweep: str) -> list:
+    """Every trial run of ``sweep`` in the store, whatever its status."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    out = []
+    for exp in client.search_experiments():
+        out += client.search_runs(
+            [exp.experiment_id],
+            filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'trial'",
+            max_results=5000,
+        )
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MlflowServer:
+    """``mlflow server`` on 127.0.0.1 with a SQLite store in a temp folder; stop / start it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = root / "mlflow-server.log"
+
+    def start(self, timeout: float = 90.0) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                MLFLOW,
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.root / 'server.db'}",
+                "--artifacts-destination",
+                str(self.root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("mlflow server did not start")
+
+    def stop(self) -> None:
+        """Kill the server's whole process group at once (as a crash or a pulled cable would)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None

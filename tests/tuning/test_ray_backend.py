@@ -1,0 +1,354 @@
+"""End to end through the CLI on a real Ray cluster of two nodes (simulated on this machine,
+shared by every test here: Ray's start-up costs seconds), real MLflow stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import write
+
+from sweeplab.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Head node (1 CPU) + worker node (1 CPU and a custom resource that names it)."""
+    from ray.cluster_utils import Cluster
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    worker = c.add_node(num_cpus=1, resources={"sweeplab_worker_node": 1})
+    c.wait_for_nodes()
+    c.worker_node_id = worker.node_id
+    c.head_node_id = c.head_node.node_id
+    yield c
+    c.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` process on a free local port."""
+    import urllib.request
+
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'server.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "server.log", "w"),  # noqa: SIM115 - closed with the process
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job workers
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _runs(uri: str):
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(search_all_experiments=True, output_format="pandas")
+
+
+def _children(uri: str, sweep: str):
+    runs = _runs(uri)
+    runs = runs[runs["tags.sweeplab.sweep"] == sweep]
+    return runs[runs["tags.sweeplab.kind"] == "sweep"], runs[runs["tags.sweeplab.kind"] == "trial"]
+
+
+def test_two_nodes_one_server_every_trial_nested_under_the_parent(
+    cluster, mlflow_server, tiny_project, workspace
+):
+    code = main(
+        [
+            "sweep",
+            str(tiny_project),
+            "--backend",
+            "ray",
+            "--ray-address",
+            cluster.address,
+            "--tracking-uri",
+            mlflow_server,
+            "--name",
+            "two-nodes",
+            "--trials",
+            "4",
+        ]
+    )
+    assert code == 0
+    parents, children = _children(mlflow_server, "two-nodes")
+    assert len(parents) == 1 and len(children) == 4
+    assert set(children["tags.mlflow.parentRunId"]) == {parents["run_id"].iloc[0]}
+    assert set(children["status"]) == {"FINISHED"}
+    assert sorted(children["tags.sweeplab.trial_number"].astype(int)) == [0, 1, 2, 3]
+    # Both nodes ran trials: the one with the custom resource (the worker) and the head.
+    assert set(children["tags.sweeplab.node_id"]) == {cluster.head_node_id, cluster.worker_node_id}
+    assert set(children["tags.sweeplab.device"]) == {"cpu"}
+    assert children["tags.sweeplab.node"].str.len().gt(0).all()
+    # The summary on the parent is the shared one (trials_finished, best_dev_error).
+    assert float(parents["metrics.trials_finished"].iloc[0]) == 4.0
+    best = children["metrics.dev_error"].astype(float).min()
+    assert float(parents["metrics.best_dev_error"].iloc[0]) == pytest.approx(best)
+
+
+def _grid_project(tmp_path: Path) -> Path:
+    write(
+        tmp_path / "grid.yaml",
+        """
+        parameters:
+          learning_rate: {values: [0.01, 0.03]}
+          optimizer: {values: [adam, momentum]}
+          beta: {values: [0.9], when: {optimizer: momentum}}
+        """,
+    )
+    return write(
+        tmp_path / "grid_project.yaml",
+        """
+        name: grid-digits
+        data:
+          source: sklearn:digits
+          splits: {train: 0.7, train_dev: 0.1, dev: 0.2}
+          seed: 0
+        model: {name: mlp, num_layers: 1, hidden_units: 16}
+        train: {epochs: 2, batch_size: 128, optimizer: adam}
+        human_level_error: 0.01
+        search: {space: grid.yaml, sampler: grid, seed: 0}
+        """,
+    )
+
+
+def test_optuna_and_ray_record_the_same_trials(cluster, tmp_path, workspace):
+    project = _grid_project(tmp_path)
+    assert main(["sweep", str(project), "--name", "by-optuna"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(project),
+                "--name",
+                "by-ray",
+                "--backend",
+                "ray",
+                "--ray-address",
+                cluster.address,
+            ]
+        )
+        == 0
+    )
+    uri = f"sqlite:///{workspace / 'mlflow.db'}"
+    by = {name: _children(uri, name)[1] for name in ("by-optuna", "by-ray")}
+    assert len(by["by-optuna"]) == len(by["by-ray"]) == 4  # the grid: 2 adam + 2 momentum (beta)
+
+    def param_sets(df):
+        cols = [c for c in df.columns if c.startswith("params.")]
+        return sorted(
+            tuple(sorted((c, v) for c, v in row.items() if isinstance(v, str)))
+            for _, row in df[cols].iterrows()
+        )
+
+    def metric_names(df):
+        return {c for c in df.columns if c.startswith("metrics.") and df[c].notna().all()}
+
+    assert param_sets(by["by-optuna"]) == param_sets(by["by-ray"])
+    assert metric_names(by["by-optuna"]) == metric_names(by["by-ray"])
+    assert {"metrics.dev_error", "metrics.train_error", "metrics.latency_ms"} <= metric_names(
+        by["by-ray"]
+    )
+    # beta is a param exactly of the momentum trials, under both backends
+    for df in by.values():
+        momentum = df["params.optimizer"] == "momentum"
+        assert (
+            df.loc[momentum, "params.beta"].notna().all()
+            and df.loc[~momentum, "params.beta"].isna().all()
+        )
+
+
+def _epochs_per_trial(uri: str, sweep: str) -> dict[int, int]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    _, children = _children(uri, sweep)
+    return {
+        int(row["tags.sweeplab.trial_number"]): max(
+            m.step for m in client.get_metric_history(row["run_id"], "dev_error")
+        )
+        for _, row in children.iterrows()
+    }
+
+
+def test_asha_trains_fewer_epochs_and_finds_about_as_good_a_trial(
+    cluster, tmp_path, workspace, capsys
+):
+    write(
+        tmp_path / "asha_space.yaml",
+        """
+        parameters:
+          learning_rate: {distribution: log_uniform, min: 1.0e-4, max: 3.0e-2}
+          hidden_units: {values: [16, 64]}
+        """,
+    )
+    project = write(
+        tmp_path / "asha.yaml",
+        """
+        name: asha-digits
+        data:
+          source: sklearn:digits
+          splits: {train: 0.7, train_dev: 0.1, dev: 0.2}
+          seed: 0
+        model: {name: mlp, num_layers: 1}
+        train: {epochs: 9, batch_size: 64, optimizer: adam}
+        human_level_error: 0.01
+        search: {space: asha_space.yaml, sampler: random, trials: 8, seed: 3}
+        """,
+    )
+    common = ["sweep", str(project), "--backend", "ray", "--ray-address", cluster.address]
+    assert main([*common, "--name", "full"]) == 0
+    assert (
+        main(
+            [
+                *common,
+                "--name",
+                "asha",
+                "--scheduler",
+                "asha",
+                "--grace-period",
+                "1",
+                "--reduction-factor",
+                "3",
+            ]
+        )
+        == 0
+    )
+    uri = f"sqlite:///{workspace / 'mlflow.db'}"
+    full, asha = _epochs_per_trial(uri, "full"), _epochs_per_trial(uri, "asha")
+    assert len(full) == len(asha) == 8
+    assert set(full.values()) == {9}
+    assert sum(asha.values()) < sum(full.values())
+    _, full_runs = _children(uri, "full")
+    _, asha_runs = _children(uri, "asha")
+    stopped = asha_runs[asha_runs["tags.sweeplab.status"] == "pruned"]
+    assert len(stopped) >= 1 and set(stopped["status"]) == {"FINISHED"}
+    assert stopped["tags.sweeplab.failure"].str.contains("ASHA").all()
+    best_full = full_runs["metrics.dev_error"].astype(float).min()
+    finished = asha_runs[asha_runs["tags.sweeplab.status"] == "finished"]
+    asha_best = finished["metrics.dev_error"].astype(float).min()
+    with capsys.disabled():
+        print(
+            f"\nASHA: {sum(asha.values())} epochs (full run: {sum(full.values())}); best dev_error "
+            f"{asha_best:.4f} (full run: {best_full:.4f})"
+        )
+    assert asha_best <= best_full + 0.01
+
+
+def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspace):
+    import sqlite3
+
+    db = workspace / "mlflow.db"
+    cmd = [
+        str(Path(sys.executable).with_name("sweeplab")),
+        "sweep",
+        str(tiny_project),
+        "--backend",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        "--name",
+        "killed",
+        "--trials",
+        "6",
+        "--max-concurrent",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+    def finished_runs() -> dict[str, str]:  # run id -> trial number, of finished child runs
+        if not db.exists():
+            return {}
+        try:
+            with sqlite3.connect(db, timeout=5) as con:
+                rows = con.execute(
+                    "select t.run_uuid, n.value from tags t join tags n on n.run_uuid = t.run_uuid "
+                    "where t.key = 'sweeplab.status' and t.value = 'finished' and n.key = 'sweeplab.trial_number'"
+                ).fetchall()
+        except sqlite3.OperationalError:  # the tables are being created
+            return {}
+        return dict(rows)
+
+    deadline = time.monotonic() + 120
+    while not finished_runs():
+        assert proc.poll() is None, "the sweep ended before a trial finished"
+        assert time.monotonic() < deadline, "no trial finished in time"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = finished_runs()
+    assert 1 <= len(before) < 6
+
+    assert (
+        main(
+            [
+                "sweep",
+                str(tiny_project),
+                "--backend",
+                "ray",
+                "--ray-address",
+                cluster.address,
+                "--name",
+                "killed",
+                "--resume",
+            ]
+        )
+        == 0
+    )
+    _, children = _children(f"sqlite:///{db}", "killed")
+    done = children[children["tags.sweeplab.status"].isin(["finished", "pruned", "failed"])]
+    # Every trial finished before the kill is still there, unchanged, and was not run again.
+    assert set(before) <= set(done["run_id"])
+    numbers = done["tags.sweeplab.trial_number"].astype(int)
+    assert numbers.is_unique and len(done) == 6
+    # What was running when the driver died is marked KILLED, not left RUNNING.
+    assert "RUNNING" not in set(children["status"])
+    assert set(children[~children["run_id"].isin(done["run_id"])]["status"]) <= {"KILLED"}
