@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["CHROMIUM_ARGS", "chromium_path", "count", "require_chromium", "screenshot"]
+__all__ = ["CHROMIUM_ARGS", "chromium_path", "counts", "require_chromium", "screenshot"]
 
 CHROMIUM_ARGS = (
     "--headless",
@@ -105,10 +105,10 @@ def screenshot(
     return errors
 
 
-def count(
-    page_path_or_url: str | os.PathLike[str], selector: str, *, timeout_ms: int = 30_000
-) -> int:
-    """How many elements match ``selector`` once the page has loaded (scripts run)."""
+def counts(
+    page_path_or_url: str | os.PathLike[str], selectors: list[str], *, timeout_ms: int = 30_000
+) -> dict[str, int]:
+    """How many elements match each CSS selector once the page has loaded (scripts run)."""
     from playwright.sync_api import sync_playwright
 
     executable = require_chromium()
@@ -122,6 +122,6 @@ def count(
         try:
             page = browser.new_page()
             page.goto(target, wait_until="load", timeout=timeout_ms)
-            return page.locator(selector).count()
+            return {sel: page.locator(sel).count() for sel in selectors}
         finally:
             browser.close()

@@ -15,8 +15,10 @@ sweeplab-workspace/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,21 @@ class Workspace:
         """Where a sweep's MLflow writes that the store did not take wait for `sweeplab sync`."""
         check_safe_name(name)
         return self.root / "outbox" / name
+
+    @contextlib.contextmanager
+    def lock(self, what: str) -> Iterator[None]:
+        """An exclusive lock between processes on this workspace (``fcntl.flock``; released
+        by the OS if the holder dies). For the one-time setup that is not safe to run twice
+        at once, e.g. two sweeps creating the SQLite tracking store's tables."""
+        import fcntl
+
+        self.ensure()
+        with open(self.root / f".{check_safe_name(what, what='lock name')}.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def sweeps(self) -> list[str]:
         base = self.root / "sweeps"

@@ -53,7 +53,9 @@ def test_trial_references_resolve_and_show_what_differs(swept, capsys):
     info = json.loads((swept / "sweeps" / "cmp" / "sweep.json").read_text())
     client = MlflowClient(info["tracking_uri"])
     a, b = client.get_run(out["a"]["run_id"]), client.get_run(out["b"]["run_id"])
-    assert a.data.tags["sweeplab.trial_number"] == "0" and b.data.tags["sweeplab.trial_number"] == "1"
+    assert (
+        a.data.tags["sweeplab.trial_number"] == "0" and b.data.tags["sweeplab.trial_number"] == "1"
+    )
     assert a.data.tags["mlflow.parentRunId"] == info["parent_run_id"]
 
     # exactly the params that differ; the constant optimizer is not among them

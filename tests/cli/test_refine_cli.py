@@ -88,7 +88,17 @@ def _top(ws: Path, k: int) -> list[dict]:
 @pytest.mark.slow
 def test_write_only_writes_a_yaml_around_the_top_k_within_the_old_bounds(coarse, capsys):
     capsys.readouterr()
-    args = ["refine", "c", "--top", "3", "--name", "c-fine", "--write-only", "--workspace", str(coarse)]
+    args = [
+        "refine",
+        "c",
+        "--top",
+        "3",
+        "--name",
+        "c-fine",
+        "--write-only",
+        "--workspace",
+        str(coarse),
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     path = coarse / "sweeps" / "c-fine" / "refined.yaml"
@@ -126,7 +136,18 @@ def test_write_only_writes_a_yaml_around_the_top_k_within_the_old_bounds(coarse,
 def test_refine_runs_a_new_sweep_linked_to_the_old_one(coarse, capsys):
     from mlflow import MlflowClient
 
-    args = ["refine", "c", "--top", "2", "--trials", "2", "--name", "c-run", "--workspace", str(coarse)]
+    args = [
+        "refine",
+        "c",
+        "--top",
+        "2",
+        "--trials",
+        "2",
+        "--name",
+        "c-run",
+        "--workspace",
+        str(coarse),
+    ]
     assert main(args) == 0
     old = json.loads((coarse / "sweeps" / "c" / "sweep.json").read_text())
     new = json.loads((coarse / "sweeps" / "c-run" / "sweep.json").read_text())

@@ -72,12 +72,27 @@ def test_ui_lists_the_sweep_with_nested_trials_binds_localhost_and_stops_on_sigi
 
     executable = require_chromium()
     ws = tmp_path / "ws"
-    assert main(["sweep", str(tiny_project), "--name", "uisweep", "--trials", "2", "--workspace", str(ws)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(tiny_project),
+                "--name",
+                "uisweep",
+                "--trials",
+                "2",
+                "--workspace",
+                str(ws),
+            ]
+        )
+        == 0
+    )
     info = json.loads((ws / "sweeps" / "uisweep" / "sweep.json").read_text())
     from mlflow import MlflowClient
 
     children = MlflowClient(info["tracking_uri"]).search_runs(
-        [info["experiment_id"]], filter_string=f"tags.`mlflow.parentRunId` = '{info['parent_run_id']}'"
+        [info["experiment_id"]],
+        filter_string=f"tags.`mlflow.parentRunId` = '{info['parent_run_id']}'",
     )
     child_names = sorted(r.info.run_name for r in children)
     assert len(child_names) == 2 and all(n.startswith("uisweep #") for n in child_names)

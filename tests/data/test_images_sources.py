@@ -135,7 +135,7 @@ def test_image_folder_rgb_is_resized_and_channels_first(tmp_path: Path) -> None:
 
 def test_image_folder_needs_image_size_for_mixed_sizes(tmp_path: Path) -> None:
     _folder(tmp_path / "mixed", {"a": [("L", (4, 4), 0)], "b": [("L", (5, 5), 0)]})
-    cfg = DataConfig(source="images:mixed", splits={"train": 1, "dev": 1})
+    cfg = DataConfig(source="images:mixed", splits={"train": 0.5, "dev": 0.5})
     with pytest.raises(UserError, match="different sizes.*image_size"):
         load_dataset(cfg, base_dir=tmp_path)
 

@@ -57,7 +57,9 @@ def test_transfer_copies_all_but_the_output_layer(name: str, tmp_path: Path) -> 
     path = save_checkpoint(pre, tmp_path / "ck.pt")
     state = load_checkpoint(str(path))  # weights_only=True
     new = _build(name, 4, seed=2)
-    fresh_head = {k: v.clone() for k, v in new.state_dict().items() if k.startswith(HEADS[name] + ".")}
+    fresh_head = {
+        k: v.clone() for k, v in new.state_dict().items() if k.startswith(HEADS[name] + ".")
+    }
     assert transfer_weights(new, state) == HEADS[name]
     for k, v in new.state_dict().items():
         if k.startswith(HEADS[name] + "."):

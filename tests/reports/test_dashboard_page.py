@@ -83,14 +83,20 @@ def test_dashboard_of_a_sweep_with_too_few_trials_has_a_note_not_an_importance_p
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    src = optuna.load_study(study_name="d1", storage=JournalStorage(JournalFileBackend(str(journal))))
+    src = optuna.load_study(
+        study_name="d1", storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
     journal.unlink()
     dst = optuna.create_study(
-        study_name="d1", storage=JournalStorage(JournalFileBackend(str(journal))), direction="minimize"
+        study_name="d1",
+        storage=JournalStorage(JournalFileBackend(str(journal))),
+        direction="minimize",
     )
     dst.add_trials(src.trials[:3])
     out = tmp_path / "page.html"
-    assert main(["dashboard", "d1", "--workspace", str(ws), "-o", str(out), "--no-log-artifact"]) == 0
+    assert (
+        main(["dashboard", "d1", "--workspace", str(ws), "-o", str(out), "--no-log-artifact"]) == 0
+    )
     html = out.read_text()
     assert 'id="importance-note"' in html and "at least 4 finished trials" in html
     assert html.count('class="plotly-graph-div"') == N_FIGURES - 1
@@ -98,8 +104,9 @@ def test_dashboard_of_a_sweep_with_too_few_trials_has_a_note_not_an_importance_p
 
 def _open(page_path: Path, png: Path) -> dict:
     """Load the page in headless Chromium with the network cut off; errors and DOM counts."""
-    from _browser import CHROMIUM_ARGS, require_chromium
     from playwright.sync_api import sync_playwright
+
+    from _browser import CHROMIUM_ARGS, require_chromium
 
     executable = require_chromium()
     seen: dict = {"errors": [], "external": []}
@@ -110,7 +117,9 @@ def _open(page_path: Path, png: Path) -> dict:
             page.on("pageerror", lambda exc: seen["errors"].append(f"pageerror: {exc}"))
             page.on(
                 "console",
-                lambda m: seen["errors"].append(f"console: {m.text}") if m.type == "error" else None,
+                lambda m: (
+                    seen["errors"].append(f"console: {m.text}") if m.type == "error" else None
+                ),
             )
 
             def route(r):
@@ -139,7 +148,10 @@ def _open(page_path: Path, png: Path) -> dict:
 
 def test_dashboard_opens_in_headless_chromium_with_every_plot_drawn(swept, tmp_path):
     page = tmp_path / "d1.html"
-    assert main(["dashboard", "d1", "--workspace", str(swept), "-o", str(page), "--no-log-artifact"]) == 0
+    assert (
+        main(["dashboard", "d1", "--workspace", str(swept), "-o", str(page), "--no-log-artifact"])
+        == 0
+    )
     png = tmp_path / "dashboard.png"
     seen = _open(page, png)
     assert seen["errors"] == [] and seen["external"] == []

@@ -38,10 +38,21 @@ def _sweep(trials):
     return SweepTrials("s", {}, SPACE, "dev_error", "minimize", [], trials)
 
 
-P_MOM = {"learning_rate": 1e-3, "optimizer": "momentum", "beta": 0.99, "hidden_units": 64,
-         "keep_prob": 0.7, "batch_size": 32}  # fmt: skip
-P_ADAM = {"learning_rate": 1e-2, "optimizer": "adam", "hidden_units": 128, "keep_prob": 0.9,
-          "batch_size": 64}  # fmt: skip
+P_MOM = {
+    "learning_rate": 1e-3,
+    "optimizer": "momentum",
+    "beta": 0.99,
+    "hidden_units": 64,
+    "keep_prob": 0.7,
+    "batch_size": 32,
+}
+P_ADAM = {
+    "learning_rate": 1e-2,
+    "optimizer": "adam",
+    "hidden_units": 128,
+    "keep_prob": 0.9,
+    "batch_size": 64,
+}
 TRIALS = [
     _row(0, "finished", 0.05, **P_MOM),
     _row(1, "finished", 0.10, **P_ADAM),
@@ -81,11 +92,23 @@ def test_ewma_rejects_beta_outside_zero_one(beta):
 
 
 def test_typed_params_restores_the_types_the_space_produces():
-    raw = {"learning_rate": "0.001", "optimizer": "adam", "hidden_units": "64",
-           "batch_size": "32", "keep_prob": "0.75", "other": "x"}  # fmt: skip
+    raw = {
+        "learning_rate": "0.001",
+        "optimizer": "adam",
+        "hidden_units": "64",
+        "batch_size": "32",
+        "keep_prob": "0.75",
+        "other": "x",
+    }
     typed = typed_params(SPACE, raw)
-    assert typed == {"learning_rate": 0.001, "optimizer": "adam", "hidden_units": 64,
-                     "batch_size": 32, "keep_prob": 0.75, "other": "x"}  # fmt: skip
+    assert typed == {
+        "learning_rate": 0.001,
+        "optimizer": "adam",
+        "hidden_units": 64,
+        "batch_size": 32,
+        "keep_prob": 0.75,
+        "other": "x",
+    }
     assert type(typed["hidden_units"]) is int and type(typed["batch_size"]) is int
     assert all(SPACE[k].distribution.contains(v) for k, v in typed.items() if k in SPACE)
 

@@ -18,6 +18,18 @@ BOUND = (
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread while this module trains: `pytest -n 2` on 2 cores would otherwise
+    oversubscribe them, and tiny models train many times slower (measured: 1.5 s -> 20 s CPU)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def constrained_sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("constrained")

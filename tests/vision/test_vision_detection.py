@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from sweeplab.analysis._boxes import assign_anchors, box_iou
-from sweeplab.data._generated import SHAPE_CLASSES, shapes_detection, shapes_landmarks
+from sweeplab.data._generated import (
+    SHAPE_CLASSES,
+    identities,
+    shapes_detection,
+    shapes_landmarks,
+)
 from sweeplab.models._detection import (
     DetectorArgs,
     GridDetector,
@@ -68,6 +73,17 @@ def test_no_object_images_for_localization() -> None:
     d = shapes_detection(50, min_objects=0, max_objects=1, seed=0)
     counts = {len(b) for b in d.boxes}
     assert counts == {0, 1}
+
+
+def test_generators_reject_meaningless_settings() -> None:
+    with pytest.raises(ValueError, match="min_objects <= max_objects"):
+        shapes_detection(5, min_objects=3, max_objects=1)
+    with pytest.raises(ValueError, match="min_size <= max_size"):
+        shapes_detection(5, min_size=0.6, max_size=0.3)
+    with pytest.raises(ValueError, match="multiple of pattern_size"):
+        identities(3, 2, image_size=18)
+    with pytest.raises(ValueError, match="num_identities >= 1"):
+        identities(0, 2)
 
 
 def test_landmarks_are_the_triangle_vertices_in_a_fixed_order() -> None:

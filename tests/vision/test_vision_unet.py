@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from sweeplab.data._generated import shapes_segmentation
+from sweeplab.errors import UserError
 from sweeplab.models._shapes import ShapeError
 from sweeplab.models._unet import UNet, UNetArgs, transpose_conv2d
 from sweeplab.training import TrainConfig, seed_everything
@@ -97,3 +98,13 @@ def test_unet_learns_to_segment_generated_shapes() -> None:
     assert final["dev_error"] == pytest.approx(1 - final["dev_mean_iou"])
     assert final["dev_mean_iou"] > before + 0.25
     assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("l2", 0.1), ("early_stopping_patience", 3)])
+def test_task_loops_reject_settings_they_would_ignore(field: str, value: object) -> None:
+    data = shapes_segmentation(4, image_size=16, seed=0)
+    net = UNet(UNetArgs(filters=2, depth=1), input_shape=(3, 16, 16), num_classes=4)
+    cfg = TrainConfig(epochs=1, device="cpu", **{field: value})
+    with pytest.raises(UserError, match=field) as info:
+        train_segmenter(net, data, cfg)
+    assert info.value.key == f"train.{field}"

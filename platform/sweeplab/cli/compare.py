@@ -39,7 +39,7 @@ class RunRef:
 def resolve_run(ref: str, *, workspace: Path | None, tracking_uri: str | None) -> RunRef:
     """``SWEEP#N`` or a run id → :class:`RunRef`. Raises ``UserError`` with what exists."""
     from sweeplab.errors import UserError
-    from sweeplab.tracking import TAG, client_for, default_tracking_uri
+    from sweeplab.tracking import TAG, client_for
     from sweeplab.workspace import Workspace
 
     ws = Workspace.at(workspace)
@@ -76,14 +76,7 @@ def resolve_run(ref: str, *, workspace: Path | None, tracking_uri: str | None) -
                 f"{ref!r} is neither a run id (32 hex digits) nor a trial reference SWEEP#N "
                 "(e.g. coarse#3, or last#3 for the last sweep)"
             )
-        from mlflow.exceptions import MlflowException
-
-        uri = tracking_uri or default_tracking_uri(ws.root)
-        client = client_for(uri)
-        try:
-            run = client.get_run(ref.strip())
-        except MlflowException:
-            raise UserError(f"no run with id {ref!r} in the tracking store {uri}") from None
+        run = _run_by_id(ref.strip(), ws, tracking_uri)
     tags = run.data.tags
     status = tags.get(TAG["status"]) or run.info.status.lower()
     return RunRef(
@@ -93,6 +86,32 @@ def resolve_run(ref: str, *, workspace: Path | None, tracking_uri: str | None) -
         status=status,
         params=dict(run.data.params),
         metrics={k: float(v) for k, v in run.data.metrics.items()},
+    )
+
+
+def _run_by_id(run_id: str, ws, tracking_uri: str | None):
+    """The run in ``tracking_uri``, else in the workspace's store or any store its sweeps use."""
+    from mlflow.exceptions import MlflowException
+
+    from sweeplab.errors import UserError
+    from sweeplab.tracking import client_for, default_tracking_uri
+
+    uris = [tracking_uri] if tracking_uri else []
+    if not tracking_uri:
+        if (ws.root / "mlflow.db").is_file():  # never create a store by looking into it
+            uris.append(default_tracking_uri(ws.root))
+        for name in ws.sweeps():
+            uri = ws.read_sweep(name).get("tracking_uri")
+            if uri and uri not in uris:
+                uris.append(uri)
+    for uri in uris:
+        try:
+            return client_for(uri).get_run(run_id)
+        except MlflowException:
+            continue
+    raise UserError(
+        f"no run with id {run_id!r} in the tracking store(s) {', '.join(uris) or 'none'} "
+        f"of the workspace {ws.root}"
     )
 
 
@@ -120,7 +139,9 @@ def _same(a: str | None, b: str | None) -> bool:
     )
 )
 def compare(
-    run_a: str = typer.Argument(..., help="A run id, or SWEEP#N (trial N of SWEEP; last#N: the last sweep)."),
+    run_a: str = typer.Argument(
+        ..., help="A run id, or SWEEP#N (trial N of SWEEP; last#N: the last sweep)."
+    ),
     run_b: str = typer.Argument(..., help="The other run, in the same forms."),
     show_all: bool = typer.Option(False, "--all", help="Show the params that are equal too."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
@@ -151,7 +172,8 @@ def compare(
             "params": {p: {"a": a.params.get(p), "b": b.params.get(p)} for p in shown},
             "params_differ": differ,
             "metrics": {
-                m: {"a": a.metrics.get(m), "b": b.metrics.get(m), "delta": delta(m)} for m in metrics
+                m: {"a": a.metrics.get(m), "b": b.metrics.get(m), "delta": delta(m)}
+                for m in metrics
             },
         }
         typer.echo(json.dumps(out, indent=2))

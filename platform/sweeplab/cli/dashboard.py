@@ -16,11 +16,30 @@ __all__ = ["dashboard"]
     epilog="Example: sweeplab dashboard   |   sweeplab dashboard digits-mlp-20261126-091200 --top 3"
 )
 def dashboard(
-    sweep: str | None = typer.Argument(None, help="Sweep name (default: the last sweep in the workspace)."),
-    top: int = typer.Option(5, "--top", "-k", min=1, max=10, help="Learning curves of the best K trials."),
-    smoothing: float = typer.Option(0.6, "--smoothing", min=0.0, max=0.99, help="β of the bias-corrected EWMA of the learning curves (0: none)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the page here (default: WORKSPACE/dashboards/SWEEP.html)."),
-    log_artifact: bool = typer.Option(True, "--log-artifact/--no-log-artifact", help="Also log the page as an artifact of the sweep's parent run."),
+    sweep: str | None = typer.Argument(
+        None, help="Sweep name (default: the last sweep in the workspace)."
+    ),
+    top: int = typer.Option(
+        5, "--top", "-k", min=1, max=10, help="Learning curves of the best K trials."
+    ),
+    smoothing: float = typer.Option(
+        0.6,
+        "--smoothing",
+        min=0.0,
+        max=0.99,
+        help="β of the bias-corrected EWMA of the learning curves (0: none).",
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write the page here (default: WORKSPACE/dashboards/SWEEP.html).",
+    ),
+    log_artifact: bool = typer.Option(
+        True,
+        "--log-artifact/--no-log-artifact",
+        help="Also log the page as an artifact of the sweep's parent run.",
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:

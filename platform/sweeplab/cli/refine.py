@@ -45,14 +45,41 @@ def _unused_name(ws, base: str) -> str:
 )
 def refine(
     sweep: str = typer.Argument(..., help="The (coarse) sweep to refine."),
-    top: int = typer.Option(5, "--top", "-k", min=1, help="Shrink the space around the best K feasible finished trials."),
-    trials: int | None = typer.Option(None, "--trials", "-n", min=1, help="Trials of the new sweep (default: as many as the old one)."),
-    name: str | None = typer.Option(None, "--name", help="Name of the new sweep (default: SWEEP-refined)."),
-    margin: float = typer.Option(0.25, "--margin", min=0.0, help="Widen each range by this fraction of the top trials' span on each side."),
-    min_fraction: float = typer.Option(0.1, "--min-fraction", min=1e-6, max=1.0, help="Keep at least this fraction of each old range's width (on its scale)."),
-    space: Path | None = typer.Option(None, "--space", "-s", help="Run this (edited) refined space instead of computing one."),
-    write_only: bool = typer.Option(False, "--write-only", help="Only write the refined space YAML; do not run the sweep."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Sampler seed (default: the old sweep's)."),
+    top: int = typer.Option(
+        5, "--top", "-k", min=1, help="Shrink the space around the best K feasible finished trials."
+    ),
+    trials: int | None = typer.Option(
+        None,
+        "--trials",
+        "-n",
+        min=1,
+        help="Trials of the new sweep (default: as many as the old one).",
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="Name of the new sweep (default: SWEEP-refined)."
+    ),
+    margin: float = typer.Option(
+        0.25,
+        "--margin",
+        min=0.0,
+        help="Widen each range by this fraction of the top trials' span on each side.",
+    ),
+    min_fraction: float = typer.Option(
+        0.1,
+        "--min-fraction",
+        min=1e-6,
+        max=1.0,
+        help="Keep at least this fraction of each old range's width (on its scale).",
+    ),
+    space: Path | None = typer.Option(
+        None, "--space", "-s", help="Run this (edited) refined space instead of computing one."
+    ),
+    write_only: bool = typer.Option(
+        False, "--write-only", help="Only write the refined space YAML; do not run the sweep."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Sampler seed (default: the old sweep's)."
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
@@ -75,7 +102,9 @@ def refine(
     old = load_sweep(sweep, workspace=ws.root, tracking_uri=tracking_uri)
     new_name = check_safe_name(name) if name else _unused_name(ws, f"{old.name}-refined")
     if (ws.sweep_dir(new_name) / "sweep.json").exists():
-        raise UserError(f"a sweep named {new_name!r} already exists in {ws.root}; choose another --name")
+        raise UserError(
+            f"a sweep named {new_name!r} already exists in {ws.root}; choose another --name"
+        )
     say = err_console()
     if space is not None:
         from sweeplab.cli._common import path_arg
@@ -90,9 +119,13 @@ def refine(
                 "nothing to refine around"
             )
         if len(best) < top:
-            say.print(f"[yellow]only {len(best)} feasible finished trials (asked for {top})[/yellow]")
+            say.print(
+                f"[yellow]only {len(best)} feasible finished trials (asked for {top})[/yellow]"
+            )
         try:
-            refined = refine_space(old.space, [t.params for t in best], margin=margin, min_fraction=min_fraction)
+            refined = refine_space(
+                old.space, [t.params for t in best], margin=margin, min_fraction=min_fraction
+            )
         except ValueError as exc:
             raise UserError(f"cannot refine sweep {old.name!r}: {exc}") from None
         text = refined_space_text(
@@ -129,7 +162,10 @@ def refine(
         workspace=ws.root,
         tracking_uri=tracking_uri or old.info.get("tracking_uri"),
         backend=old.info.get("backend") or "optuna",
-        parent_tags={REFINED_FROM_TAG: old.name, "sweeplab.refined_from_run": old.info["parent_run_id"]},
+        parent_tags={
+            REFINED_FROM_TAG: old.name,
+            "sweeplab.refined_from_run": old.info["parent_run_id"],
+        },
     )
     display = _ProgressDisplay()
     try:
@@ -158,7 +194,11 @@ def _print_changes(old, new) -> None:
         table.add_column(col)
     for p in old:
         before = _describe(p.distribution)
-        after = _describe(new[p.name].distribution) if p.name in new else "dropped (its `when` can no longer hold)"
+        after = (
+            _describe(new[p.name].distribution)
+            if p.name in new
+            else "dropped (its `when` can no longer hold)"
+        )
         table.add_row(p.name, p.distribution.type_name, before, after)
     Console(stderr=True).print(table)
 

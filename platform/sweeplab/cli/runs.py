@@ -96,36 +96,40 @@ def runs(
     table = Table(
         title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
     )
-    for col in ["#", "trial", "status", *metric_cols, *param_names, "note"]:
-        table.add_column(
-            col, justify="right" if col not in ("status", "note") else "left", overflow="fold"
-        )
+    short = {"params_count": "params", "latency_ms": "ms/ex"}
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("trial", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for m in metric_cols:
+        header = short.get(m, m.replace("_error", " err").replace("_", "-"))
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("hyperparameters", overflow="fold", ratio=2)
+    table.add_column("note", overflow="fold", ratio=1)
     for row in rows:
         note = row["reason"] or (
             "breaks a constraint" if not row["feasible"] and row["status"] == "finished" else ""
         )
         if row["diagnosis"] and not note:
             note = f"problem: {row['diagnosis']}"
-        style = (
-            "bold green"
-            if row["rank"] == 1 and row["status"] == "finished" and row["feasible"]
-            else None
-        )
+        best = row["rank"] == 1 and row["status"] == "finished" and row["feasible"]
         table.add_row(
             str(row["rank"]),
             str(row["trial"]),
             row["status"],
-            *(
-                fmt_value(row[m])
-                if row[m] is not None and not (isinstance(row[m], float) and math.isnan(row[m]))
-                else "–"
-                for m in metric_cols
-            ),
-            *(fmt_value(_num(row[p])) if row[p] is not None else "" for p in param_names),
-            note[:80],
-            style=style,
+            *(_cell(row[m]) for m in metric_cols),
+            " ".join(f"{p}={fmt_value(_num(row[p]))}" for p in param_names if row[p] is not None),
+            note[:200],
+            style="bold green" if best else None,
         )
     Console().print(table)
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    return fmt_value(value)
 
 
 def _num(text: str):

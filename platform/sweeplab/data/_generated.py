@@ -96,9 +96,9 @@ class IdentitySet:
         return IdentitySet(images=self.images[keep], labels=self.labels[keep])
 
 
-def _check(n: int, image_size: int, *, min_size: int = 8) -> None:
+def _check(n: int, image_size: int, *, min_size: int = 8, name: str = "n") -> None:
     if n < 1:
-        raise ValueError(f"n >= 1 must hold, but got n={n}")
+        raise ValueError(f"{name} >= 1 must hold, but got {name}={n}")
     if image_size < min_size:
         raise ValueError(f"image_size >= {min_size} must hold, but got image_size={image_size}")
 
@@ -323,7 +323,7 @@ def identities(
     size; each example of it is shifted by up to ``max_shift`` pixels, gets a random contrast
     and brightness, and Gaussian noise. Examples are grouped by identity, in id order.
     """
-    _check(num_identities, image_size)
+    _check(num_identities, image_size, name="num_identities")
     if per_identity < 1:
         raise ValueError(f"per_identity >= 1 must hold, but got per_identity={per_identity}")
     if image_size % pattern_size:

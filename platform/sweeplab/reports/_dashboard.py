@@ -78,13 +78,9 @@ def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, fl
     left_out = [p.name for p in varied if p.name not in out and p.when]
     note = None
     if left_out:
-        note = (
-            f"left out (conditional, not active in every finished trial): {', '.join(left_out)}"
-        )
+        note = f"left out (conditional, not active in every finished trial): {', '.join(left_out)}"
     if len(complete) < 10:
-        note = (note + "; " if note else "") + (
-            f"rough: only {len(complete)} finished trials"
-        )
+        note = (note + "; " if note else "") + (f"rough: only {len(complete)} finished trials")
     return out, note
 
 

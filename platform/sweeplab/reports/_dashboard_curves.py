@@ -54,7 +54,9 @@ def load_curves(client, run_id: str, trial: int, *, last_epoch: int | None = Non
     curves = []
     for pair in CURVE_METRICS:
         for metric in pair:
-            history = sorted(client.get_metric_history(run_id, metric), key=lambda m: (m.step, m.timestamp))
+            history = sorted(
+                client.get_metric_history(run_id, metric), key=lambda m: (m.step, m.timestamp)
+            )
             by_step: dict[int, float] = {}
             for m in history:
                 if last_epoch is None or m.step <= last_epoch:

@@ -33,8 +33,18 @@ GROUPS = (
     ("pruned", "pruned (last value)", "#7f7f7f", "triangle-down"),
     ("failed", "failed / killed (no value: drawn on the top line)", "#d62728", "x"),
 )
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
@@ -127,8 +137,9 @@ def param_figure(sweep: SweepTrials, name: str):
         )
     xaxis: dict[str, Any] = {"title": {"text": name}}
     if categorical:
-        xaxis.update(type="category", categoryorder="array",
-                     categoryarray=[str(v) for v in dist.values])  # fmt: skip
+        xaxis.update(
+            type="category", categoryorder="array", categoryarray=[str(v) for v in dist.values]
+        )
         fig.update_layout(boxmode="group")
         scale = "categorical"
     elif isinstance(dist, LogUniform | IntLogUniform):
@@ -148,8 +159,12 @@ def param_figure(sweep: SweepTrials, name: str):
         )
         scale = "1 − β log scale"
     else:
-        xaxis.update(range=[dist.low - 0.03 * (dist.high - dist.low),
-                            dist.high + 0.03 * (dist.high - dist.low)])  # fmt: skip
+        xaxis.update(
+            range=[
+                dist.low - 0.03 * (dist.high - dist.low),
+                dist.high + 0.03 * (dist.high - dist.low),
+            ]
+        )
         scale = "linear"
     fig.update_layout(
         title={"text": f"{name} ({type(dist).type_name}, {scale})"},
@@ -202,7 +217,9 @@ def _parcoords_dim(sweep: SweepTrials, name: str, rows: list[TrialRow]) -> dict 
     dim: dict[str, Any] = {"label": name, "values": values}
     if not all(p_name in t.params for t in rows):
         # inactive conditional parameter: its own value below the axis range
-        dim["values"] = [v if p_name in t.params else missing for v, t in zip(values, rows)]
+        dim["values"] = [
+            v if p_name in t.params else missing for v, t in zip(values, rows, strict=True)
+        ]
         if ticks is None:
             ticks, labels = [lo, hi], [f"{lo:.3g}", f"{hi:.3g}"]
         ticks, labels = [missing, *ticks], ["inactive", *labels]
@@ -236,8 +253,10 @@ def parallel_figure(sweep: SweepTrials):
         )
     )
     fig.update_layout(
-        title={"text": f"{len(rows)} finished trials: parameters (on their sampling scale) "
-                       f"and {sweep.objective}"},  # fmt: skip
+        title={
+            "text": f"{len(rows)} finished trials: parameters (on their sampling scale) "
+            f"and {sweep.objective}"
+        },
         height=460,
         **{**_LAYOUT, "margin": {"l": 80, "r": 60, "t": 90, "b": 40}},
     )
@@ -264,21 +283,31 @@ def curves_figure(curves_by_trial: dict[int, list[Curve]], *, beta: float):
                 common = {"legendgroup": f"t{trial}", "x": c.steps}
                 fig.add_trace(
                     go.Scatter(
-                        y=c.values, mode="lines", name=f"#{trial} {metric} raw",
-                        line={"color": colour, "width": 1, "dash": "dot"}, opacity=0.35,
-                        showlegend=False, **common,
+                        y=c.values,
+                        mode="lines",
+                        name=f"#{trial} {metric} raw",
+                        line={"color": colour, "width": 1, "dash": "dot"},
+                        opacity=0.35,
+                        showlegend=False,
+                        **common,
                     ),
-                    row=1, col=col,
-                )  # fmt: skip
+                    row=1,
+                    col=col,
+                )
                 fig.add_trace(
                     go.Scatter(
-                        y=ewma(c.values, beta), mode="lines",
-                        name=f"trial #{trial}" if metric == pair[1] and col == 1 else f"#{trial} {metric}",
+                        y=ewma(c.values, beta),
+                        mode="lines",
+                        name=f"trial #{trial}"
+                        if metric == pair[1] and col == 1
+                        else f"#{trial} {metric}",
                         line={"color": colour, "width": 2, "dash": dash},
-                        showlegend=metric == pair[1] and col == 1, **common,
+                        showlegend=metric == pair[1] and col == 1,
+                        **common,
                     ),
-                    row=1, col=col,
-                )  # fmt: skip
+                    row=1,
+                    col=col,
+                )
     for col, pair in enumerate(CURVE_METRICS, start=1):
         fig.update_xaxes(title_text="epoch", row=1, col=col)
         # losses of diverging trials span decades: a log axis keeps the good ones readable
@@ -292,8 +321,9 @@ def importance_figure(importances: dict[str, float]):
 
     names = list(importances)[::-1]  # largest on top
     fig = go.Figure(
-        go.Bar(x=[importances[n] for n in names], y=names, orientation="h",
-               marker={"color": "#1f77b4"})  # fmt: skip
+        go.Bar(
+            x=[importances[n] for n in names], y=names, orientation="h", marker={"color": "#1f77b4"}
+        )
     )
     fig.update_layout(
         title={"text": "hyperparameter importance (fANOVA on the Optuna study)"},

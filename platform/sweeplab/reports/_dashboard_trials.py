@@ -34,11 +34,6 @@ class TrialRow:
         v = self.metrics.get(metric, math.nan)
         return float(v) if v is not None else math.nan
 
-    @property
-    def scored(self) -> bool:
-        """Finished with a finite value of every metric it reported (ranked ones)."""
-        return self.status == "finished"
-
 
 @dataclass
 class SweepTrials:

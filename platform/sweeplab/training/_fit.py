@@ -2,8 +2,8 @@
 
 Each epoch: set the learning rate of the schedule, shuffle (a ``torch.Generator`` seeded
 from ``cfg.seed``), take mini-batches by index slicing (the last partial one included),
-minimize ``data loss + (λ/2m)·Σ‖W‖²_F``, then evaluate every set in eval mode and call
-``on_epoch``. Step losses stay on the device; the host syncs once per epoch for the metrics
+minimize ``data loss + (λ/2m)·Σ‖W‖²_F`` (training batches augmented when ``augment_*`` is
+set, see ``_augment.py``), then evaluate every set in eval mode and call ``on_epoch``. Step losses stay on the device; the host syncs once per epoch for the metrics
 (and every ``_CHECK_EVERY`` steps to catch a diverging loss early).
 
 Metrics of each epoch (``FitResult.history`` rows and ``EpochResult.metrics``):

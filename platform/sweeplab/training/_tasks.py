@@ -48,6 +48,7 @@ from sweeplab.analysis._boxes import (
 )
 from sweeplab.config._base import Schema
 from sweeplab.data._generated import DetectionSet, IdentitySet, LandmarkSet, SegmentationSet
+from sweeplab.errors import UserError
 from sweeplab.models._detection import (
     GridDetector,
     decode_grid,
@@ -66,6 +67,7 @@ __all__ = [
     "SiameseArgs",
     "TaskResult",
     "VerificationReport",
+    "check_task_config",
     "choose_threshold",
     "detection_map",
     "dissimilarities",
@@ -202,16 +204,44 @@ def pair_loss(logits: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------ the loop
 
 
+# The TrainConfig fields these loops use; any other field set away from its default
+# (L2, early stopping, augmentation, transfer …) would be silently ignored, so it is an error.
+_USED_FIELDS = frozenset(
+    {"epochs", "batch_size", "optimizer", "learning_rate", "beta", "beta1", "beta2", "epsilon"}
+    | {"lr_decay", "decay_rate", "decay_base", "decay_k", "decay_step", "decay_gamma"}
+    | {"device", "seed"}
+)
+
+
+def check_task_config(cfg: TrainConfig, *, task: str) -> None:
+    """Raise a :class:`UserError` for a setting the ``task`` loop would ignore."""
+    defaults = type(cfg)()
+    ignored = [
+        name
+        for name in type(cfg).model_fields
+        if name not in _USED_FIELDS and getattr(cfg, name) != getattr(defaults, name)
+    ]
+    if ignored:
+        name = ignored[0]
+        raise UserError(
+            f"the {task} training loop does not support {name!r} (found "
+            f"{getattr(cfg, name)!r}); remove it or leave it at {getattr(defaults, name)!r}",
+            key=f"train.{name}",
+        )
+
+
 def _loop(
     model: nn.Module,
     cfg: TrainConfig,
     *,
+    task: str,
     n_steps: int,
     step_loss: Callable[[torch.Generator], torch.Tensor],
     evaluate: Callable[[], dict[str, float]],
     on_epoch: OnEpoch,
 ) -> TaskResult:
     """``cfg.epochs`` epochs of ``n_steps`` optimizer steps; evaluate; report; return."""
+    check_task_config(cfg, task=task)
     optimizer = make_optimizer(model.parameters(), cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
@@ -292,9 +322,7 @@ def _localization_error(model: nn.Module, data: DetectionSet, device: torch.devi
     p, pred_boxes, probs = decode_localization(_outputs(model, data.images.to(device)).cpu())
     said = p >= 0.5
     wrong = said != (present > 0.5)
-    ious = np.array(
-        [box_iou(a, b)[0, 0] for a, b in zip(pred_boxes.numpy(), boxes.numpy(), strict=True)]
-    )
+    ious = np.diag(box_iou(pred_boxes.numpy(), boxes.numpy()))  # each image with its own box
     hit = (probs.argmax(1) == classes) & torch.from_numpy(ious >= 0.5)
     wrong |= (present > 0.5) & said & ~hit
     return float(wrong.float().mean())
@@ -326,7 +354,15 @@ def train_localizer(
             out["dev_error"] = _localization_error(model, dev, device)
         return out
 
-    return _loop(model, cfg, n_steps=steps, step_loss=step, evaluate=evaluate, on_epoch=on_epoch)
+    return _loop(
+        model,
+        cfg,
+        task="localization",
+        n_steps=steps,
+        step_loss=step,
+        evaluate=evaluate,
+        on_epoch=on_epoch,
+    )
 
 
 def _landmark_error(model: nn.Module, data: LandmarkSet, device: torch.device) -> float:
@@ -361,7 +397,15 @@ def train_landmarks(
             out["dev_error"] = _landmark_error(model, dev, device)
         return out
 
-    return _loop(model, cfg, n_steps=steps, step_loss=step, evaluate=evaluate, on_epoch=on_epoch)
+    return _loop(
+        model,
+        cfg,
+        task="landmarks",
+        n_steps=steps,
+        step_loss=step,
+        evaluate=evaluate,
+        on_epoch=on_epoch,
+    )
 
 
 # ----------------------------------------------------------------------------- detection
@@ -456,7 +500,15 @@ def train_detector(
             )
         return out
 
-    return _loop(model, cfg, n_steps=steps, step_loss=step, evaluate=evaluate, on_epoch=on_epoch)
+    return _loop(
+        model,
+        cfg,
+        task="detection",
+        n_steps=steps,
+        step_loss=step,
+        evaluate=evaluate,
+        on_epoch=on_epoch,
+    )
 
 
 # -------------------------------------------------------------------------- segmentation
@@ -500,7 +552,15 @@ def train_segmenter(
             )
         return out
 
-    return _loop(model, cfg, n_steps=steps, step_loss=step, evaluate=evaluate, on_epoch=on_epoch)
+    return _loop(
+        model,
+        cfg,
+        task="segmentation",
+        n_steps=steps,
+        step_loss=step,
+        evaluate=evaluate,
+        on_epoch=on_epoch,
+    )
 
 
 # -------------------------------------------------------------------------- verification
@@ -724,4 +784,12 @@ def train_siamese(
                 out["tau"] = tau
         return out
 
-    return _loop(model, cfg, n_steps=steps, step_loss=step, evaluate=evaluate, on_epoch=on_epoch)
+    return _loop(
+        model,
+        cfg,
+        task="verification",
+        n_steps=steps,
+        step_loss=step,
+        evaluate=evaluate,
+        on_epoch=on_epoch,
+    )

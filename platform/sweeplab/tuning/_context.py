@@ -96,7 +96,9 @@ def check_space_names(
             )
 
 
-def prepare_context(pf: Any, *, manifest_path: Path | None = None, tracking_uri: str | None = None) -> tuple[SweepContext, Any, Any]:
+def prepare_context(
+    pf: Any, *, manifest_path: Path | None = None, tracking_uri: str | None = None
+) -> tuple[SweepContext, Any, Any]:
     """Load the data, build (or reuse) the split manifest, make tensors. Once per sweep.
 
     ``tracking_uri`` is where ``train.init_from`` looks up MLflow run ids (transfer learning).
@@ -141,7 +143,9 @@ def prepare_context(pf: Any, *, manifest_path: Path | None = None, tracking_uri:
     if project.train.init_from is not None:
         from sweeplab.models._transfer import load_checkpoint
 
-        init_state = load_checkpoint(project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri)
+        init_state = load_checkpoint(
+            project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
+        )
     ctx = SweepContext(
         project=project,
         task=task,

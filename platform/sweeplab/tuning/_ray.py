@@ -127,6 +127,7 @@ def _trainable(setup: SweepSetup, *, resumed: bool):
         flush_each_epoch=s.scheduler == "asha",
         last_epoch=int(setup.context.project.train.epochs) if s.scheduler == "asha" else None,
         resumed=resumed,
+        outbox_dir=str(setup.workspace.outbox_dir(setup.name)),
     )
     fn = tune.with_parameters(sweep_trainable, ctx=setup.context, spec=spec)
     resources = {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial}
@@ -183,6 +184,12 @@ def run_ray(setup: SweepSetup, *, progress=None) -> SweepOutcome:
             f"sweep {setup.name!r} ran with --backend {info.get('backend')}; resume it with that backend"
         )
     run_dir = setup.sweep_dir / RUN_DIR
+    if setup.resumed and setup.trials != info.get("trials", setup.trials):
+        raise UserError(
+            f"a Ray sweep resumes with the number of trials it started with ({info['trials']}), "
+            f"but got --trials {setup.trials}; resume without --trials, then start a new sweep "
+            "for more trials"
+        )
     owned = connect(setup.settings, say)
     try:
         check_cluster(setup.settings, setup.tracking_uri)
@@ -233,8 +240,14 @@ def run_ray(setup: SweepSetup, *, progress=None) -> SweepOutcome:
             import ray
 
             ray.shutdown()
+    stopped = None
+    if len(outcomes) < setup.trials:  # Ctrl-C: Tune stops the trials and saves its state
+        stopped = (
+            f"the sweep stopped after {len(outcomes)} of {setup.trials} trials; continue it "
+            f"with --resume --name {setup.name}"
+        )
     # "best" by the same rule as the Optuna backend (finished, feasible, finite): _finish.
-    return _finish(setup, sorted(outcomes.values(), key=lambda o: o.number), None, say)
+    return _finish(setup, sorted(outcomes.values(), key=lambda o: o.number), stopped, say)
 
 
 def _outcome_from_child(setup: SweepSetup, c: dict[str, Any]) -> TrialOutcome:

@@ -32,6 +32,7 @@ _NAME = re.compile(r"^trial_(\d+)$")
 # One MLflow client (and outbox) per worker process and sweep: creating a client (and, for
 # SQLite, checking the schema) costs far more than a trial's own tracking calls.
 _SWEEPS: dict[tuple[str, str], Any] = {}
+_OUTBOX_WAIT_S = 5.0  # at a trial's end, how long unsent records are retried before saving
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class WorkerSpec:
     # every trial that reaches max_t and the trial would never get to record "finished".
     last_epoch: int | None = None
     resumed: bool = False
+    # The sweep's outbox folder (workspace/outbox/<sweep>): what a worker could not send to the
+    # tracking store is saved there for `sweeplab sync` (reachable on this machine's nodes).
+    outbox_dir: str | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -63,11 +67,28 @@ def trial_number(name: str | None) -> int:
 def _sweep_run(spec: WorkerSpec):
     key = (spec.tracking_uri, spec.parent_run_id)
     if key not in _SWEEPS:
-        from sweeplab.tracking import SweepRun, client_for
+        from sweeplab.tracking import Outbox, SweepRun, client_for, quiet_http_retries
 
+        quiet_http_retries()  # the outbox retries on its own schedule
         client = client_for(spec.tracking_uri)
-        _SWEEPS[key] = SweepRun(client, spec.experiment_id, spec.parent_run_id, spec.sweep_name)
+        outbox = Outbox(client, _outbox_dir(spec), tracking_uri=spec.tracking_uri)
+        _SWEEPS[key] = SweepRun(
+            client, spec.experiment_id, spec.parent_run_id, spec.sweep_name, outbox
+        )
     return _SWEEPS[key]
+
+
+def _outbox_dir(spec: WorkerSpec):
+    from pathlib import Path
+
+    if spec.outbox_dir is None:
+        return None
+    path = Path(spec.outbox_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # another machine's path: keep what is unsent in memory only
+        return None
+    return path
 
 
 def _device() -> str:
@@ -168,12 +189,14 @@ def sweep_trainable(
     t_train = time.monotonic()
     try:
         result = run_trial(ctx, params, reporter, device=device)
+        t_end = time.monotonic()
         objective_value(result.metrics, spec.objective)
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded; the sweep goes on
         # Not re-raised: Tune's max_failures is for crashed workers, and a trial that
         # diverges would diverge again.
         reason = failure_reason(exc)
         recorder.failed(reason)
+        sweep.outbox.close(_OUTBOX_WAIT_S)
         done.update(status="failed", reason=reason, train_s=time.monotonic() - t_train)
         tune.report({spec.objective: bad, "epoch": reporter.last_epoch, RESULT_KEY: done})
         return
@@ -185,11 +208,12 @@ def sweep_trainable(
         metrics,
         tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)},
     )
+    sweep.outbox.close(_OUTBOX_WAIT_S)  # sent, or saved to the outbox folder
     done.update(
         status="finished",
         feasible=feasible,
         device=result.device,
-        train_s=time.monotonic() - t_train,
+        train_s=t_end - t_train,
         setup_s=t_train - t0,
     )
     tune.report(

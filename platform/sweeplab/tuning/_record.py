@@ -94,7 +94,9 @@ class TrialRecorder:
 
         folder, name = CHECKPOINT_ARTIFACT.rsplit("/", 1)
         if self.run_id is None:  # the tracking store is away; the run's records are queued
-            logging.getLogger(__name__).warning("sweeplab: checkpoint not logged: the tracking store did not answer")
+            logging.getLogger(__name__).warning(
+                "sweeplab: checkpoint not logged: the tracking store did not answer"
+            )
             return
         with tempfile.TemporaryDirectory() as tmp:
             path = save_checkpoint(state_dict, Path(tmp) / name)

@@ -3,6 +3,7 @@ setup both backends need (workspace, split manifest, MLflow parent run), and the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
 import time
@@ -208,11 +209,21 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     sweep_dir = ws.sweep_dir(name)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     say("status", {"message": "loading data"})
-    ctx, dataset, manifest = prepare_context(
-        pf,
-        manifest_path=sweep_dir / "splits.json",
-        tracking_uri=settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root),
-    )
+    try:
+        ctx, dataset, manifest = prepare_context(
+            pf,
+            manifest_path=sweep_dir / "splits.json",
+            tracking_uri=settings.tracking_uri
+            or info.get("tracking_uri")
+            or default_tracking_uri(ws.root),
+        )
+    except UserError as exc:
+        if exc.file or not (exc.key or "").startswith("data"):
+            raise
+        # A data error names its key (data.splits); say which file and line it is on.
+        raise exc.located(
+            file=str(pf.path), line=pf.doc.line_of(tuple(exc.key.split(".")))
+        ) from None
     check_space_names(
         space,
         model_name=ctx.model_name,
@@ -226,15 +237,23 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     )
     say("status", {"message": "opening the tracking store"})
     quiet_http_retries()  # the outbox retries; MLflow's own retries would stall for minutes
-    client = client_for(tracking_uri)
+    # Two sweeps starting at once on a fresh workspace would both create the SQLite store's
+    # tables ("table ... already exists"): one process at a time opens it.
+    store_lock = (
+        ws.lock("tracking-store")
+        if tracking_uri.startswith("sqlite:")
+        else contextlib.nullcontext()
+    )
     try:
-        exp_id = get_or_create_experiment(
-            client,
-            project.name,
-            artifact_location=artifact_root(ws.root) + f"/{project.name}"
-            if tracking_uri.startswith("sqlite:")
-            else None,
-        )
+        with store_lock:
+            client = client_for(tracking_uri)
+            exp_id = get_or_create_experiment(
+                client,
+                project.name,
+                artifact_location=artifact_root(ws.root) + f"/{project.name}"
+                if tracking_uri.startswith("sqlite:")
+                else None,
+            )
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - an unreachable server is the user's to fix
