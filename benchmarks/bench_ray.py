@@ -80,7 +80,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    short, long_, repeats = (1, 3, 1) if args.quick else (1, 4, 1)
+    short, long_, repeats = (1, 3, 1) if args.quick else (1, 4, 2)
     result: dict = {"what": __doc__.split("\n\n", 1)[1].strip(), "model": MODEL}
     with temp_dir("ray") as folder:
         probe = write_project(folder / "probe", name="bench-ray-probe", model=MODEL)

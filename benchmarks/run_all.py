@@ -27,7 +27,7 @@ BENCHES = {
     "training": ("bench_training.py", 240),
     "sweep": ("bench_sweep.py", 300),
     "tracking": ("bench_tracking.py", 240),
-    "ray": ("bench_ray.py", 420),
+    "ray": ("bench_ray.py", 480),
     "search": ("bench_search.py", 480),
     "startup": ("bench_startup.py", 240),
 }

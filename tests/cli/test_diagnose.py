@@ -122,6 +122,12 @@ def test_usage_errors_exit_2_via_cli_runner(argv):
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("argv", [["--dev", "0.1"], ["--train", "abc", "--dev", "0.1"]])
+def test_usage_errors_exit_2_via_cli_runner(argv):
+    result = runner.invoke(app, ["diagnose", *argv])
+    assert result.exit_code == 2
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="sweeplab.cli.main catches click.exceptions.ClickException, but typer 0.29 raises "

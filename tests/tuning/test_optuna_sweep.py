@@ -85,14 +85,14 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, workspace):
 
     write(
         tmp_path / "space.yaml",
-        "parameters:\n  learning_rate: {values: [1000000.0, 0.01]}\n  optimizer: {value: gd}\n",
+        "parameters:\n  learning_rate: {values: [1.0e+30, 0.01]}\n  optimizer: {value: gd}\n",
     )
     project = write(
         tmp_path / "p.yaml",
         """
         name: diverge
         data: {source: sklearn:iris, splits: {train: 0.6, dev: 0.4}}
-        model: softmax
+        model: mlp
         train: {epochs: 5, batch_size: 16}
         search: {space: space.yaml, sampler: grid}
         """,
@@ -103,7 +103,7 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, workspace):
     assert len(children) == 2
     failed = children[children["status"] == "FAILED"]
     assert len(failed) == 1
-    assert float(failed["params.learning_rate"].iloc[0]) == 1e6
-    assert "loss" in failed["tags.sweeplab.failure"].iloc[0].lower()
+    assert float(failed["params.learning_rate"].iloc[0]) == 1e30
+    assert "diverged" in failed["tags.sweeplab.failure"].iloc[0].lower()
     ok = children[children["status"] == "FINISHED"]
     assert len(ok) == 1 and math.isfinite(float(ok["metrics.dev_error"].iloc[0]))

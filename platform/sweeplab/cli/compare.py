@@ -182,7 +182,9 @@ def compare(
     from rich.table import Table
 
     console = Console()
-    head_a, head_b = f"A: {a.ref}", f"B: {b.ref}"
+    head_a, head_b = (
+        f"{x}: {r if len(r) <= 20 else r[:8] + '…'}" for x, r in (("A", a.ref), ("B", b.ref))
+    )
     console.print(f"A = {a.name} ({a.status}, run {a.run_id})")
     console.print(f"B = {b.name} ({b.status}, run {b.run_id})")
     title = "params" if show_all else f"params that differ ({len(differ)} of {len(names)})"

@@ -26,7 +26,7 @@ import datetime as _dt
 import math
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -261,7 +261,7 @@ def _retrain(ctx: Any, ref: TrialRef):
             f"cannot re-train trial {ref.number} of sweep {ref.sweep!r} from its logged "
             f"parameters: {exc.message}"
         ) from None
-    return result.model.cpu()
+    return result.model  # on the device it trained on: predictions use the same arithmetic
 
 
 def _cache_model(client: Any, ref: TrialRef, model: Any) -> str | None:
@@ -318,6 +318,11 @@ def evaluate_trial(
     ctx, dataset, manifest = prepare_context(pf, manifest_path=manifest_path)
     client = _client(ref, tracking_uri)
     notes: list[str] = []
+    known = ctx.model_fields | ctx.train_fields
+    extra = sorted(k for k in ref.params if k not in known)
+    if extra:  # logged beside the sampled ones (e.g. by a backend); not the model's to take
+        notes.append(f"logged parameters that are not settings were left out: {', '.join(extra)}")
+        ref = replace(ref, params={k: v for k, v in ref.params.items() if k in known})
     model = _cached_model(client, ref, ctx)
     source = "cached"
     if model is None:
