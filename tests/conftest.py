@@ -7,6 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
+
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -14,6 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///:memory:")  # never the cwd's ./mlruns
+# CI runs `pytest -n 2` on 2 cores: one torch thread per worker (and per subprocess sweep the
+# tests start) instead of 2 x 2 threads fighting over the cores. Results do not depend on it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 @pytest.fixture
