@@ -11,7 +11,8 @@ Each sweep also pays per-sweep costs (parent run, Tuner, actor start-up, final r
 the per-trial time is the slope between a sweep of C trials (so that the C actors are all
 started in both) and one of C + k: ``(T(C + k) − T(C)) / k``.
 
-* overhead per trial = slope at C = 1 − the same trial in a plain loop here (1 thread);
+* overhead per trial = slope at C = 1 − the same trial in a plain loop here (1 thread),
+  timed before every sweep (so under the same load as the sweeps);
 * throughput ratio = slope at C = 1 / slope at C = 2 (target ≥ 1.8× on 2 cores).
 """
 
@@ -116,6 +117,10 @@ def main() -> None:
             for r in range(repeats):
                 for c in (1, 2):
                     for n in (c, c + extra):
+                        # the baseline trial again, between sweeps: the same load as they see
+                        t0 = time.perf_counter()
+                        plain_trial(ctx, ctx.project.train)
+                        plain.append(time.perf_counter() - t0)
                         runs.append(
                             _sweep(project, ws, trials=n, concurrent=c, name=f"c{c}-n{n}-{r}")
                         )

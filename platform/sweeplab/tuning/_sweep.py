@@ -175,6 +175,13 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         space_path = settings.space_path
     elif project.search.space:
         space_path = pf.resolve(project.search.space)
+        if not space_path.is_file():
+            raise pf.error(
+                f"search-space file {project.search.space!r} not found (looked for {space_path}; "
+                "paths are relative to the project file)",
+                "search",
+                "space",
+            )
     else:
         space_path = None
     if space_path is not None:
