@@ -123,18 +123,6 @@ def test_usage_errors_exit_2_via_cli_runner(argv):
 
 
 @pytest.mark.parametrize("argv", [["--dev", "0.1"], ["--train", "abc", "--dev", "0.1"]])
-def test_usage_errors_exit_2_via_cli_runner(argv):
-    result = runner.invoke(app, ["diagnose", *argv])
-    assert result.exit_code == 2
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweeplab.cli.main catches click.exceptions.ClickException, but typer 0.29 raises "
-    "its vendored typer._click exceptions, so usage errors return 1; remove this marker when "
-    "main() handles them",
-)
-@pytest.mark.parametrize("argv", [["--dev", "0.1"], ["--train", "abc", "--dev", "0.1"]])
 def test_usage_errors_exit_2_via_main(capsys, argv):
     assert main(["diagnose", *argv]) == 2
 
