@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from tests.conftest import REPO
+
 from sweeplab.config import parse_yaml, validate_doc
 from sweeplab.config.reference import render_reference
-from tests.conftest import REPO
 
 
 def test_reference_is_current():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import write
 
 from sweeplab.cli import main
-from tests.conftest import write
 
 GOOD_SPACE = "parameters:\n  learning_rate: {distribution: log_uniform, min: 1.0e-3, max: 1.0e-1}\n"
 GOOD_PROJECT = """\

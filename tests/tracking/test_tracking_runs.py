@@ -32,7 +32,11 @@ class CountingClient:
 
 
 def test_flatten_params():
-    assert flatten_params({"a": 1, "b": {"c": 0.5, "d": [1, 2]}}) == {"a": "1", "b.c": "0.5", "b.d": "1,2"}
+    assert flatten_params({"a": 1, "b": {"c": 0.5, "d": [1, 2]}}) == {
+        "a": "1",
+        "b.c": "0.5",
+        "b.d": "1,2",
+    }
 
 
 def test_experiment_is_created_once(client, tmp_path):
@@ -50,7 +54,9 @@ def test_trial_is_nested_and_metrics_are_batched(client):
     before = counting.batches
     epochs = 50
     for epoch in range(1, epochs + 1):
-        trial.log_metrics({"train_loss": 1.0 / epoch, "dev_error": 0.5 / epoch, "lr": 0.01}, step=epoch)
+        trial.log_metrics(
+            {"train_loss": 1.0 / epoch, "dev_error": 0.5 / epoch, "lr": 0.01}, step=epoch
+        )
     trial.finish("finished")
     # 150 values reached the store in a handful of calls, not 150
     assert counting.batches - before <= 3
