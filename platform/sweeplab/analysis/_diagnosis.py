@@ -230,3 +230,19 @@ def diagnose(
         remedies=list(REMEDIES[problem]) if problem else [],
         notes=tuple(notes),
     )
+
+
+# Display names of the ladder's rungs and of the gaps (the CLI table and the reports).
+LEVEL_LABELS = {
+    "human": "Human-level",
+    "train": "Train",
+    "train_dev": "Train-dev",
+    "dev": "Dev",
+    "test": "Test",
+}
+GAP_LABELS = {
+    "avoidable_bias": "avoidable bias",
+    "variance": "variance",
+    "data_mismatch": "data mismatch",
+    "dev_overfit": "overfitting to dev",
+}

@@ -17,19 +17,7 @@ __all__ = ["diagnose_command", "render"]
 
 EXAMPLE = "sweeplab diagnose --human 0.01 --train 0.08 --train-dev 0.09 --dev 0.10"
 
-_LEVEL_LABELS = {
-    "human": "Human-level",
-    "train": "Train",
-    "train_dev": "Train-dev",
-    "dev": "Dev",
-    "test": "Test",
-}
-_GAP_LABELS = {
-    "avoidable_bias": "avoidable bias",
-    "variance": "variance",
-    "data_mismatch": "data mismatch",
-    "dev_overfit": "overfitting to dev",
-}
+
 # the gap shown below each rung: the one between it and the next known rung
 _GAP_AFTER = {"human": "avoidable_bias", "train_dev": "data_mismatch", "dev": "dev_overfit"}
 
@@ -45,6 +33,8 @@ def render(d: Diagnosis) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sweeplab.analysis._diagnosis import GAP_LABELS, LEVEL_LABELS
+
     console = Console(highlight=False)
     table = Table(title="Error ladder", title_justify="left")
     table.add_column("set")
@@ -53,7 +43,7 @@ def render(d: Diagnosis) -> None:
     table.add_column("size", justify="right")
     ladder = d.ladder()
     for level, err in ladder.items():
-        table.add_row(_LEVEL_LABELS[level], _pct(err), "", "")
+        table.add_row(LEVEL_LABELS[level], _pct(err), "", "")
         gap = _GAP_AFTER.get(level)
         if level == "train":  # variance: train -> train-dev, or train -> dev without train-dev
             gap = "variance"
@@ -62,7 +52,7 @@ def render(d: Diagnosis) -> None:
             continue
         mark = "  ◀ largest" if gap in d.largest else ""
         style = "bold red" if gap in d.largest else None
-        table.add_row("", "", f"{_GAP_LABELS[gap]}{mark}", _pct(value), style=style)
+        table.add_row("", "", f"{GAP_LABELS[gap]}{mark}", _pct(value), style=style)
     console.print(table)
     # soft_wrap: long sentences stay one line each (the terminal wraps them), so they grep
     console.print(d.verdict, style="bold", soft_wrap=True)

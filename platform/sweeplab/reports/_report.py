@@ -21,19 +21,8 @@ from sweeplab.reports._report_data import ReportData, build_report
 
 __all__ = ["ReportFiles", "ladder_figure", "render_report", "write_report"]
 
-_LEVEL_LABELS = {
-    "human": "Human-level",
-    "train": "Train",
-    "train_dev": "Train-dev",
-    "dev": "Dev",
-    "test": "Test",
-}
-_GAP_LABELS = {
-    "avoidable_bias": "avoidable bias",
-    "variance": "variance",
-    "data_mismatch": "data mismatch",
-    "dev_overfit": "overfitting to dev",
-}
+from sweeplab.analysis._diagnosis import GAP_LABELS as _GAP_LABELS  # noqa: E402
+from sweeplab.analysis._diagnosis import LEVEL_LABELS as _LEVEL_LABELS  # noqa: E402
 
 
 def templates_dir() -> Path:
