@@ -120,21 +120,37 @@ class TrialRun:
         self.outbox.pump()  # other runs' writes that wait for a retry
 
     def finish(
-        self, status: str, *, reason: str | None = None, summary: Mapping[str, float] | None = None
+        self,
+        status: str,
+        *,
+        reason: str | None = None,
+        summary: Mapping[str, float] | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """End the run. ``status``: finished | pruned | failed | killed."""
+        """End the run. ``status``: finished | pruned | failed | killed.
+
+        The metrics still buffered, ``summary`` and the status tags travel in one batch,
+        then the run is terminated: two writes, whatever the trial logged.
+        """
         if summary:
-            # Final values at the step after the last epoch, so "latest" is the summary.
             self.log_metrics(
                 {k: v for k, v in summary.items() if v is not None},
                 step=int(summary.get("epoch", 0)),
             )
-        self.flush()
-        tags = {TAG["status"]: status}
+        all_tags = {k: str(v)[:5000] for k, v in (tags or {}).items()}
+        all_tags[TAG["status"]] = status
         if reason:
-            tags[TAG["failure"]] = reason
-            tags[TAG["note"]] = f"**{status}**: {reason}"
-        self.set_tags(tags)
+            all_tags[TAG["failure"]] = reason
+            all_tags[TAG["note"]] = f"**{status}**: {reason}"
+        with self._lock:
+            pending, self._buffer = self._buffer, []
+        head, rest = pending[:_MAX_METRICS], pending[_MAX_METRICS:]
+        for i in range(0, len(rest), _MAX_METRICS):
+            self._submit({"op": "log_batch", "metrics": rest[i : i + _MAX_METRICS]})
+        tag_items = list(all_tags.items())
+        self._submit({"op": "log_batch", "metrics": head, "tags": dict(tag_items[:_MAX_PARAMS])})
+        for i in range(_MAX_PARAMS, len(tag_items), _MAX_PARAMS):
+            self._submit({"op": "log_batch", "tags": dict(tag_items[i : i + _MAX_PARAMS])})
         mlflow_status = {
             "finished": "FINISHED",
             "pruned": "FINISHED",
@@ -142,6 +158,7 @@ class TrialRun:
             "killed": "KILLED",
         }[status]
         self._submit({"op": "set_terminated", "status": mlflow_status, "end_time": _now_ms()})
+        self.outbox.pump()
 
 
 @dataclass

@@ -77,13 +77,11 @@ class TrialRecorder:
         what the MLflow UI shows as the run's metric (MLflow's "latest" = highest step, then
         newest timestamp). Only values that differ from the last epoch's are sent: with early
         stopping the model holds the best epoch's weights, so its errors are the final ones."""
-        if tags:
-            self.run.set_tags(tags)
         last = self.last_metrics or {}
         summary = {k: v for k, v in finite_summary(metrics).items() if last.get(k) != v}
         if summary:
             self.run.log_metrics(summary, step=self.last_epoch, after_last=True)
-        self.run.finish("finished")
+        self.run.finish("finished", tags=tags)
 
     def log_checkpoint(self, state_dict: dict[str, Any]) -> None:
         """Log trained weights as the artifact ``model/state_dict.pt`` (train.save_checkpoint)."""
