@@ -253,18 +253,19 @@ def _print_outcome(outcome) -> None:
     table = Table(
         title=f"sweep {outcome.name}: best trials by {outcome.objective} ({outcome.goal})"
     )
-    param_names = list(ranked[0].params) if ranked else []
-    for col in ["trial", outcome.objective, "train_error", "train_dev_error", *param_names]:
-        table.add_column(col, justify="right")
+    metric_cols = [outcome.objective] + [
+        m for m in ("train_error", "train_dev_error") if m != outcome.objective
+    ]
+    table.add_column("trial", justify="right", no_wrap=True)
+    for col in metric_cols:
+        header = col.replace("_error", " err").replace("_", "-")
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("hyperparameters", overflow="fold")
     for t in ranked[:5]:
-        mark = "" if t.feasible else " (breaks a constraint)"
         table.add_row(
-            f"{t.number}{mark}",
-            *(
-                fmt_value(t.metrics.get(m, float("nan")))
-                for m in (outcome.objective, "train_error", "train_dev_error")
-            ),
-            *(fmt_value(t.params.get(p, "")) for p in param_names),
+            f"{t.number}{'' if t.feasible else ' ✗'}",
+            *(fmt_value(t.metrics[m]) if m in t.metrics else "–" for m in metric_cols),
+            " ".join(f"{k}={fmt_value(v)}" for k, v in t.params.items()),
         )
     console.print(table)
     if any(not t.feasible for t in ranked[:5]):
