@@ -183,6 +183,7 @@ class _ProgressDisplay:
             TextColumn("{task.fields[current]}"),
             console=self.console,
             transient=False,
+            refresh_per_second=2,  # the bar competes with training for the GIL: redraw rarely
         )
         self.task = None
         self.objective = "dev_error"
