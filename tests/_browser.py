@@ -42,17 +42,25 @@ def chromium_path() -> str | None:
     return None
 
 
+def _missing(reason: str) -> None:
+    # On a developer's machine a missing browser skips the test; in CI (.ci/run installs
+    # Chromium) it is a failure, so the browser tests can never silently stop running.
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    pytest.skip(reason)
+
+
 def require_chromium() -> str:
-    """The Chromium path; skips the calling test when Chromium or playwright is missing."""
+    """The Chromium path; skips the calling test (fails it in CI) when Chromium or playwright is missing."""
     path = chromium_path()
     if path is None:
-        pytest.skip(
+        _missing(
             "no Chromium at /usr/bin/chromium (or $SWEEPLAB_CHROMIUM): apt-get install chromium"
         )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("the playwright package is not installed: pip install -e '.[test]'")
+        _missing("the playwright package is not installed: pip install -e '.[test]'")
     return path
 
 
