@@ -63,3 +63,15 @@ def tiny_project(tmp_path: Path) -> Path:
         search: {space: space.yaml, sampler: random, trials: 3, seed: 0}
         """,
     )
+
+
+def sweep_into(root: Path, *, project: str, space: str, name: str) -> Path:
+    """Write ``project.yaml`` + ``space.yaml`` into ``root``, run a real sweep named ``name``
+    in the workspace ``root/ws`` and return the workspace (for module-scoped fixtures)."""
+    from sweeplab.cli import main
+
+    (root / "space.yaml").write_text(space)
+    (root / "project.yaml").write_text(project)
+    ws = root / "ws"
+    assert main(["sweep", str(root / "project.yaml"), "--name", name, "--workspace", str(ws)]) == 0
+    return ws

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import sweep_into
 
 from sweeplab.cli import main
 
@@ -32,12 +33,7 @@ search: {space: space.yaml, sampler: random, trials: 2, seed: 0}
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("compare")
-    (root / "space.yaml").write_text(SPACE)
-    (root / "project.yaml").write_text(PROJECT)
-    ws = root / "ws"
-    assert main(["sweep", str(root / "project.yaml"), "--name", "cmp", "--workspace", str(ws)]) == 0
-    return ws
+    return sweep_into(tmp_path_factory.mktemp("compare"), project=PROJECT, space=SPACE, name="cmp")
 
 
 def _compare(capsys, *args) -> dict:

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from tests.conftest import sweep_into
 
 from sweeplab.cli import main
 from sweeplab.cli.refine import REFINED_FROM_TAG, refined_space_text
@@ -71,12 +72,7 @@ search: {space: space.yaml, sampler: random, trials: 5, seed: 3}
 
 @pytest.fixture(scope="module")
 def coarse(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("refine")
-    (root / "space.yaml").write_text(SPACE)
-    (root / "project.yaml").write_text(PROJECT)
-    ws = root / "ws"
-    assert main(["sweep", str(root / "project.yaml"), "--name", "c", "--workspace", str(ws)]) == 0
-    return ws
+    return sweep_into(tmp_path_factory.mktemp("refine"), project=PROJECT, space=SPACE, name="c")
 
 
 def _top(ws: Path, k: int) -> list[dict]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import sweep_into
 
 from sweeplab.cli import main
 
@@ -40,12 +41,7 @@ N_FIGURES = 5 + 3
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("dash")
-    (root / "space.yaml").write_text(SPACE)
-    (root / "project.yaml").write_text(PROJECT)
-    ws = root / "ws"
-    assert main(["sweep", str(root / "project.yaml"), "--name", "d1", "--workspace", str(ws)]) == 0
-    return ws
+    return sweep_into(tmp_path_factory.mktemp("dash"), project=PROJECT, space=SPACE, name="d1")
 
 
 def test_dashboard_is_written_self_contained_and_logged_to_the_parent_run(swept, capsys):
