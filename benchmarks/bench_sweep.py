@@ -47,6 +47,7 @@ class _Probe:
 
         self.setup_s = 0.0
         self.fit_s = 0.0
+        self.fit_cpu_s = 0.0  # CPU time of the training thread inside fit (not other threads)
         self.fits = 0
         orig_setup, orig_fit = sweeplab.tuning.setup_sweep, sweeplab.training.fit
 
@@ -58,18 +59,19 @@ class _Probe:
                 self.setup_s += time.perf_counter() - t0
 
         def fit(*a, **k):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 return orig_fit(*a, **k)
             finally:
                 self.fit_s += time.perf_counter() - t0
+                self.fit_cpu_s += time.thread_time() - c0
                 self.fits += 1
 
         sweeplab.tuning.setup_sweep = setup
         sweeplab.training.fit = fit
 
     def reset(self) -> None:
-        self.setup_s = self.fit_s = 0.0
+        self.setup_s = self.fit_s = self.fit_cpu_s = 0.0
         self.fits = 0
 
 
@@ -105,18 +107,26 @@ def measure(folder, *, epochs: int, trials: int, repeats: int, label: str) -> di
         total = time.perf_counter() - t0
         if rc != 0 or probe.fits != trials:
             raise RuntimeError(f"sweep exited {rc} after {probe.fits} of {trials} trials")
-        phases.append({"total": total, "setup": probe.setup_s, "fit": probe.fit_s})
+        phases.append(
+            {"total": total, "setup": probe.setup_s, "fit": probe.fit_s, "fit_cpu": probe.fit_cpu_s}
+        )
         return total, 0.0
 
-    def plain() -> None:
+    plain_cpu: list[float] = []
+
+    def plain() -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.thread_time()
         for _ in range(trials):
             plain_trial(ctx, cfg)
+        plain_cpu.append(time.thread_time() - c0)
+        return time.perf_counter() - t0, 0.0
 
     wall, _ = interleaved({"sweep": sweep, "plain": plain}, repeats=repeats)
     phases = phases[1:]  # the warm-up created the MLflow database
     trial_phase = [p["total"] - p["setup"] for p in phases]
     inside_fit = [p["fit"] for p in phases]
     plain_s = wall["plain"]
+    plain_cpu = plain_cpu[1:]  # the warm-up round
     per_trial_vs_plain = [(t - p) / trials for t, p in zip(trial_phase, plain_s, strict=True)]
     per_trial_instr = [(t - f) / trials for t, f in zip(trial_phase, inside_fit, strict=True)]
     out = {
@@ -128,6 +138,12 @@ def measure(folder, *, epochs: int, trials: int, repeats: int, label: str) -> di
         "sweep_trial_phase_s": spread(trial_phase),
         "sweep_inside_fit_s": spread(inside_fit),
         "plain_loop_s": spread(plain_s),
+        # CPU time of the training thread: inside fit in the sweep vs the whole plain loop
+        # (which is almost all fit). A gap in wall time that the CPU times do not show is
+        # waiting (other threads holding the GIL, the machine's other load).
+        "sweep_inside_fit_thread_cpu_s": spread([p["fit_cpu"] for p in phases]),
+        "plain_loop_thread_cpu_s": spread(plain_cpu),
+        "ratio_inside_fit_over_plain": round(median(inside_fit) / median(plain_s), 4),
         "ratio_trial_phase_over_plain": round(median(trial_phase) / median(plain_s), 4),
         "ratio_whole_command_over_plain": round(
             median([p["total"] for p in phases]) / median(plain_s), 4

@@ -1,18 +1,24 @@
 """Target 3: cost of MLflow tracking of a trial's per-epoch metrics (≤ 3 %, batched).
 
-The same trial (same parameters, same seed) runs three ways, interleaved, on the sweep's
-default store (SQLite in a workspace folder):
+The same trial (same parameters, same seed) runs four ways, interleaved, on the sweep's
+default store (SQLite in a workspace folder). Each arm runs ``chain`` trials back to back, as
+a sweep does, and its clock stops only when everything it logged is in the store:
 
 * ``none``: ``run_trial`` with no reporter — nothing is logged;
-* ``batched``: what the backends do — a child run (``TrialRecorder.start``: create the run,
-  log its params), per-epoch metrics buffered by ``TrialRun.log_metrics`` and sent with
-  ``log_batch``, then ``finished`` (summary, tags, status);
+* ``batched``: what the Optuna backend does — a child run (``TrialRecorder.start``: create
+  the run, log its params), per-epoch metrics buffered by ``TrialRun.log_metrics``, then
+  ``finished`` (metrics, summary, tags in one ``log_batch``, then the status), all through
+  the sweep's outbox with its **sender thread** (writes go to MLflow while the next trial
+  trains; the last trial's wait for the sender is inside the clock);
+* ``batched_sync``: the same with a synchronous outbox (every write on the trial's critical
+  path; what the Ray workers do);
 * ``per_value``: the same run lifecycle, but one ``MlflowClient.log_metric`` call per
-  metric value per epoch (what a naive integration does).
+  metric value per epoch (what a naive integration does); one trial per round (it is slow).
 
-Two overheads are reported: ``metrics`` (the trial's training call with its per-epoch
-metric logging, run creation and end excluded) and ``whole_run`` (creation and end of the
-child run included). Target: ``batched`` metrics overhead ≤ 3 %.
+Two overheads per trial are reported: ``metrics`` (the trial's training call with its
+per-epoch metric logging and the flush; run creation and end excluded) and ``whole_run``
+(creation and end of the child run, and the final wait for the store, included).
+Target: ``batched`` overhead ≤ 3 % (``whole_run`` is the honest figure with the sender thread).
 """
 
 from __future__ import annotations
@@ -42,13 +48,14 @@ class _Collect:
 def main() -> None:
     args = cli_args(__doc__.splitlines()[0])
     started = time.perf_counter()
-    epochs, repeats = (10, 2) if args.quick else (20, 5)
+    epochs, repeats, chain = (10, 2, 3) if args.quick else (20, 5, 4)
     with temp_dir("tracking") as folder:
-        result = measure(folder, epochs=epochs, repeats=repeats)
+        result = measure(folder, epochs=epochs, repeats=repeats, chain=chain)
     emit("tracking_overhead", result, started=started)
 
 
-def measure(folder: Path, *, epochs: int, repeats: int) -> dict:
+def measure(folder: Path, *, epochs: int, repeats: int, chain: int) -> dict:
+    from sweeplab.tracking import Outbox, SweepRun
     from sweeplab.tuning import SweepSettings, run_trial, setup_sweep
     from sweeplab.tuning._record import TrialRecorder
 
@@ -58,26 +65,44 @@ def measure(folder: Path, *, epochs: int, repeats: int) -> dict:
     setup = setup_sweep(
         SweepSettings(project_path=project, trials=1, workspace=folder / "ws", name="tracking")
     )
-    ctx, sweep_run = setup.context, setup.sweep_run
+    ctx, sweep_run = setup.context, setup.sweep_run  # its outbox has the sender thread
     client = sweep_run.client
+    sync_run = SweepRun(
+        client,
+        sweep_run.experiment_id,
+        sweep_run.run_id,
+        sweep_run.name,
+        Outbox(client, folder / "outbox-sync"),
+    )
     numbers = iter(range(1_000_000))
-    split: dict[str, list[float]] = {"none": [], "batched": [], "per_value": []}
+    split: dict[str, list[float]] = {"none": [], "batched": [], "batched_sync": [], "per_value": []}
     counts: dict[str, int] = {}
 
-    def none() -> None:
-        t0 = time.perf_counter()
-        run_trial(ctx, PARAMS, None)
-        split["none"].append(time.perf_counter() - t0)
+    def none() -> tuple[float, float]:
+        t_all = time.perf_counter()
+        for _ in range(chain):
+            t0 = time.perf_counter()
+            run_trial(ctx, PARAMS, None)
+            split["none"].append(time.perf_counter() - t0)
+        return (time.perf_counter() - t_all) / chain, 0.0
 
-    def batched() -> None:
-        recorder = TrialRecorder.start(sweep_run, number=next(numbers), params=PARAMS)
-        reporter = _Collect(recorder.epoch)
-        t0 = time.perf_counter()
-        result = run_trial(ctx, PARAMS, reporter)
-        recorder.run.flush()  # the metrics reach the store inside the timed section
-        split["batched"].append(time.perf_counter() - t0)
-        recorder.finished(result.metrics)
-        counts["batched"] = reporter.values
+    def recorded(name: str, parent: SweepRun):
+        def arm() -> tuple[float, float]:
+            t_all = time.perf_counter()
+            for _ in range(chain):
+                recorder = TrialRecorder.start(parent, number=next(numbers), params=PARAMS)
+                reporter = _Collect(recorder.epoch)
+                t0 = time.perf_counter()
+                result = run_trial(ctx, PARAMS, reporter)
+                recorder.run.flush()  # sync: the metrics reach the store here; else queued
+                split[name].append(time.perf_counter() - t0)
+                recorder.finished(result.metrics)
+                counts[name] = reporter.values
+            if not parent.outbox.drain(60.0):  # everything in the store before the clock stops
+                raise RuntimeError("the tracking store did not take every write")
+            return (time.perf_counter() - t_all) / chain, 0.0
+
+        return arm
 
     def per_value() -> None:
         run = client.create_run(setup.sweep_run.experiment_id, run_name="per-value")
@@ -96,25 +121,36 @@ def measure(folder: Path, *, epochs: int, repeats: int) -> dict:
         counts["per_value"] = reporter.values
 
     wall, _ = interleaved(
-        {"none": none, "batched": batched, "per_value": per_value}, repeats=repeats
+        {
+            "none": none,
+            "batched": recorded("batched", sweep_run),
+            "batched_sync": recorded("batched_sync", sync_run),
+            "per_value": per_value,
+        },
+        repeats=repeats,
     )
-    metrics = {k: v[1:] for k, v in split.items()}  # drop the warm-up round
+    # drop the warm-up round (chain trials per arm, one for per_value)
+    metrics = {k: v[(1 if k == "per_value" else chain) :] for k, v in split.items()}
     base_m, base_w = median(metrics["none"]), median(wall["none"])
+    arms = ("batched", "batched_sync", "per_value")
     out = {
         "what": __doc__.split("\n\n", 1)[1].strip(),
+        "chain": chain,
         "trial": {"model": MODEL, "epochs": epochs, "batch_size": 64, "params": PARAMS},
         "metric_values_per_trial": counts,
         "trial_s": {k: spread(v) for k, v in metrics.items()},
         "whole_run_s": {k: spread(v) for k, v in wall.items()},
         "overhead_metrics_pct": {
-            k: round(100 * (median(metrics[k]) / base_m - 1), 2) for k in ("batched", "per_value")
+            k: round(100 * (median(metrics[k]) / base_m - 1), 2) for k in arms
         },
-        "overhead_whole_run_pct": {
-            k: round(100 * (median(wall[k]) / base_w - 1), 2) for k in ("batched", "per_value")
+        "overhead_whole_run_pct": {k: round(100 * (median(wall[k]) / base_w - 1), 2) for k in arms},
+        "overhead_whole_run_ms_per_trial": {
+            k: round(1000 * (median(wall[k]) - base_w), 1) for k in arms
         },
-        "target": "batched metrics overhead <= 3 %",
+        "target": "batched overhead <= 3 % (metrics; whole_run reported beside it)",
     }
     out["met"] = out["overhead_metrics_pct"]["batched"] <= 3.0
+    out["met_whole_run"] = out["overhead_whole_run_pct"]["batched"] <= 3.0
     log(
         f"overheads: metrics {out['overhead_metrics_pct']}, whole run {out['overhead_whole_run_pct']}"
     )

@@ -13,6 +13,9 @@ digits tensors, with the same batch size, optimizer (Adam, α = 1e-3) and number
 
 Samples/s = epochs × training examples / wall time of the training call (model built and
 data prepared outside the timing). Run alone: ``python benchmarks/bench_training.py``.
+
+``gpu``: where ``torch.cuda.is_available()``, ``fit`` of the LeNet-5 on CUDA versus on the CPU
+(samples/s, interleaved); otherwise ``"not available"``.
 """
 
 from __future__ import annotations
@@ -151,6 +154,49 @@ def measure(model_spec: dict, *, epochs: int, repeats: int, folder) -> dict:
     }
 
 
+def gpu_vs_cpu(model_spec: dict, *, epochs: int, repeats: int, folder) -> dict | str:
+    """``fit`` samples/s on CUDA and on the CPU (same model, data, seed), or "not available"."""
+    import torch
+
+    from sweeplab.training import TrainConfig, TrainData, fit
+
+    if not torch.cuda.is_available():
+        return "not available"
+    ctx = _context(model_spec, folder / f"{model_spec['name']}-gpu")
+    splits = ctx.tensors.splits
+    m = splits["train"][0].shape[0]
+
+    def run_on(device: str):
+        on = {k: (X.to(device), y.to(device)) for k, (X, y) in splits.items()}
+        evals = {k: v for k, v in on.items() if k in ("train_dev", "dev")}
+        cfg = TrainConfig(
+            epochs=epochs, batch_size=64, optimizer="adam", learning_rate=1e-3, device=device
+        )
+
+        def go() -> tuple[float, float]:
+            model = _build(ctx).to(device)
+            data = TrainData(train=on["train"], evals=evals)
+            t = timed(lambda: fit(model, data, cfg, task="multiclass"))
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return t
+
+        return go
+
+    times, _ = interleaved({"cuda": run_on("cuda"), "cpu": run_on("cpu")}, repeats=repeats)
+    sps = {k: [epochs * m / t for t in v] for k, v in times.items()}
+    return {
+        "model": model_spec,
+        "device_name": torch.cuda.get_device_name(0),
+        "batch_size": 64,
+        "epochs": epochs,
+        "cuda_samples_per_s": spread(sps["cuda"]),
+        "cpu_samples_per_s": spread(sps["cpu"]),
+        "cpu_threads": torch.get_num_threads(),
+        "ratio_cuda_over_cpu": round(median(sps["cuda"]) / median(sps["cpu"]), 3),
+    }
+
+
 def main() -> None:
     args = cli_args(__doc__.splitlines()[0])
     started = time.perf_counter()
@@ -160,6 +206,7 @@ def main() -> None:
             name: measure(spec, epochs=epochs, repeats=repeats, folder=folder)
             for name, spec in MODELS.items()
         }
+        gpu = gpu_vs_cpu(MODELS["lenet5"], epochs=epochs, repeats=repeats, folder=folder)
     emit(
         "training_loop",
         {
@@ -173,6 +220,7 @@ def main() -> None:
                 "samples_per_s": "epochs x train examples / wall time of the training call",
             },
             "models": results,
+            "gpu": gpu,
             "met": all(r["met"] for r in results.values()),
         },
         started=started,

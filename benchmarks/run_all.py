@@ -28,7 +28,7 @@ BENCHES = {
     "sweep": ("bench_sweep.py", 300),
     "tracking": ("bench_tracking.py", 240),
     "ray": ("bench_ray.py", 480),
-    "search": ("bench_search.py", 480),
+    "search": ("bench_search.py", 600),
     "startup": ("bench_startup.py", 240),
 }
 
@@ -72,6 +72,14 @@ def summarize(results: dict) -> list[dict]:
             ">= 0.95",
             r["met"],
         )
+    if "gpu" in t:
+        g = t["gpu"]
+        row(
+            "GPU vs CPU CNN throughput (fit, LeNet-5), cuda / cpu samples/s",
+            g if isinstance(g, str) else g["ratio_cuda_over_cpu"],
+            "(report where a GPU exists)",
+            None,
+        )
     s = results.get("sweep", {})
     if "ratio" in s:
         row("2 sweep / plain loop wall time, ~2-s trials", s["ratio"], "<= 1.05", s["ratio_met"])
@@ -86,6 +94,13 @@ def summarize(results: dict) -> list[dict]:
             "<= 3",
             k["met"],
         )
+        if "met_whole_run" in k:
+            row(
+                "3 batched logging, whole run (create, params, end, wait for the store), %",
+                k["overhead_whole_run_pct"]["batched"],
+                "<= 3",
+                k["met_whole_run"],
+            )
         row(
             "3 one log_metric per value overhead, %",
             k["overhead_metrics_pct"]["per_value"],
@@ -111,6 +126,14 @@ def summarize(results: dict) -> list[dict]:
             ">= 2",
             p["met"],
         )
+        if "asha_vs_none" in p:
+            a = p["asha_vs_none"]
+            row(
+                "5 epochs none / ASHA (Optuna successive halving)",
+                a["epochs_ratio_none_over_pruned"]["median"],
+                ">= 2",
+                a["met"],
+            )
     u = results.get("startup", {})
     if "help_s" in u:
         row(

@@ -12,7 +12,11 @@ from torch.nn import functional as F
 from sweeplab.models import MODELS
 from sweeplab.models._summary import describe
 
-NAMES = list(MODELS)
+# Classification networks: (B, num_outputs) logits. The vision-task networks (grid
+# detector, U-Net, Siamese encoder, style feature net) have their own output shapes and are
+# tested in tests/vision/test_vision_registry.py.
+VISION_TASKS = {"detection", "segmentation", "verification", "style_transfer"}
+NAMES = [n for n in MODELS if not set(MODELS.get(n).tasks) & VISION_TASKS]
 
 
 def _build(name: str, seed: int = 0) -> torch.nn.Module:
@@ -96,3 +100,25 @@ def test_image_models_reject_vector_inputs(name: str) -> None:
     spec = MODELS.get(name)
     with pytest.raises(UserError, match=name):
         spec.build(spec.args(), input_shape=(math.prod(spec.example_input),), num_outputs=10)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "multilabel" in MODELS.get(n).tasks])
+def test_multilabel_models_give_one_logit_per_label(name: str) -> None:
+    from sweeplab.training import masked_bce_loss
+
+    spec = MODELS.get(name)
+    torch.manual_seed(0)
+    model = spec.build(spec.args(), input_shape=spec.example_input, num_outputs=4).train()
+    logits = model(torch.randn(3, *spec.example_input))
+    assert logits.shape == (3, 4)  # (N, T): one sigmoid output per label
+    y = torch.tensor([[1.0, 0.0, float("nan"), 1.0]] * 3)
+    loss = masked_bce_loss(logits, y)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_multilabel_is_offered_by_the_classifiers_with_a_plain_linear_output() -> None:
+    offered = {n for n in NAMES if "multilabel" in MODELS.get(n).tasks}
+    assert {"mlp", "lenet5", "alexnet", "vgg", "resnet", "inception"} <= offered
+    assert not offered & {"softmax", "logreg"}

@@ -78,6 +78,10 @@ def test_resume_runs_only_the_missing_trials(tiny_project, workspace):
     children = runs[runs["tags.sweeplab.kind"] == "trial"]
     assert sorted(children["tags.sweeplab.trial_number"].astype(int)) == [0, 1, 2, 3]
     assert len(runs[runs["tags.sweeplab.kind"] == "sweep"]) == 1
+    # In-process trials keep torch's threads (the whole machine) and record the count.
+    import torch
+
+    assert set(children["tags.sweeplab.threads"]) == {str(torch.get_num_threads())}
 
 
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, workspace):

@@ -125,6 +125,9 @@ def test_two_nodes_one_server_every_trial_nested_under_the_parent(
     # Both nodes ran trials: the one with the custom resource (the worker) and the head.
     assert set(children["tags.sweeplab.node_id"]) == {cluster.head_node_id, cluster.worker_node_id}
     assert set(children["tags.sweeplab.device"]) == {"cpu"}
+    # --cpus-per-trial 1 (the default): each trial's torch ran on one intra-op thread, so
+    # concurrent trials do not oversubscribe the node's cores.
+    assert set(children["tags.sweeplab.threads"]) == {"1"}
     assert children["tags.sweeplab.node"].str.len().gt(0).all()
     # The summary on the parent is the shared one (trials_finished, best_dev_error).
     assert float(parents["metrics.trials_finished"].iloc[0]) == 4.0

@@ -31,8 +31,20 @@ from sweeplab.analysis._selection import (
     violation,
 )
 from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
+from sweeplab.analysis._vision_errors import (
+    SIZE_BUCKETS,
+    detection_error_table,
+    segmentation_iou_table,
+    size_bucket,
+    verification_confusion,
+)
 
 __all__ = [
+    "SIZE_BUCKETS",
+    "detection_error_table",
+    "segmentation_iou_table",
+    "size_bucket",
+    "verification_confusion",
     "AnchorAssignment",
     "Detections",
     "MAPResult",

@@ -86,7 +86,12 @@ def sweep(
         None, "--ray-address", help="Join an existing Ray cluster (ray backend)."
     ),
     cpus_per_trial: float = typer.Option(
-        1.0, "--cpus-per-trial", min=0.0, help="CPUs per trial (ray backend)."
+        1.0,
+        "--cpus-per-trial",
+        min=0.0,
+        help="CPUs per trial (ray backend); a trial's torch uses max(1, int(CPUS)) threads. "
+        "Optuna trials run one at a time with torch's default threads (OMP_NUM_THREADS, "
+        "else one per core).",
     ),
     gpus_per_trial: float = typer.Option(
         0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial, fractions allowed (ray backend)."

@@ -36,6 +36,9 @@ __all__ = [
     "load_project",
     "KNOWN_METRICS",
     "SAFE_NAME",
+    "STYLE_METRICS",
+    "VISION_TASKS",
+    "task_of",
 ]
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -56,7 +59,39 @@ KNOWN_METRICS = (
     "variance",
     "data_mismatch",
     "dev_overfit",
+    # vision tasks (issue 6): dev_error is 1 - the task's measure; see TASK_METRICS
+    "dev_map",
+    *(f"dev_ap_{c}" for c in ("rectangle", "ellipse", "triangle")),
+    "dev_missed",
+    "dev_false_positives",
+    "dev_mean_iou",
+    *(f"dev_iou_{c}" for c in ("background", "rectangle", "ellipse", "triangle")),
+    "dev_verification_accuracy",
+    "dev_false_accept_rate",
+    "dev_false_reject_rate",
+    "one_shot_accuracy",
+    "tau",
+    "style_cost",
+    "content_cost",
+    "total_cost",
+    "initial_cost",
+    "cost_ratio",
 )
+
+# The metrics a style-transfer trial reports (it has no dev set, so no dev_error): the
+# optimizing metric is cost_ratio = J(G) at the end / J(G) at the start (lower is better;
+# scale-free, so trials with different alpha and beta compare).
+STYLE_METRICS = (
+    "cost_ratio",
+    "total_cost",
+    "style_cost",
+    "content_cost",
+    "initial_cost",
+    "params_count",
+    "epoch_time_s",
+)
+
+VISION_TASKS = ("detection", "segmentation", "verification", "style_transfer")
 
 
 class Sampler(str, Enum):
@@ -159,9 +194,28 @@ class Project(Schema):
     data: DataConfig = Field(
         description="Where the examples come from and how they are split (below)."
     )
-    task: Literal["binary", "multiclass"] | None = Field(
+    task: (
+        Literal[
+            "binary",
+            "multiclass",
+            "multilabel",
+            "detection",
+            "segmentation",
+            "verification",
+            "style_transfer",
+        ]
+        | None
+    ) = Field(
         default=None,
-        description="binary or multiclass; inferred from the number of classes when absent.",
+        description="binary or multiclass (inferred from the number of classes when absent), "
+        "multilabel, or a vision task: detection, segmentation, verification, style_transfer "
+        "(inferred from a generated:NAME source).",
+    )
+    task_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The vision task's own settings (detection: lambda_coord, lambda_noobj, "
+        "score_threshold, nms_iou; verification: head, margin, ...; style_transfer: alpha, beta, "
+        "content_layer, style_layers, steps, learning_rate, init); each can be searched by name.",
     )
     model: ModelRef = Field(
         description="`mlp`, or `{name: mlp, <fixed model arguments>}`; see `sweeplab models`."
@@ -219,9 +273,113 @@ def load_project(path: str | Path) -> ProjectFile:
     doc = load_yaml(path)
     project = validate_doc(doc, Project)
     pf = ProjectFile(project=project, path=path, doc=doc)
+    _check_task(pf)
     _check_model(pf)
     _check_metrics(pf)
     return pf
+
+
+def task_of(project: Project) -> str | None:
+    """The project's task: as written, or the one a generated:NAME source makes."""
+    if project.task is not None:
+        return project.task
+    scheme, name = project.data.scheme, project.data.location
+    if scheme == "generated":
+        from sweeplab.data._task_data import GENERATED
+
+        task = GENERATED[name].task
+        return task if task in VISION_TASKS else None
+    return None
+
+
+def _check_task(pf: ProjectFile) -> None:
+    """task, data source, task_args and the training settings fit together."""
+    from pydantic import ValidationError
+
+    from sweeplab.config._validate import format_validation_error
+    from sweeplab.data._task_data import GENERATED, generator_arguments
+    from sweeplab.errors import close_matches
+
+    project = pf.project
+    data = project.data
+    task = task_of(project)
+    if data.scheme == "generated":
+        known = generator_arguments(data.location)
+        for key in data.generate or {}:
+            if key not in known:
+                raise pf.error(
+                    f"unknown argument {key!r} of {data.source}; expected one of: {', '.join(known)}",
+                    "data",
+                    "generate",
+                    key,
+                    suggestions=close_matches(key, known),
+                )
+        made = GENERATED[data.location].task
+        if task in ("detection", "segmentation", "verification") and made != task:
+            raise pf.error(
+                f"task {task!r} needs a generated:{_source_for(task)} source, but got {data.source}",
+                "data",
+                "source",
+            )
+        if task not in VISION_TASKS and made not in ("multiclass", task):  # task: multilabel
+            raise pf.error(
+                f"{data.source} makes {made} data; set task: {made}",
+                "task" if project.task else "data",
+            )
+    elif task in ("detection", "segmentation", "verification"):
+        raise pf.error(
+            f"task {task!r} needs data: source: generated:{_source_for(task)}, but got {data.source}",
+            "data",
+            "source",
+        )
+    if task == "style_transfer" and data.style_images is None:
+        raise pf.error(
+            "task 'style_transfer' needs data.style_images: {content: skimage:astronaut, "
+            "style: skimage:coffee, size: 32} (the source trains the feature network)",
+            "data",
+        )
+    if task != "style_transfer" and data.style_images is not None:
+        raise pf.error(
+            f"style_images is only used by task style_transfer, but the task is {task!r}; remove it",
+            "data",
+            "style_images",
+        )
+    if task in ("detection", "segmentation", "verification") and "train_dev" in data.splits.sizes():
+        raise pf.error(
+            f"the {task} loop evaluates train and dev only; remove splits.train_dev",
+            "data",
+            "splits",
+            "train_dev",
+        )
+    from sweeplab.training._tasks import task_args_schema
+
+    schema = task_args_schema(task)
+    if schema is None:
+        if project.task_args:
+            raise pf.error(
+                f"task_args is only for the vision tasks ({', '.join(VISION_TASKS)}), but the "
+                f"task is {task or 'inferred from the data'!r}; remove it",
+                "task_args",
+            )
+        return
+    try:
+        schema(**project.task_args)
+    except ValidationError as exc:
+        raise format_validation_error(exc, schema, pf.doc, root=("task_args",)) from None
+    if task != "style_transfer":
+        from sweeplab.training._tasks import check_task_config
+
+        try:
+            check_task_config(project.train, task=task)
+        except UserError as exc:
+            key = tuple((exc.key or "train").split("."))
+            raise pf.error(exc.message, *key) from None
+
+
+def _source_for(task: str) -> str:
+    from sweeplab.data._task_data import GENERATED
+
+    return next(name for name, src in GENERATED.items() if src.task == task)
 
 
 def _check_model(pf: ProjectFile) -> None:
@@ -263,6 +421,15 @@ def _check_metrics(pf: ProjectFile) -> None:
     from sweeplab.errors import close_matches
 
     name = pf.project.metrics.optimize.name
+    if task_of(pf.project) == "style_transfer" and name not in STYLE_METRICS:
+        raise pf.error(
+            f"a style_transfer trial has no dev set, so it cannot optimize {name!r}; expected one "
+            f"of: {', '.join(STYLE_METRICS)} (cost_ratio = J(G) at the end / at the start)",
+            "metrics",
+            "optimize",
+            "name",
+            suggestions=close_matches(name, STYLE_METRICS),
+        )
     if name not in KNOWN_METRICS:
         raise pf.error(
             f"unknown metric {name!r}; expected one of: {', '.join(KNOWN_METRICS)}",

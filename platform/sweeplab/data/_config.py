@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 from pathlib import PurePath
+from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sweeplab.config._base import Schema
 from sweeplab.data._sizes import SPLIT_ORDER, SplitsConfig
 from sweeplab.data._target_config import TargetConfig
 from sweeplab.errors import close_matches, unknown_name_error
 
-__all__ = ["FILE_SCHEMES", "IMAGE_SCHEMES", "SPLIT_ORDER", "DataConfig", "parse_source"]
+__all__ = [
+    "FILE_SCHEMES",
+    "GENERATED_SCHEME",
+    "IMAGE_SCHEMES",
+    "SPLIT_ORDER",
+    "DataConfig",
+    "StyleImagesConfig",
+    "parse_source",
+]
 
 FILE_SCHEMES = ("csv", "parquet")
 IMAGE_SCHEMES = ("images",)  # images:ROOT, one sub-folder of images per class
+GENERATED_SCHEME = "generated"  # generated:NAME, made in memory (data/_task_data.py)
 _SUFFIX_SCHEMES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class StyleImagesConfig(Schema):
+    """``data.style_images`` of a style-transfer project: the content and the style image."""
+
+    content: str = Field(
+        description="skimage:NAME (a sample bundled with scikit-image), generated:stripes, or an image file."
+    )
+    style: str = Field(description="Same forms as content.")
+    size: int = Field(
+        default=32,
+        ge=8,
+        le=512,
+        description="Both images are centre-cropped and resized to size×size.",
+    )
 
 
 class DataConfig(Schema):
@@ -33,6 +58,10 @@ class DataConfig(Schema):
     image_size: tuple[int, int] | None = None
     # Keep only these classes (names or ids as the source names them), renumbered 0..k-1.
     classes: list[str] | None = None
+    # generated:NAME only: the generator's keyword arguments (n, image_size, noise, seed, ...).
+    generate: dict[str, Any] | None = None
+    # style_transfer only: the content and style images.
+    style_images: StyleImagesConfig | None = None
 
     @field_validator("image_size")
     @classmethod
@@ -62,6 +91,12 @@ class DataConfig(Schema):
     @model_validator(mode="after")
     def _rules(self) -> DataConfig:
         scheme, rest = parse_source(self.source)
+        if self.generate is not None and scheme != GENERATED_SCHEME:
+            raise ValueError(
+                f"generate is set, but {self.source} is not a generated:NAME source; remove generate"
+            )
+        if scheme == GENERATED_SCHEME and (self.target is not None or self.classes is not None):
+            raise ValueError(f"{self.source} does not support target or classes; remove them")
         if scheme in FILE_SCHEMES and self.label is None:
             raise ValueError(
                 f"label is required for a {scheme} source: name the column that holds the class"
@@ -127,6 +162,17 @@ def parse_source(source: str) -> tuple[str, str]:
         if not rest.strip():
             raise ValueError(f"source {source!r} names no folder; write images:path/to/root")
         return scheme, rest.strip()
+    if sep and scheme == GENERATED_SCHEME:
+        from sweeplab.data._task_data import GENERATED
+
+        if rest.strip() in GENERATED:
+            return scheme, rest.strip()
+        names = [f"generated:{n}" for n in GENERATED]
+        near = close_matches(rest.strip(), list(GENERATED))
+        hint = f" Did you mean {', '.join(repr('generated:' + n) for n in near)}?" if near else ""
+        raise ValueError(
+            f"unknown generated data set {source!r}; expected one of: {', '.join(names)}.{hint}"
+        )
     kinds = FILE_SCHEMES + IMAGE_SCHEMES
     if sep and scheme not in kinds and (near := close_matches(scheme, kinds)):
         raise ValueError(

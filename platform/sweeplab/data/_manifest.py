@@ -123,10 +123,28 @@ class SplitManifest:
         return warnings
 
     def composition(self, ds: Dataset) -> pd.DataFrame:
-        """Counts per split x class (x domain when the data has one); rows split[, domain]."""
+        """Counts per split x class (x domain when the data has one); rows split[, domain].
+
+        Multi-label data: per split, the examples labeled 1 for each label, the unlabeled
+        entries (``unlabeled``) and the examples (``total``).
+        """
         import pandas as pd
 
         self.verify(ds)
+        if ds.multilabel:
+            rows = {
+                name: [
+                    *np.nansum(ds.y[idx], axis=0).astype(np.int64).tolist(),
+                    int(np.isnan(ds.y[idx]).sum()),
+                    len(idx),
+                ]
+                for name, idx in self.splits.items()
+            }
+            table = pd.DataFrame.from_dict(
+                rows, orient="index", columns=[*ds.classes, "unlabeled", "total"]
+            )
+            table.index.name, table.columns.name = "split", "class"
+            return table
         parts = []
         for name, idx in self.splits.items():
             part = {"split": name, "class": np.asarray(ds.classes, dtype=object)[ds.y[idx]]}

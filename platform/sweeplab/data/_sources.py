@@ -81,6 +81,17 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
         )
         if domain_column is not None:
             ds = _mark_target(ds, path, domain_column, cfg.target.value)  # type: ignore[union-attr]
+    elif cfg.scheme == "generated":
+        from sweeplab.data._task_data import GENERATED, generated_dataset
+
+        name = cfg.location
+        if GENERATED[name].task not in ("multiclass", "multilabel"):
+            raise UserError(
+                f"{cfg.source} makes {GENERATED[name].task} data, not labelled examples; "
+                f"set task: {GENERATED[name].task}",
+                key="task",
+            )
+        ds = generated_dataset(name, cfg.generate, cfg.seed)
     else:
         if cfg.source not in DATASETS:
             raise unknown_name_error("dataset", cfg.source, DATASETS.names(), key="data.source")

@@ -66,8 +66,18 @@ def build_splits(ds: Dataset, cfg: DataConfig) -> SplitManifest:
 
 
 def _strata(ds: Dataset, stratify: bool) -> np.ndarray:
-    """Class id (when stratified) and domain (always: swaps must not move a domain)."""
-    strata = ds.y.copy() if stratify else np.zeros(len(ds), dtype=np.int64)
+    """Class id (when stratified) and domain (always: swaps must not move a domain).
+
+    Multi-label data is stratified by each example's pattern of 1 / 0 / unlabeled over the
+    labels, so every split gets its share of each combination (and of the unlabeled entries).
+    """
+    if not stratify:
+        strata = np.zeros(len(ds), dtype=np.int64)
+    elif ds.multilabel:
+        pattern = np.where(np.isnan(ds.y), 2, ds.y).astype(np.int8)  # (n, T): 0, 1, 2 = unlabeled
+        strata = np.unique(pattern, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    else:
+        strata = ds.y.copy()
     if ds.domain is not None:
         strata = strata * 2 + (ds.domain == "target")
     return strata

@@ -19,7 +19,11 @@ __all__ = ["SplitTensors", "prepare_tensors"]
 
 @dataclass(frozen=True, eq=False)
 class SplitTensors:
-    """``splits[name] = (X, y)``: X float32 ``(n, *input_shape)``, y int64 ``(n,)``."""
+    """``splits[name] = (X, y)``: X float32 ``(n, *input_shape)``, y int64 ``(n,)``.
+
+    Multi-label data: y float32 ``(n, T)`` with NaN where unlabeled; ``classes`` (and
+    ``num_classes``) are then the T labels.
+    """
 
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
     normalizer: Normalizer
@@ -29,6 +33,10 @@ class SplitTensors:
 
     def sizes(self) -> dict[str, int]:
         return {k: len(y) for k, (_, y) in self.splits.items()}
+
+    @property
+    def multilabel(self) -> bool:
+        return next(iter(self.splits.values()))[1].ndim == 2
 
 
 def prepare_tensors(

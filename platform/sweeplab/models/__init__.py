@@ -5,8 +5,16 @@ with an args schema and a builder decorated with :func:`register_model`, and imp
 """
 
 # Registration side effects: each module adds its models to MODELS.
-from sweeplab.models import _alexnet, _inception, _lenet, _linear, _mlp, _resnet, _vgg  # noqa: E402,F401  (logreg, softmax, mlp)  # noqa: E402,F401
-from sweeplab.models._multitask import masked_bce_loss, multilabel_error, task_errors
+from sweeplab.models import (  # noqa: E402,F401  (logreg, softmax, mlp)  # noqa: E402,F401
+    _alexnet,
+    _inception,
+    _lenet,
+    _linear,
+    _mlp,
+    _resnet,
+    _vgg,
+    _vision,  # noqa: E402,F401  (grid_detector, unet, siamese_encoder, feature_net)
+)
 from sweeplab.models._registry import MODELS, ModelSpec, build_model, register_model
 from sweeplab.models._transfer import (
     apply_transfer,
@@ -21,10 +29,7 @@ __all__ = [
     "apply_transfer",
     "build_model",
     "load_checkpoint",
-    "masked_bce_loss",
-    "multilabel_error",
     "output_layer_name",
     "register_model",
     "save_checkpoint",
-    "task_errors",
 ]

@@ -113,7 +113,7 @@ class AlexNet(nn.Module):
 @register_model(
     "alexnet",
     args=AlexNetArgs,
-    tasks=("binary", "multiclass"),
+    tasks=("binary", "multiclass", "multilabel"),
     input_kind="image",
     example_input=(1, 32, 32),
     example_outputs=10,

@@ -118,7 +118,7 @@ class Inception(nn.Module):
 @register_model(
     "inception",
     args=InceptionArgs,
-    tasks=("binary", "multiclass"),
+    tasks=("binary", "multiclass", "multilabel"),
     input_kind="image",
     example_input=(1, 16, 16),
     example_outputs=10,

@@ -111,7 +111,7 @@ class LeNet5(nn.Module):
 @register_model(
     "lenet5",
     args=LeNet5Args,
-    tasks=("binary", "multiclass"),
+    tasks=("binary", "multiclass", "multilabel"),
     input_kind="image",
     example_input=(1, 32, 32),
     example_outputs=10,

@@ -174,7 +174,7 @@ class MLP(nn.Module):
 @register_model(
     "mlp",
     args=MLPArgs,
-    tasks=("binary", "multiclass"),
+    tasks=("binary", "multiclass", "multilabel"),
     input_kind="vector",
     example_input=(64,),
     example_outputs=10,

@@ -111,7 +111,7 @@ class ResNet(nn.Module):
 @register_model(
     "resnet",
     args=ResNetArgs,
-    tasks=("binary", "multiclass"),
+    tasks=("binary", "multiclass", "multilabel"),
     input_kind="image",
     example_input=(1, 16, 16),
     example_outputs=10,

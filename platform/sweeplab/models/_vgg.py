@@ -124,7 +124,7 @@ class VGG(nn.Module):
 @register_model(
     "vgg",
     args=VGGArgs,
-    tasks=("binary", "multiclass"),
+    tasks=("binary", "multiclass", "multilabel"),
     input_kind="image",
     example_input=(1, 16, 16),
     example_outputs=10,

@@ -315,6 +315,13 @@ def evaluate_trial(
             file=str(manifest_path),
         )
     pf = load_project(project_path)
+    if pf.project.task == "multilabel":  # one predicted class per example is assumed below
+        per_label = sorted(k for k in ref.metrics if k.startswith("dev_error_"))
+        raise UserError(
+            f"reports and reviews analyse binary and multiclass trials, but sweep {ref.sweep!r} "
+            f"is multilabel; its trials log each label's error ({', '.join(per_label) or 'dev_error_<label>'}) "
+            "beside dev_error: compare them with sweeplab compare or in the MLflow UI (sweeplab ui)"
+        )
     ctx, dataset, manifest = prepare_context(pf, manifest_path=manifest_path)
     client = _client(ref, tracking_uri)
     notes: list[str] = []

@@ -11,6 +11,12 @@ connection dropped after the commit), so a retried ``create_run`` first looks th
 by its ``sweeplab.run_key`` tag, and a retried metric batch first reads the server's
 history and sends only the points (key, step, timestamp, value) it does not hold yet.
 Params, tags and statuses are idempotent in MLflow.
+
+With ``background=True`` (the in-process Optuna backend) a sender thread does the sending:
+``submit`` appends the write to the run's file in the outbox folder first (so a kill -9 loses
+nothing: the next ``--resume`` or ``sweeplab sync`` sends it) and returns at once, and the
+trial's end (final metrics, status) reaches MLflow while the next trial trains instead of on
+its critical path. ``close`` stops the thread and sends the rest, as in the synchronous mode.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class _Queue:
     ops: list[dict[str, Any]] = field(default_factory=list)
     failures: int = 0
     next_try: float = 0.0
+    on_disk: bool = False  # its file holds exactly ``ops`` (background mode appends to it)
 
 
 class Outbox:
@@ -84,6 +91,7 @@ class Outbox:
         tracking_uri: str | None = None,
         base_delay_s: float = 0.5,
         max_delay_s: float = 10.0,
+        background: bool = False,
     ) -> None:
         self.client = client
         self.directory = Path(directory) if directory is not None else None
@@ -91,6 +99,11 @@ class Outbox:
         self.base_delay_s, self.max_delay_s = base_delay_s, max_delay_s
         self._queues: dict[str, _Queue] = {}
         self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._background = background
+        self._thread: threading.Thread | None = None
+        self._stop = False
+        self._busy = False  # the sender thread is sending a queue's head (outside the lock)
         if self.directory is not None and self.directory.is_dir():
             for path in sorted(self.directory.glob("*.jsonl")):
                 q = _load_queue(path)
@@ -130,14 +143,23 @@ class Outbox:
         with self._lock:
             q = self._queues.setdefault(key, _Queue(key, key))
             q.ops.append(op)
+            if self._background:
+                self._persist_op(q, op)  # on disk before the caller goes on: kill -9 loses nothing
+                self._start_sender()
+                self._cond.notify_all()
+                return
             if time.monotonic() >= q.next_try:
                 self._drain(q)
             else:
                 self._persist(q)
 
     def pump(self) -> bool:
-        """Try every queue whose backoff has passed; True when nothing is left to send."""
+        """Try every queue whose backoff has passed; True when nothing is left to send.
+        In background mode: wake the sender thread (it sends) and return at once."""
         with self._lock:
+            if self._sender_alive():
+                self._cond.notify_all()
+                return self.pending() == 0
             now = time.monotonic()
             for q in list(self._queues.values()):
                 if q.ops and now >= q.next_try:
@@ -147,9 +169,41 @@ class Outbox:
     def pending(self) -> int:
         return sum(len(q.ops) for q in self._queues.values())
 
+    def drain(self, timeout_s: float) -> bool:
+        """Background mode: wait until every write that can be sent now has been sent (queues
+        waiting for a retry are left waiting), at most ``timeout_s``. True when none is left."""
+        if not self._sender_alive():
+            return self.pump()
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._cond:
+            self._cond.notify_all()
+            while self._busy or self._ready(time.monotonic()) is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return self.pending() == 0
+
+    def wait_created(self, key: str, timeout_s: float) -> str | None:
+        """The run id of ``key`` once its ``create_run`` went through (background mode: wait
+        for it, at most ``timeout_s``, or until the store fails to answer); else None."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._cond:
+            while True:
+                q = self._queues.get(key)
+                if q is None or q.run_id is not None or not self._sender_alive():
+                    return q.run_id if q else None
+                if q.failures or not q.ops:  # the store is away: the outbox creates it later
+                    return None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
     def close(self, wait_s: float) -> list[Path]:
         """Retry for up to ``wait_s`` seconds; return the files what is still unsent was saved to."""
         deadline = time.monotonic() + max(0.0, wait_s)
+        self._stop_sender()  # from here on, this thread sends (synchronous mode)
         while not self.pump():
             with self._lock:
                 nxt = min((q.next_try for q in self._queues.values() if q.ops), default=0.0)
@@ -165,31 +219,90 @@ class Outbox:
     def _drain(self, q: _Queue) -> None:
         while q.ops:
             op = q.ops[0]
-            try:
-                self._send(q, op)
-            except Exception as exc:  # noqa: BLE001 - the store's errors are many; sort them
-                if is_permanent(exc):
-                    _log.warning(
-                        "sweeplab: MLflow rejected %s for run %s: %s",
-                        op["op"],
-                        q.run_id or q.key,
-                        exc,
-                    )
-                    if op["op"] == "create_run":
-                        q.ops.clear()  # nothing can be written to a run that cannot exist
-                    else:
-                        q.ops.pop(0)
-                    continue
-                op["tries"] = op.get("tries", 0) + 1
-                q.failures += 1
-                q.next_try = time.monotonic() + min(
-                    self.max_delay_s, self.base_delay_s * 2 ** (q.failures - 1)
-                )
-                self._persist(q)
-                return
+            if not self._settle(q, op, self._attempt(q, op)):
+                break
+        self._persist(q)
+
+    def _attempt(self, q: _Queue, op: dict[str, Any]) -> Exception | None:
+        try:
+            self._send(q, op)
+        except Exception as exc:  # noqa: BLE001 - the store's errors are many; sort them
+            return exc
+        return None
+
+    def _settle(self, q: _Queue, op: dict[str, Any], exc: Exception | None) -> bool:
+        """Book the outcome of sending ``q``'s head ``op``; True to go on with the next write."""
+        if exc is None:
             q.ops.pop(0)
             q.failures, q.next_try = 0, 0.0
-        self._persist(q)
+            return True
+        if is_permanent(exc):
+            _log.warning(
+                "sweeplab: MLflow rejected %s for run %s: %s", op["op"], q.run_id or q.key, exc
+            )
+            if op["op"] == "create_run":
+                q.ops.clear()  # nothing can be written to a run that cannot exist
+            else:
+                q.ops.pop(0)
+            return True
+        op["tries"] = op.get("tries", 0) + 1
+        q.failures += 1
+        q.next_try = time.monotonic() + min(
+            self.max_delay_s, self.base_delay_s * 2 ** (q.failures - 1)
+        )
+        return False
+
+    # -- the sender thread (background mode) ---------------------------------------------------
+    def _sender_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _start_sender(self) -> None:
+        if not self._sender_alive():
+            self._stop = False
+            self._thread = threading.Thread(
+                target=self._sender, name="sweeplab-outbox", daemon=True
+            )
+            self._thread.start()
+
+    def _stop_sender(self) -> None:
+        with self._cond:
+            self._background = False
+            self._stop = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()  # it finishes the write in flight (bounded by the store's timeout)
+        self._thread = None
+
+    def _ready(self, now: float) -> _Queue | None:
+        for q in self._queues.values():
+            if q.ops and now >= q.next_try:
+                return q
+        return None
+
+    def _sender(self) -> None:
+        """Send the queues' writes in order, one at a time, outside the lock (so ``submit``
+        never waits for the store); a queue that fails waits for its backoff."""
+        while True:
+            with self._cond:
+                while True:
+                    if self._stop:
+                        self._cond.notify_all()
+                        return
+                    now = time.monotonic()
+                    q = self._ready(now)
+                    if q is not None:
+                        break
+                    nxt = min((x.next_try for x in self._queues.values() if x.ops), default=None)
+                    self._cond.wait(None if nxt is None else max(0.01, nxt - now))
+                op = q.ops[0]
+                self._busy = True
+            exc = self._attempt(q, op)
+            with self._cond:
+                self._busy = False
+                self._settle(q, op, exc)
+                self._persist(q)
+                self._cond.notify_all()
 
     def _send(self, q: _Queue, op: dict[str, Any]) -> None:
         from mlflow.entities import Metric, Param, RunTag
@@ -255,18 +368,40 @@ class Outbox:
             return
         path = self._path(q.key)
         if not q.ops:
-            path.unlink(missing_ok=True)
+            if q.on_disk or path.exists():
+                path.unlink(missing_ok=True)
+            q.on_disk = False
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         header = {"key": q.key, "run_id": q.run_id, "tracking_uri": self.tracking_uri}
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text("\n".join(json.dumps(x) for x in [header, *q.ops]) + "\n")
         tmp.replace(path)
+        q.on_disk = True
+
+    def _persist_op(self, q: _Queue, op: dict[str, Any]) -> None:
+        """``op`` was just appended to ``q``: append it to the queue's file (one line)."""
+        if self.directory is None:
+            return
+        if not q.on_disk or len(q.ops) == 1:
+            self._persist(q)
+            return
+        with open(self._path(q.key), "a") as f:
+            f.write(json.dumps(op) + "\n")
 
 
 def _load_queue(path: Path) -> _Queue | None:
     try:
-        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        raw = [line for line in path.read_text().splitlines() if line.strip()]
+        lines = []
+        for i, line in enumerate(raw):
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                if i < len(raw) - 1:
+                    raise
+                # a torn last line: the process was killed while appending that write, which
+                # therefore never counted as made; the lines before it are whole
     except (OSError, ValueError):
         _log.warning("sweeplab: skipping unreadable outbox file %s", path)
         return None
@@ -275,7 +410,7 @@ def _load_queue(path: Path) -> _Queue | None:
     header, ops = lines[0], lines[1:]
     for op in ops:
         op["tries"] = max(1, op.get("tries", 0))  # it may have reached the server: check first
-    return _Queue(header["key"], header.get("run_id"), ops)
+    return _Queue(header["key"], header.get("run_id"), ops, on_disk=True)
 
 
 def sync_directory(

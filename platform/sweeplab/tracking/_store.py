@@ -26,6 +26,9 @@ def is_local_uri(uri: str) -> bool:
 def client_for(uri: str):
     """An MlflowClient for ``uri`` (imported lazily: mlflow takes a while to import)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow 3 sends usage telemetry from a consumer thread; beside a training trial that is a
+    # thread competing for the GIL (and a network attempt per sweep). Users can set it back.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import logging
 
     # MLflow announces its SQLite schema migrations at INFO; a sweep's output is ours.

@@ -1,9 +1,10 @@
 """Training: the loop, optimizers, learning-rate schedules, early stopping, devices.
 
-``fit(model, data, cfg, task=...)`` trains a model built by the caller (seed first with
-:func:`seed_everything`) and reports the per-epoch metrics named in the design brief
-(``train_loss``, ``train_loss_ewma``, ``train_error``, ``train_dev_error``, ``dev_error``,
-``dev_loss``, ``lr``, ``epoch_time_s``).
+``fit(model, data, cfg, task=...)`` (``binary``, ``multiclass`` or ``multilabel``) trains a
+model built by the caller (seed first with :func:`seed_everything`) and reports the
+per-epoch metrics named in the design brief (``train_loss``, ``train_loss_ewma``,
+``train_error``, ``train_dev_error``, ``dev_error``, ``dev_loss``, ``lr``, ``epoch_time_s``;
+multi-label adds ``<set>_error_<label>``).
 """
 
 from sweeplab.training._config import TrainConfig
@@ -18,7 +19,7 @@ from sweeplab.training._fit import (
 )
 from sweeplab.training._gradcheck import GradcheckResult, gradcheck
 from sweeplab.training._optim import EWMAMomentum, learning_rate_at, make_optimizer
-from sweeplab.training._predict import predict
+from sweeplab.training._predict import evaluate_labels, predict
 from sweeplab.training._style import (
     FeatureNet,
     StyleArgs,
@@ -30,7 +31,13 @@ from sweeplab.training._style import (
     style_transfer,
     train_feature_net,
 )
-from sweeplab.training._task import TASKS
+from sweeplab.training._task import (
+    TASKS,
+    UNLABELED,
+    label_errors,
+    masked_bce_loss,
+    multilabel_error,
+)
 from sweeplab.training._tasks import (
     DetectionArgs,
     SiameseArgs,
@@ -86,6 +93,11 @@ __all__ = [
     "yolo_loss",
     "EVAL_SETS",
     "TASKS",
+    "UNLABELED",
+    "evaluate_labels",
+    "label_errors",
+    "masked_bce_loss",
+    "multilabel_error",
     "DivergedError",
     "EWMAMomentum",
     "EpochResult",

@@ -9,7 +9,7 @@ import torch
 
 from sweeplab.errors import UserError
 
-__all__ = ["resolve_device", "seed_everything"]
+__all__ = ["resolve_device", "seed_everything", "threads_for_cpus", "use_threads"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -38,3 +38,21 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def threads_for_cpus(cpus: float) -> int:
+    """Torch intra-op threads for a trial given ``cpus`` CPUs: ``max(1, int(cpus))``.
+
+    The Ray backend runs several trials at once, each on its share of the cores (``--cpus-per-trial``);
+    torch's default (one thread per core of the machine) would oversubscribe them: two
+    concurrent trials with 2 threads each on 2 cores spin-wait on each other's descheduled
+    OpenMP threads. A fractional share (0.5, GPU trials) still gets one thread.
+    """
+    return max(1, int(cpus))
+
+
+def use_threads(n: int) -> int:
+    """``torch.set_num_threads(n)`` when it differs; returns the count now in force."""
+    if n >= 1 and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()

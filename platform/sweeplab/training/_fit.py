@@ -18,6 +18,14 @@ Metrics of each epoch (``FitResult.history`` rows and ``EpochResult.metrics``):
                      the same on each evaluation set present in ``TrainData.evals``
                      (losses there are the data loss, without the L2 term)
 ``epoch_time_s``     wall time of the epoch: training steps and evaluation
+
+Multi-label (``task="multilabel"``, targets ``(N, T)`` with NaN or -1 where unlabeled):
+``<set>_error`` is the mean over the labels of the per-label errors (labels with at least
+one labeled example in that set; see ``_task.py``), ``<set>_loss`` the mean logistic loss
+over the set's labeled entries, and each label j adds ``<set>_error_<label>`` (e.g.
+``dev_error_stop_sign``): wrong / labeled examples of label j, for ``train``, ``train_dev``
+and ``dev``, every epoch. A label with no labeled example in a set has no metric there.
+Label names come from ``TrainData.labels`` (``0``, ``1``, … when it is empty).
 """
 
 from __future__ import annotations
@@ -35,11 +43,13 @@ from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._config import TrainConfig
 from sweeplab.training._device import resolve_device
 from sweeplab.training._optim import learning_rate_at, make_optimizer
-from sweeplab.training._predict import evaluate
+from sweeplab.training._predict import evaluate, evaluate_labels
 from sweeplab.training._task import (
     check_task,
     data_loss,
     l2_penalty,
+    label_mask,
+    label_metric_names,
     penalized_weights,
     prepare_targets,
 )
@@ -66,10 +76,15 @@ class DivergedError(SweeplabError):
 
 @dataclass(frozen=True)
 class TrainData:
-    """In-memory tensors: ``train`` and optional evaluation sets named ``train_dev`` / ``dev``."""
+    """In-memory tensors: ``train`` and optional evaluation sets named ``train_dev`` / ``dev``.
+
+    ``labels`` names the outputs of a multi-label task, one per column of ``y`` (they name
+    the per-label metrics); ignored by the other tasks.
+    """
 
     train: XY
     evals: dict[str, XY] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,7 @@ def fit(
             key="train",
         )
 
+    per_label = _label_columns(data.labels, {"train": y, **{k: v[1] for k, v in evals.items()}})
     optimizer = make_optimizer(model.parameters(), cfg)
     weights = penalized_weights(model) if cfg.l2 > 0 else []
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -164,13 +180,17 @@ def fit(
             drop_single=has_bn,
             augment=augment,
         )
-        names = ["train_loss", "train_loss_ewma", "train_error"]
+        names = ["train_loss", "train_loss_ewma"]
         values = [losses.double().mean(), ewma.update(losses)]
-        values.append(evaluate(model, X, y, task=task)[1])
-        for name, (Xe, ye) in evals.items():
-            loss, error = evaluate(model, Xe, ye, task=task)
-            names += [f"{name}_error", f"{name}_loss"]
-            values += [error, loss]
+        if per_label is not None:
+            _label_metrics(model, {"train": (X, y), **evals}, per_label, names, values)
+        else:
+            names.append("train_error")
+            values.append(evaluate(model, X, y, task=task)[1])
+            for name, (Xe, ye) in evals.items():
+                loss, error = evaluate(model, Xe, ye, task=task)
+                names += [f"{name}_error", f"{name}_loss"]
+                values += [error, loss]
         metrics = {"epoch": epoch, "lr": lr}
         metrics.update(zip(names, torch.stack(values).tolist(), strict=True))  # one sync
         metrics["epoch_time_s"] = time.perf_counter() - start
@@ -293,15 +313,73 @@ def _prepare(
     sets: dict[str, XY] = {}
     for name, (X, y) in {"train": data.train, **data.evals}.items():
         X, y = torch.as_tensor(X), torch.as_tensor(y)
-        if X.shape[0] != y.reshape(-1).shape[0] or X.shape[0] == 0:
-            raise UserError(
-                f"the {name} set needs as many labels as examples, and at least one: got "
-                f"X of shape {tuple(X.shape)} and y of shape {tuple(y.shape)}"
-            )
+        _check_target_shape(name, X, y, task)
         sets[name] = (X.to(device, dtype), prepare_targets(y, task).to(device))
     X, y = sets.pop("train")
     _check_targets(model, X, y, task)
     return X, y, sets
+
+
+def _check_target_shape(name: str, X: torch.Tensor, y: torch.Tensor, task: str) -> None:
+    if task != "multilabel" and y.ndim == 2 and y.shape[1] > 1:
+        raise UserError(
+            f"the {name} set has {y.shape[1]} labels per example (y of shape "
+            f"{tuple(y.shape)}): that is multi-label data; set `task: multilabel`"
+        )
+    if task == "multilabel" and y.ndim != 2:
+        raise UserError(
+            f"a multilabel task needs targets of shape (N, T), one column per label, but the "
+            f"{name} set has y of shape {tuple(y.shape)}; use task binary or multiclass"
+        )
+    n_labels = y.shape[0] if task == "multilabel" else y.reshape(-1).shape[0]
+    if X.shape[0] != n_labels or X.shape[0] == 0:
+        raise UserError(
+            f"the {name} set needs as many labels as examples, and at least one: got "
+            f"X of shape {tuple(X.shape)} and y of shape {tuple(y.shape)}"
+        )
+
+
+def _label_columns(
+    labels: tuple[str, ...], targets: dict[str, torch.Tensor]
+) -> dict[str, list[tuple[int, str]]] | None:
+    """Multi-label only (2-D targets): per set, ``(column, metric suffix)`` of every label
+    with a labeled example there. Computed once, so each epoch needs no host sync for it."""
+    t = targets["train"].shape[1] if targets["train"].ndim == 2 else 0
+    if not t:
+        return None
+    if labels and len(labels) != t:
+        raise UserError(
+            f"the data names {len(labels)} labels ({', '.join(labels)}), but its targets have "
+            f"{t} columns"
+        )
+    suffixes = label_metric_names(labels or [str(j) for j in range(t)])
+    columns = {}
+    for name, y in targets.items():
+        present = label_mask(y).any(dim=0).tolist()  # (T,) one sync, before training
+        if not any(present):
+            raise UserError(f"the {name} set has no labeled entry: its error would be unknown")
+        columns[name] = [(j, s) for j, s in enumerate(suffixes) if present[j]]
+    return columns
+
+
+def _label_metrics(
+    model: nn.Module,
+    sets: dict[str, XY],
+    columns: dict[str, list[tuple[int, str]]],
+    names: list[str],
+    values: list[torch.Tensor],
+) -> None:
+    """Append each set's error, loss (not train's) and per-label errors; tensors, no sync."""
+    for name, (Xs, ys) in sets.items():
+        loss, errors = evaluate_labels(model, Xs, ys)  # errors: (T,)
+        cols = [j for j, _ in columns[name]]
+        names.append(f"{name}_error")
+        values.append(errors[cols].mean())  # mean over the labels labeled in this set
+        if name != "train":
+            names.append(f"{name}_loss")
+            values.append(loss)
+        names += [f"{name}_error_{s}" for _, s in columns[name]]
+        values += list(errors[cols].unbind())
 
 
 @torch.no_grad()
@@ -311,6 +389,9 @@ def _check_targets(model: nn.Module, X: torch.Tensor, y: torch.Tensor, task: str
     model.eval()  # no batch-norm statistics are updated, no dropout drawn
     logits = model(X[:2])
     model.train(was_training)
+    if task == "multilabel":
+        _check_multilabel_targets(logits, y)
+        return
     low, high = float(y.min()), float(y.max())
     if task == "binary":
         data_loss(logits, y[:2], task)  # raises a UserError unless the model has one logit
@@ -324,3 +405,24 @@ def _check_targets(model: nn.Module, X: torch.Tensor, y: torch.Tensor, task: str
                 f"a multiclass task needs labels in 0 … num_outputs−1 = {k - 1} for this "
                 f"model, but got labels in [{low}, {high}]"
             )
+
+
+def _check_multilabel_targets(logits: torch.Tensor, y: torch.Tensor) -> None:
+    t = y.shape[1]
+    if logits.ndim != 2 or logits.shape[1] != t:
+        raise UserError(
+            f"a multilabel task with {t} labels needs a model with {t} output logits, shape "
+            f"(N, {t}), but the model returned shape {tuple(logits.shape)}; build it with "
+            f"num_outputs={t}"
+        )
+    labeled = ~torch.isnan(y)  # prepare_targets turned -1 into NaN
+    if not labeled.any():
+        raise UserError(
+            "a multilabel task needs labeled entries, but every training entry is unlabeled"
+        )
+    values = y[labeled]
+    if not ((values == 0) | (values == 1)).all():
+        raise UserError(
+            "a multilabel task needs entries 0 / 1 (NaN or -1: unlabeled), but got values in "
+            f"[{float(values.min())}, {float(values.max())}]"
+        )

@@ -7,13 +7,15 @@ import torch
 from torch import nn
 
 from sweeplab.training._task import (
+    _wrong_and_labeled,
     check_task,
     data_loss,
+    label_mask,
     predict_labels,
     probabilities,
 )
 
-__all__ = ["evaluate", "predict"]
+__all__ = ["evaluate", "evaluate_labels", "predict"]
 
 
 def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -29,7 +31,8 @@ def predict(
     """Predicted labels ``(N,)`` int64 and probabilities, as NumPy arrays, in eval mode.
 
     Probabilities are ``(N,)`` P(y=1) for ``binary`` and ``(N, K)`` softmax rows for
-    ``multiclass``. The model's train / eval mode is restored afterwards.
+    ``multiclass``; for ``multilabel`` both are ``(N, T)``: 0 / 1 and σ per label. The
+    model's train / eval mode is restored afterwards.
     """
     check_task(task)
     device, dtype = _model_device_dtype(model)
@@ -56,9 +59,14 @@ def evaluate(
     """``(mean loss, error rate)`` as 0-d tensors on the model's device (no sync).
 
     The loss is the data loss (cross-entropy) without the L2 term; the error is
-    1 − accuracy. ``X`` and ``y`` are already on the device, ``y`` as ``prepare_targets``
-    made it. The model is put in eval mode.
+    1 − accuracy (multi-label: the mean of the per-label errors, see :func:`evaluate_labels`).
+    ``X`` and ``y`` are already on the device, ``y`` as ``prepare_targets`` made it. The model
+    is put in eval mode.
     """
+    if task == "multilabel":
+        loss, errors = evaluate_labels(model, X, y, batch_size=batch_size)
+        present = label_mask(y).any(dim=0)  # (T,) labels with a labeled example here
+        return loss, (errors * present).sum() / present.sum()  # no boolean indexing: no sync
     model.eval()
     n = X.shape[0]
     loss_sum = torch.zeros((), device=X.device, dtype=torch.float64)
@@ -69,3 +77,29 @@ def evaluate(
         loss_sum += data_loss(logits, yb, task).double() * xb.shape[0]
         wrong += (predict_labels(logits, task) != yb.long()).sum()
     return loss_sum / n, wrong.double() / n
+
+
+@torch.no_grad()
+def evaluate_labels(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 4096
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Multi-label: ``(mean loss, per-label errors (T,))`` as tensors on the device (no sync).
+
+    The loss is the mean logistic loss over every labeled entry of the set (not a mean of
+    batch means); label j's error is wrong / labeled examples of label j, 0 where the set has
+    none of label j labeled (callers leave those labels out). ``y`` is ``(N, T)`` float with
+    NaN for unlabeled entries (``prepare_targets``). The model is put in eval mode.
+    """
+    model.eval()
+    t = y.shape[1]
+    loss_sum = torch.zeros((), device=X.device, dtype=torch.float64)
+    wrong = torch.zeros(t, device=X.device, dtype=torch.int64)
+    labeled = torch.zeros(t, device=X.device, dtype=torch.int64)
+    for i in range(0, X.shape[0], batch_size):
+        xb, yb = X[i : i + batch_size], y[i : i + batch_size]
+        logits = model(xb)  # (B, T)
+        w, n = _wrong_and_labeled(logits, yb)
+        loss_sum += data_loss(logits, yb, "multilabel").double() * n.sum()
+        wrong += w
+        labeled += n
+    return loss_sum / labeled.sum().clamp(min=1), wrong.double() / labeled.clamp(min=1)

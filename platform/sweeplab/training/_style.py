@@ -232,7 +232,7 @@ def style_transfer(
         j, jc, js = total_cost(net, g, targets, args)
         history.append((j.item(), jc.item(), js.item()))
         if on_step is not None:
-            on_step(step, float(j))
+            on_step(step, history[-1][0])
         if step == args.steps:
             break
         opt.zero_grad(set_to_none=True)

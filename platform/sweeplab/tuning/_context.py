@@ -8,7 +8,7 @@ from typing import Any
 
 from sweeplab.errors import UserError
 
-__all__ = ["SweepContext", "prepare_context", "route_params"]
+__all__ = ["RoutedParams", "SweepContext", "prepare_context", "route_params", "split_params"]
 
 
 @dataclass
@@ -30,6 +30,13 @@ class SweepContext:
     # train.init_from's state_dict, loaded once per sweep (transfer learning); None without it
     init_state: dict[str, Any] | None = None
     base_dir: str = "."  # the project file's folder: relative checkpoint paths start there
+    # Vision tasks (detection, segmentation, verification, style_transfer): the task's own
+    # settings (task_args) and their field names (the third routing group), and the data
+    # made once per sweep: {split name: DetectionSet | SegmentationSet | IdentitySet}, or for
+    # style transfer {"net": the trained FeatureNet, "content": (3, H, W), "style": (3, H, W)}.
+    task_fields: frozenset[str] = frozenset()
+    task_args: dict[str, Any] = field(default_factory=dict)
+    task_data: dict[str, Any] = field(default_factory=dict)
     _device_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def splits_on(self, device: Any) -> dict[str, tuple[Any, Any]]:
@@ -45,6 +52,37 @@ class SweepContext:
         state = dict(self.__dict__)
         state["_device_cache"] = {}
         return state
+
+
+@dataclass(frozen=True)
+class RoutedParams:
+    """A trial's parameters in their three groups."""
+
+    model: dict[str, Any]
+    train: dict[str, Any]
+    task: dict[str, Any]
+
+
+def split_params(ctx: SweepContext, params: dict[str, Any]) -> RoutedParams:
+    """Model arguments first, then the task's settings, then training settings, by name.
+
+    The task group comes before training settings: style transfer's ``learning_rate`` is
+    the step size on G's pixels (its training settings are fixed, used once per sweep).
+    """
+    model, train, task = {}, {}, {}
+    for name, value in params.items():
+        if name in ctx.model_fields:
+            model[name] = value
+        elif name in ctx.task_fields:
+            task[name] = value
+        elif name in ctx.train_fields:
+            train[name] = value
+        else:  # checked when the sweep starts; this is a programming error
+            raise UserError(
+                f"parameter {name!r} is neither a model argument, a task setting nor a "
+                "training setting"
+            )
+    return RoutedParams(model, train, task)
 
 
 def route_params(
@@ -75,20 +113,32 @@ def check_space_names(
     model_fields: frozenset[str],
     train_fields: frozenset[str],
     space_file: str | None,
+    task_fields: frozenset[str] = frozenset(),
+    task: str | None = None,
 ) -> None:
-    """Every search-space parameter must be a model argument or a training setting."""
+    """Every search-space parameter must be a model argument, a task setting or a training setting."""
     from sweeplab.errors import close_matches
 
-    known = sorted(model_fields | train_fields)
+    known = sorted(model_fields | train_fields | task_fields)
     for name in space.names:
-        if name not in model_fields and name not in train_fields:
+        if name not in model_fields and name not in train_fields and name not in task_fields:
             line = None
             doc = getattr(space, "doc", None)
             if doc is not None:
                 line = doc.line_of(("parameters", name))
+            if task_fields or task == "style_transfer":
+                what = (
+                    f"it is not a {task} task setting (task_args)"
+                    if task == "style_transfer" and not model_fields
+                    else f"it is neither an argument of model {model_name!r}, a {task} task "
+                    "setting (task_args) nor a training setting"
+                )
+            else:
+                what = f"it is neither an argument of model {model_name!r} nor a training setting"
+            if task == "style_transfer":
+                what += " (the feature network and its training run once per sweep)"
             raise UserError(
-                f"unknown parameter {name!r}: it is neither an argument of model {model_name!r} "
-                f"nor a training setting; expected one of: {', '.join(known)}",
+                f"unknown parameter {name!r}: {what}; expected one of: {', '.join(known)}",
                 file=space_file,
                 line=line,
                 key=f"parameters.{name}",
@@ -110,6 +160,12 @@ def prepare_context(
     from sweeplab.training import TrainConfig
 
     project = pf.project
+    from sweeplab.config.project import VISION_TASKS, task_of
+
+    if task_of(project) in VISION_TASKS:
+        from sweeplab.tuning._task_context import prepare_task_context
+
+        return prepare_task_context(pf, manifest_path=manifest_path)
     dataset = load_dataset(project.data, base_dir=pf.base_dir)
     if manifest_path is not None and manifest_path.is_file():
         manifest = SplitManifest.from_json(manifest_path)
@@ -134,6 +190,13 @@ def prepare_context(
         )
     if task == "binary" and n_classes != 2:
         raise pf.error(f"task 'binary' needs 2 classes, but the data has {n_classes}", "task")
+    if (task == "multilabel") != dataset.multilabel:  # never inferred: the user says it
+        found = f"{n_classes} labels per example" if dataset.multilabel else "one class per example"
+        raise pf.error(
+            f"task {task!r} does not fit the data: it has {found}; set task: "
+            f"{'multilabel' if dataset.multilabel else 'binary or multiclass'}",
+            "task",
+        )
     image = spec.input_kind == "image"
     tensors = prepare_tensors(
         dataset, manifest, normalize=project.data.normalize, device="cpu", image=image

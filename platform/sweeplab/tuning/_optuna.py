@@ -184,6 +184,16 @@ def _kill_orphan_runs(setup: SweepSetup) -> None:
     except Exception:  # noqa: BLE001 - the store went away; the next resume cleans up
         return
     for r in runs:
+        recorded = r.data.tags.get(TAG["status"])
+        if recorded in ("finished", "pruned", "failed"):
+            # The trial's last batch (metrics, status tag) was stored, and the process died
+            # before the run's end state: the record is whole, so end it as it was meant to.
+            status = "FAILED" if recorded == "failed" else "FINISHED"
+            try:
+                client.set_terminated(r.info.run_id, status)
+            except Exception:  # noqa: BLE001 - the next resume tries again
+                pass
+            continue
         TrialRun(client, r.info.run_id).finish(
             "killed", reason="the sweep process stopped while this trial ran; re-run on resume"
         )
@@ -232,7 +242,8 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
     say = progress or (lambda event, data: None)
     if setup.resumed:
         repair_journal(setup.sweep_dir / "optuna.journal")
-        setup.sweep_run.outbox.pump()  # writes a killed process left unsent (runs it created)
+        # writes a killed process left unsent (runs it created), before the study is repaired
+        setup.sweep_run.outbox.drain(_OUTBOX_DRAIN_S)
     study = open_study(setup)
     if setup.resumed:
         n = _recover_interrupted(study, setup)
@@ -321,7 +332,9 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
         setup.sweep_run,
         number=trial.number,
         params=params,
-        tags={"sweeplab.optuna_trial": trial.number},
+        # One trial at a time in this process: torch keeps its default threads (OMP_NUM_THREADS,
+        # else one per core), i.e. the whole machine; recorded so runs can be compared.
+        tags={"sweeplab.optuna_trial": trial.number, "sweeplab.threads": _torch_threads()},
         key=run_key,
     )
     if recorder.run_id:  # None while the tracking store is away (the outbox creates it later)
@@ -339,6 +352,7 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
     )
     try:
         result = run_trial(setup.context, params, reporter)
+        _wait_for_run(recorder)
         value = objective_value(result.metrics, setup.objective)
     except TrialPruned as exc:
         recorder.pruned(exc.epoch)
@@ -349,6 +363,7 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
         trial.set_user_attr("interrupted", True)
         study.tell(trial, state=TrialState.FAIL)
         recorder.killed()
+        setup.sweep_run.outbox.drain(_OUTBOX_DRAIN_S)  # the rest stays in the outbox folder
         raise
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
         reason = failure_reason(exc)
@@ -370,6 +385,8 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
         feasible = all(v <= 0 for v in violations)
         if result.state_dict is not None:  # train.save_checkpoint
             recorder.log_checkpoint(result.state_dict)
+        if result.artifacts:  # style/generated.png, analysis tables of the vision tasks
+            recorder.log_artifacts(result.artifacts)
         recorder.finished(
             metrics,
             tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)},
@@ -382,8 +399,26 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
     return outcome
 
 
+# How long a trial's end waits for the sender thread to create its MLflow run (it was queued
+# when the trial started, so it is normally long done), and how long Ctrl-C or a resume waits
+# for queued writes before leaving them in the outbox folder.
+_OUTBOX_DRAIN_S = 10.0
+
+
+def _wait_for_run(recorder: TrialRecorder) -> None:
+    run = recorder.run
+    run.run_id = run.outbox.wait_created(run.key, _OUTBOX_DRAIN_S) or run.run_id
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _link_run(trial, recorder: TrialRecorder) -> None:
     """The run id, once the store has answered (it may have been away when the trial began)."""
+    _wait_for_run(recorder)
     if recorder.run_id and trial.user_attrs.get("mlflow_run_id") != recorder.run_id:
         trial.set_user_attr("mlflow_run_id", recorder.run_id)
 

@@ -114,6 +114,8 @@ def _scheduler(setup: SweepSetup):
 def _trainable(setup: SweepSetup, *, resumed: bool):
     from ray import tune
 
+    from sweeplab.training._device import threads_for_cpus
+
     s = setup.settings
     spec = WorkerSpec(
         tracking_uri=setup.tracking_uri,
@@ -128,6 +130,8 @@ def _trainable(setup: SweepSetup, *, resumed: bool):
         last_epoch=int(setup.context.project.train.epochs) if s.scheduler == "asha" else None,
         resumed=resumed,
         outbox_dir=str(setup.workspace.outbox_dir(setup.name)),
+        torch_threads=threads_for_cpus(s.cpus_per_trial),
+        report_every_s=0.0 if s.scheduler == "asha" else 1.0,
     )
     fn = tune.with_parameters(sweep_trainable, ctx=setup.context, spec=spec)
     resources = {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial}

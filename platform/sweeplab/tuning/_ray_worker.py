@@ -27,6 +27,7 @@ RAY_TRIAL_TAG = "sweeplab.ray_trial_id"
 NODE_TAG = "sweeplab.node"
 NODE_ID_TAG = "sweeplab.node_id"
 DEVICE_TAG = "sweeplab.device"
+THREADS_TAG = "sweeplab.threads"  # torch intra-op threads the trial trained with
 _NAME = re.compile(r"^trial_(\d+)$")
 
 # One MLflow client (and outbox) per worker process and sweep: creating a client (and, for
@@ -56,6 +57,13 @@ class WorkerSpec:
     # tracking store is saved there for `sweeplab sync` (reachable on this machine's nodes).
     outbox_dir: str | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    # Torch intra-op threads of a trial: its CPUs (``--cpus-per-trial``, at least 1), so that
+    # concurrent trials do not oversubscribe the node's cores; 0 leaves torch's setting alone.
+    torch_threads: int = 0
+    # Seconds between two per-epoch reports to Tune (0: every epoch, as ASHA needs). Each
+    # report is a round trip through the Tune driver that the trial waits for; without a
+    # scheduler they only feed the progress display, so once a second is enough.
+    report_every_s: float = 0.0
 
 
 def trial_number(name: str | None) -> int:
@@ -107,6 +115,13 @@ def _device() -> str:
     return "cpu"
 
 
+def _use_threads(n: int) -> int:
+    """Set torch's intra-op threads for this trial (actors are reused: set it every trial)."""
+    from sweeplab.training._device import use_threads
+
+    return use_threads(n)
+
+
 def _node() -> tuple[str, str]:
     """(``hostname (ip)``, Ray node id) of the node running this trial."""
     import ray
@@ -126,6 +141,7 @@ class _TuneReporter:
         self.recorder, self.bookkeeping = recorder, bookkeeping
         self.flush, self.final_epoch = spec.flush_each_epoch, spec.last_epoch
         self.last_epoch = 0
+        self.every, self.last_report = spec.report_every_s, -math.inf
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         from ray import tune
@@ -136,6 +152,10 @@ class _TuneReporter:
             self.recorder.run.flush()
         if self.final_epoch is not None and epoch >= self.final_epoch:
             return
+        now = time.monotonic()
+        if self.every and now - self.last_report < self.every:
+            return
+        self.last_report = now
         finite = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
         tune.report(
             {**finite, "epoch": epoch, RESULT_KEY: {**self.bookkeeping, "status": "running"}}
@@ -174,7 +194,9 @@ def sweep_trainable(
 
     device = _device()
     node, node_id = _node()
+    threads = _use_threads(spec.torch_threads)
     tags = {
+        THREADS_TAG: threads,
         RAY_TRIAL_TAG: trial_id,
         NODE_TAG: node,
         NODE_ID_TAG: node_id,
@@ -204,6 +226,8 @@ def sweep_trainable(
     metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)}
     violations = constraint_violations(list(spec.constraints), metrics)
     feasible = all(v <= 0 for v in violations)
+    if result.artifacts:  # style/generated.png, analysis tables of the vision tasks
+        recorder.log_artifacts(result.artifacts)
     recorder.finished(
         metrics,
         tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)},

@@ -103,6 +103,35 @@ class TrialRecorder:
             except Exception as exc:  # noqa: BLE001 - an artifact must not cost the trial its record
                 logging.getLogger(__name__).warning("sweeplab: checkpoint not logged: %s", exc)
 
+    def log_artifacts(self, artifacts: dict[str, bytes]) -> None:
+        """Log ``{artifact path: content}`` to the run (style/generated.png, analysis/*.csv)."""
+        import tempfile
+        from pathlib import Path, PurePosixPath
+
+        if not artifacts:
+            return
+        if self.run_id is None:  # the tracking store is away; the run's records are queued
+            logging.getLogger(__name__).warning(
+                "sweeplab: %d artifact(s) not logged: the tracking store did not answer",
+                len(artifacts),
+            )
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in artifacts.items():
+                rel = PurePosixPath(name)
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise ValueError(f"artifact paths must be relative, but got {name!r}")
+                path = Path(tmp, *rel.parts)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+                folder = str(rel.parent) if str(rel.parent) != "." else None
+                try:
+                    self.run.client.log_artifact(self.run_id, str(path), artifact_path=folder)
+                except Exception as exc:  # noqa: BLE001 - an artifact must not cost the trial its record
+                    logging.getLogger(__name__).warning(
+                        "sweeplab: artifact %s not logged: %s", name, exc
+                    )
+
     def pruned(self, epoch: int) -> None:
         self.run.finish("pruned", reason=f"stopped early by the pruner after epoch {epoch}")
 

@@ -237,6 +237,8 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         model_fields=ctx.model_fields,
         train_fields=ctx.train_fields,
         space_file=str(space_path) if space_path else None,
+        task_fields=ctx.task_fields,
+        task=ctx.task,
     )
 
     tracking_uri = (
@@ -269,7 +271,14 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         ) from None
 
     constraints = _constraints(pf)
-    outbox = Outbox(client, ws.outbox_dir(name), tracking_uri=tracking_uri)
+    # In-process trials (Optuna): a sender thread writes to MLflow while the next trial trains;
+    # every write is on disk in the outbox folder first (see tracking/_outbox.py).
+    outbox = Outbox(
+        client,
+        ws.outbox_dir(name),
+        tracking_uri=tracking_uri,
+        background=settings.backend == "optuna",
+    )
     if settings.resume:
         sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name, outbox)
         sweep_run.reopen()

@@ -18,6 +18,9 @@ from sweeplab.tuning._context import SweepContext, route_params
 __all__ = ["Reporter", "TrialPruned", "TrialResult", "run_trial", "measure_latency_ms"]
 
 
+_VISION_TASKS = frozenset({"detection", "segmentation", "verification", "style_transfer"})
+
+
 class TrialPruned(SweeplabError):
     """Raised by a reporter when the backend's pruner stops the trial early."""
 
@@ -40,6 +43,8 @@ class TrialResult:
     device: str = "cpu"
     model: Any = None  # the trained nn.Module (kept only when asked)
     state_dict: Any = None  # CPU weights to log as model/state_dict.pt (train.save_checkpoint)
+    # artifact path -> content, logged to the trial's run (style/generated.png, analysis/*.csv)
+    artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
 def run_trial(
@@ -51,6 +56,10 @@ def run_trial(
     device: str | None = None,
 ) -> TrialResult:
     """Build the model from the registry, train it, evaluate train / train-dev / dev."""
+    if ctx.task in _VISION_TASKS:  # detection, segmentation, verification, style transfer
+        from sweeplab.tuning._task_trials import run_task_trial
+
+        return run_task_trial(ctx, params, reporter, keep_model=keep_model, device=device)
     from pydantic import ValidationError
 
     from sweeplab.models import build_model
@@ -80,7 +89,9 @@ def run_trial(
         _start_from_checkpoint(ctx, model, cfg)
     splits = ctx.splits_on(dev)
     data = TrainData(
-        train=splits["train"], evals={k: v for k, v in splits.items() if k in ("train_dev", "dev")}
+        train=splits["train"],
+        evals={k: v for k, v in splits.items() if k in ("train_dev", "dev")},
+        labels=tuple(ctx.tensors.classes),  # names the per-label metrics of a multilabel task
     )
 
     on_epoch = None

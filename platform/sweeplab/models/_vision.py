@@ -1,0 +1,89 @@
+"""Registry entries of the vision-task networks (detection, segmentation, verification, style).
+
+Their outputs are not the classification ``(B, num_outputs)``: the grid detector gives
+``(B, S, S, A, 5 + K)``, the U-Net ``(B, K, H, W)``, the Siamese encoder ``(B, d)`` and the
+style feature network ``(B, K)`` logits (its activations are what style transfer uses).
+``num_outputs`` is the number of classes (ignored by the encoder: ``embedding_dim`` sets it).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from torch import nn
+
+from sweeplab.config._base import Schema
+from sweeplab.models._detection import DetectorArgs, GridDetector
+from sweeplab.models._registry import register_model
+from sweeplab.models._shapes import image_shape
+from sweeplab.models._siamese import Encoder, EncoderArgs
+from sweeplab.models._unet import UNet, UNetArgs
+
+__all__ = ["FeatureNetArgs"]
+
+
+@register_model(
+    "grid_detector",
+    args=DetectorArgs,
+    tasks=("detection",),
+    input_kind="image",
+    example_input=(3, 32, 32),
+    example_outputs=3,
+)
+def _grid_detector(
+    args: DetectorArgs, *, input_shape: tuple[int, ...], num_outputs: int
+) -> nn.Module:
+    """YOLO-style grid detector with anchor boxes: (B, S, S, A, 5 + K)."""
+    return GridDetector(args, input_shape=input_shape, num_classes=num_outputs)
+
+
+@register_model(
+    "unet",
+    args=UNetArgs,
+    tasks=("segmentation",),
+    input_kind="image",
+    example_input=(3, 32, 32),
+    example_outputs=4,
+)
+def _unet(args: UNetArgs, *, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """U-Net: per-pixel class logits (B, K, H, W), background included in K."""
+    return UNet(args, input_shape=input_shape, num_classes=num_outputs)
+
+
+@register_model(
+    "siamese_encoder",
+    args=EncoderArgs,
+    tasks=("verification",),
+    input_kind="image",
+    example_input=(1, 16, 16),
+    example_outputs=128,
+)
+def _siamese_encoder(
+    args: EncoderArgs, *, input_shape: tuple[int, ...], num_outputs: int
+) -> nn.Module:
+    """Siamese encoder f(x) -> (B, embedding_dim); task_args.head adds the binary head."""
+    image_shape(input_shape, model="siamese_encoder")
+    return Encoder(args, input_shape=input_shape)
+
+
+class FeatureNetArgs(Schema):
+    """Arguments of the style-transfer feature network (trained once per sweep)."""
+
+    filters: int = Field(default=16, ge=1, description="Filters of conv1; conv2 and conv3 have 2×.")
+
+
+@register_model(
+    "feature_net",
+    args=FeatureNetArgs,
+    tasks=("style_transfer",),
+    input_kind="image",
+    example_input=(3, 32, 32),
+    example_outputs=3,
+)
+def _feature_net(
+    args: FeatureNetArgs, *, input_shape: tuple[int, ...], num_outputs: int
+) -> nn.Module:
+    """Small CNN (conv1..conv3) whose activations define content and style costs."""
+    from sweeplab.training._style import FeatureNet  # training depends on models, not back
+
+    c, _, _ = image_shape(input_shape, model="feature_net")
+    return FeatureNet(c, num_outputs, filters=args.filters)

@@ -1,0 +1,121 @@
+"""Classification with localization and landmark regression (one object per image)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from sweeplab.analysis._boxes import box_iou
+from sweeplab.data._generated import DetectionSet, LandmarkSet
+from sweeplab.models._detection import decode_landmarks, decode_localization
+from sweeplab.training._config import TrainConfig
+from sweeplab.training._device import resolve_device
+from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
+from sweeplab.training._tasks._losses import landmark_loss, localization_loss
+
+__all__ = ["train_landmarks", "train_localizer"]
+
+
+def _single_object(data: DetectionSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``present`` ``(N,)``, ``boxes`` ``(N, 4)``, ``classes`` ``(N,)`` of 0/1-object images."""
+    if any(len(b) > 1 for b in data.boxes):
+        raise ValueError("localization needs at most one object per image; use max_objects=1")
+    present = torch.tensor([float(len(b)) for b in data.boxes])
+    boxes = torch.tensor(
+        np.stack([b[0] if len(b) else np.zeros(4) for b in data.boxes]), dtype=torch.float32
+    )
+    classes = torch.tensor([int(c[0]) if len(c) else 0 for c in data.classes])
+    return present, boxes, classes
+
+
+def _localization_error(model: nn.Module, data: DetectionSet, device: torch.device) -> float:
+    """Share of images with the wrong presence, or the wrong class, or a box IoU < 0.5."""
+    present, boxes, classes = _single_object(data)
+    p, pred_boxes, probs = decode_localization(_outputs(model, data.images.to(device)).cpu())
+    said = p >= 0.5
+    wrong = said != (present > 0.5)
+    ious = np.diag(box_iou(pred_boxes.numpy(), boxes.numpy()))  # each image with its own box
+    hit = (probs.argmax(1) == classes) & torch.from_numpy(ious >= 0.5)
+    wrong |= (present > 0.5) & said & ~hit
+    return float(wrong.float().mean())
+
+
+def train_localizer(
+    model: nn.Module,
+    train: DetectionSet,
+    cfg: TrainConfig,
+    *,
+    dev: DetectionSet | None = None,
+    on_epoch: OnEpoch = None,
+) -> TaskResult:
+    """Classification with localization on images with zero or one object."""
+    device = resolve_device(cfg.device)
+    model.to(device)
+    x = train.images.to(device)
+    present, boxes, classes = (t.to(device) for t in _single_object(train))
+    bs, steps = _batches(len(x), cfg.batch_size)
+    sample = _sampler(len(x), bs, device)
+
+    def step(gen: torch.Generator) -> torch.Tensor:
+        i = sample(gen)
+        return localization_loss(model(x[i]), present[i], boxes[i], classes[i])
+
+    def evaluate() -> dict[str, float]:
+        out = {"train_error": _localization_error(model, train, device)}
+        if dev is not None:
+            out["dev_error"] = _localization_error(model, dev, device)
+        return out
+
+    return _loop(
+        model,
+        cfg,
+        task="localization",
+        n_steps=steps,
+        step_loss=step,
+        evaluate=evaluate,
+        on_epoch=on_epoch,
+    )
+
+
+def _landmark_error(model: nn.Module, data: LandmarkSet, device: torch.device) -> float:
+    """Mean Euclidean distance between predicted and true points, relative to the image."""
+    _, pts = decode_landmarks(_outputs(model, data.images.to(device)).cpu())
+    return float((pts - data.points).norm(dim=-1).mean())
+
+
+def train_landmarks(
+    model: nn.Module,
+    train: LandmarkSet,
+    cfg: TrainConfig,
+    *,
+    dev: LandmarkSet | None = None,
+    on_epoch: OnEpoch = None,
+) -> TaskResult:
+    """Landmark regression: ``L`` points per image; ``dev_error`` = mean point distance."""
+    device = resolve_device(cfg.device)
+    model.to(device)
+    x, pts = train.images.to(device), train.points.to(device)
+    present = torch.ones(len(x), device=device)
+    bs, steps = _batches(len(x), cfg.batch_size)
+    sample = _sampler(len(x), bs, device)
+
+    def step(gen: torch.Generator) -> torch.Tensor:
+        i = sample(gen)
+        return landmark_loss(model(x[i]), present[i], pts[i])
+
+    def evaluate() -> dict[str, float]:
+        out = {"train_error": _landmark_error(model, train, device)}
+        if dev is not None:
+            out["dev_error"] = _landmark_error(model, dev, device)
+        return out
+
+    return _loop(
+        model,
+        cfg,
+        task="landmarks",
+        n_steps=steps,
+        step_loss=step,
+        evaluate=evaluate,
+        on_epoch=on_epoch,
+    )

@@ -1,0 +1,296 @@
+"""The vision tasks' trials: detection, segmentation, verification, style transfer.
+
+``run_trial`` dispatches here by ``ctx.task``. Each runner builds its model from the
+registry, trains it with the task's loop (``training/_tasks``), reports every epoch (a
+reporter may raise :class:`TrialPruned`; it goes through) and returns a
+:class:`~sweeplab.tuning._trial.TrialResult` with the platform's metric names:
+
+* ``dev_error`` = 1 − ``dev_map`` (mAP@0.5), 1 − ``dev_mean_iou``, 1 −
+  ``dev_verification_accuracy`` (at the τ chosen on dev);
+* style transfer has no dev set: ``cost_ratio`` = J(G) at the end / J(G) at the start is its
+  optimizing metric, beside ``total_cost``, ``content_cost``, ``style_cost``, ``initial_cost``;
+* error-analysis metrics (``dev_ap_<class>``, ``dev_iou_<class>``, false accept / reject
+  rates) and tables as artifacts (``analysis/…``); style transfer logs ``style/*.png``.
+
+Test identities and test scenes are never evaluated in a trial (as for classification, test
+error is for the final evaluation only).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sweeplab.errors import UserError
+from sweeplab.tuning._context import SweepContext, split_params
+
+__all__ = ["TASK_RUNNERS", "run_task_trial"]
+
+
+def run_task_trial(
+    ctx: SweepContext,
+    params: dict[str, Any],
+    reporter: Any = None,
+    *,
+    keep_model: bool = False,
+    device: str | None = None,
+) -> Any:
+    from pydantic import ValidationError
+
+    from sweeplab.training import seed_everything
+    from sweeplab.training._tasks import task_args_schema
+
+    routed = split_params(ctx, params)
+    cfg = _train_config(ctx, routed.train, device)
+    try:
+        args = task_args_schema(ctx.task)(**{**ctx.task_args, **routed.task})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(map(str, err["loc"]))
+        raise UserError(
+            f"invalid task setting {key}: {err['msg']} (found {err.get('input')!r})",
+            key=f"task_args.{key}",
+        ) from None
+    model_args = {**ctx.model_args, **routed.model}
+    seed_everything(cfg.seed)
+    on_epoch = None
+    if reporter is not None:
+
+        def on_epoch(result: Any) -> None:
+            reporter.epoch(result.epoch, result.metrics)
+
+    result = TASK_RUNNERS[ctx.task](ctx, model_args, cfg, args, on_epoch)
+    result.model_args = model_args
+    result.train_args = cfg.model_dump(mode="json")
+    result.train_args.update({f"task.{k}": v for k, v in args.model_dump(mode="json").items()})
+    if not keep_model:
+        result.model = None
+    return result
+
+
+def _train_config(ctx: SweepContext, train_params: dict[str, Any], device: str | None) -> Any:
+    from pydantic import ValidationError
+
+    base = ctx.project.train
+    try:
+        cfg = type(base)(**{**base.model_dump(), **train_params})
+        if device is not None:
+            cfg = type(base)(**{**cfg.model_dump(), "device": device})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UserError(
+            f"invalid training setting {'.'.join(map(str, err['loc']))}: {err['msg']} "
+            f"(found {err.get('input')!r})"
+        ) from None
+    return cfg
+
+
+def _finish(
+    ctx: SweepContext, model: Any, task_result: Any, dev_images: Any, extra: dict[str, float]
+) -> Any:
+    from sweeplab.tuning._trial import TrialResult, diagnosis_metrics, measure_latency_ms
+
+    metrics = dict(task_result.final)
+    metrics.update(extra)
+    metrics["params_count"] = float(sum(p.numel() for p in model.parameters()))
+    if dev_images is not None:
+        device = next(model.parameters()).device
+        metrics["latency_ms"] = measure_latency_ms(model, dev_images.to(device))
+    metrics["epochs_run"] = float(len(task_result.history))
+    metrics.update(diagnosis_metrics(ctx, metrics))
+    return TrialResult(
+        metrics=metrics,
+        history=task_result.history,
+        device=str(next(model.parameters()).device),
+        model=model,
+    )
+
+
+def _table_artifacts(name: str, table: Any) -> dict[str, bytes]:
+    return {
+        f"analysis/{name}.csv": table.to_csv(index=False).encode(),
+        f"analysis/{name}.json": table.to_json(orient="records", indent=1).encode(),
+    }
+
+
+# ------------------------------------------------------------------------------- runners
+
+
+def _detection(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+    from sweeplab.analysis import detection_error_table
+    from sweeplab.models import build_model
+    from sweeplab.training._tasks import detect, train_detector
+
+    train, dev = ctx.task_data["train"], ctx.task_data["dev"]
+    model = build_model(
+        ctx.model_name,
+        model_args,
+        input_shape=tuple(train.images.shape[1:]),
+        num_outputs=len(train.class_names),
+    )
+    res = train_detector(model, train, cfg, dev=dev, args=args, on_epoch=on_epoch)
+    preds, truth = detect(model, dev, args=args)
+    table = detection_error_table(preds, truth, train.class_names)
+    every = table[table["size"] == "all"]
+    extra = {f"dev_ap_{r['class']}": float(r["ap"]) for _, r in every.iterrows()}
+    extra["dev_missed"] = float(every["missed"].sum())
+    extra["dev_false_positives"] = float(every["false_positives"].sum())
+    result = _finish(ctx, model, res, dev.images, extra)
+    result.artifacts = _table_artifacts("detection_errors", table)
+    return result
+
+
+def _segmentation(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+    from sweeplab.analysis import segmentation_iou_table
+    from sweeplab.models import build_model
+    from sweeplab.training._tasks import predict_masks, train_segmenter
+
+    train, dev = ctx.task_data["train"], ctx.task_data["dev"]
+    model = build_model(
+        ctx.model_name,
+        model_args,
+        input_shape=tuple(train.images.shape[1:]),
+        num_outputs=train.num_classes,
+    )
+    res = train_segmenter(model, train, cfg, dev=dev, on_epoch=on_epoch)
+    table = segmentation_iou_table(predict_masks(model, dev), dev.masks.numpy(), dev.class_names)
+    extra = {
+        f"dev_iou_{r['class']}": float(r["iou"])
+        for _, r in table.iterrows()
+        if r["iou"] == r["iou"]  # NaN: the class is absent from dev
+    }
+    result = _finish(ctx, model, res, dev.images, extra)
+    result.artifacts = _table_artifacts("segmentation_iou", table)
+    return result
+
+
+def _verification(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+    import numpy as np
+
+    from sweeplab.analysis import verification_confusion
+    from sweeplab.models import build_model
+    from sweeplab.models._siamese import PairClassifier
+    from sweeplab.training._tasks import (
+        SiameseArgs,
+        dissimilarities,
+        embed,
+        evaluate_verification,
+        train_siamese,
+        verification_pairs,
+    )
+
+    train, dev = ctx.task_data["train"], ctx.task_data["dev"]
+    encoder = build_model(
+        ctx.model_name, model_args, input_shape=tuple(train.images.shape[1:]), num_outputs=0
+    )
+    model = PairClassifier(encoder) if args.head == "binary" else encoder
+    siamese = SiameseArgs(**args.model_dump(include=set(SiameseArgs.model_fields)))
+    res = train_siamese(model, train, cfg, dev=dev, args=siamese, on_epoch=on_epoch)
+    # One-shot on dev identities (never seen in training): the first share is the database
+    # (one reference each), the rest are distractors whose answer is "not recognized".
+    ids = np.unique(dev.labels.numpy())
+    n_distract = min(int(round(len(ids) * args.one_shot_distractors)), len(ids) - 2)
+    database = dev.subset(ids[: len(ids) - n_distract])
+    distractors = dev.subset(ids[len(ids) - n_distract :]) if n_distract > 0 else None
+    report = evaluate_verification(model, dev, database, distractors=distractors, seed=cfg.seed)
+    e = embed(encoder, dev.images)
+    i, j, same = verification_pairs(dev.labels, seed=cfg.seed)
+    d = dissimilarities(model, e, e).cpu().numpy()[i, j]
+    confusion = verification_confusion(d, same, report.tau)
+    extra = {
+        "dev_error": 1.0 - report.dev_accuracy,
+        "dev_verification_accuracy": report.dev_accuracy,
+        "one_shot_accuracy": report.one_shot_accuracy,
+        "tau": report.tau,
+        "dev_false_accept_rate": confusion["false_accept_rate"],
+        "dev_false_reject_rate": confusion["false_reject_rate"],
+    }
+    result = _finish(ctx, encoder, res, dev.images, extra)
+    result.model = model
+    confusion.update(tau=report.tau, one_shot_queries=report.one_shot_queries)
+    result.artifacts = {
+        "analysis/verification_confusion.json": json.dumps(confusion, indent=1).encode()
+    }
+    return result
+
+
+def _style_transfer(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+    import time
+
+    from sweeplab.training import EpochResult, style_transfer
+    from sweeplab.tuning._trial import TrialResult
+
+    data = ctx.task_data
+    net, content, style = data["net"], data["content"], data["style"]
+    # Reports: ~20 "epochs" of steps each, so a pruner can stop a trial that stalls.
+    every = max(1, args.steps // 20)
+    history: list[dict[str, float]] = []
+    state = {"j0": None, "t": time.perf_counter()}
+
+    def on_step(step: int, j: float) -> None:
+        if step == 0:
+            state["j0"] = j
+            return
+        if step % every and step != args.steps:
+            return
+        now = time.perf_counter()
+        m = {
+            "epoch": float(len(history) + 1),
+            "step": float(step),
+            "total_cost": j,
+            "cost_ratio": j / state["j0"] if state["j0"] else float("nan"),
+            "epoch_time_s": now - state["t"],
+        }
+        state["t"] = now
+        history.append(m)
+        if on_epoch is not None:
+            on_epoch(EpochResult(epoch=len(history), metrics=dict(m)))
+
+    res = style_transfer(net, content, style, args, seed=cfg.seed, on_step=on_step)
+    j0, jc0, js0 = res.history[0]
+    j1, jc1, js1 = res.history[-1]
+    metrics = {
+        "total_cost": j1,
+        "content_cost": jc1,
+        "style_cost": js1,
+        "initial_cost": j0,
+        "cost_ratio": j1 / j0 if j0 else float("nan"),
+        "params_count": float(sum(p.numel() for p in net.parameters())),
+        "style_seconds": res.seconds,
+        "feature_train_accuracy": data["feature_train_accuracy"],
+        "feature_dev_accuracy": data["feature_dev_accuracy"],
+        "epochs_run": float(len(history)),
+    }
+    return TrialResult(
+        metrics=metrics,
+        history=history,
+        device="cpu",
+        model=net,
+        artifacts={
+            "style/generated.png": png_bytes(res.image),
+            "style/content.png": png_bytes(content),
+            "style/style.png": png_bytes(style),
+        },
+    )
+
+
+def png_bytes(image: Any) -> bytes:
+    """A ``(C, H, W)`` tensor in [0, 1] (C = 1 or 3) as PNG bytes."""
+    import numpy as np
+    from PIL import Image
+
+    arr = (image.detach().cpu().clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    pic = Image.fromarray(arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0))
+    buf = io.BytesIO()
+    pic.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+TASK_RUNNERS: dict[str, Callable[..., Any]] = {
+    "detection": _detection,
+    "segmentation": _segmentation,
+    "verification": _verification,
+    "style_transfer": _style_transfer,
+}

@@ -1,0 +1,90 @@
+"""A multi-label sweep end to end: real Optuna, a real MLflow SQLite store, generated data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.conftest import sweep_into
+
+pytestmark = pytest.mark.slow
+
+LABELS = ("rectangle", "ellipse", "triangle")
+SPACE = """
+parameters:
+  learning_rate: {distribution: log_uniform, min: 5.0e-3, max: 1.5e-2}
+  conv2_filters: {values: [8, 12]}
+"""
+PROJECT = """
+name: tiny-multilabel
+data:
+  source: generated:shapes_multilabel
+  generate: {n: 600, image_size: 12, unlabeled: 0.2}
+  splits: {train: 0.6, train_dev: 0.1, dev: 0.3}
+  seed: 0
+task: multilabel
+model: {name: lenet5, padding: same, kernel_size: 3, pooling: max, conv1_filters: 6, fc1_units: 24, fc2_units: 16}
+train: {epochs: 10, batch_size: 32, optimizer: adam, seed: 0}
+human_level_error: 0.01
+search: {space: space.yaml, sampler: random, trials: 2, seed: 0}
+"""
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    return sweep_into(
+        tmp_path_factory.mktemp("multilabel"), project=PROJECT, space=SPACE, name="ml"
+    )
+
+
+def _children(ws):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{ws / 'mlflow.db'}")
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="pandas")
+    return runs[runs["tags.sweeplab.kind"] == "trial"]
+
+
+def _majority_dev_error(ws) -> float:
+    """Chance baseline: predict each label's majority value of train, on dev (mean over labels)."""
+    from sweeplab.data import DataConfig, SplitManifest, load_dataset
+
+    cfg = DataConfig(
+        source="generated:shapes_multilabel",
+        generate={"n": 600, "image_size": 12, "unlabeled": 0.2},
+        splits={"train": 0.6, "train_dev": 0.1, "dev": 0.3},
+    )
+    ds = load_dataset(cfg, base_dir=".")
+    m = SplitManifest.from_json(ws / "sweeps" / "ml" / "splits.json")
+    m.verify(ds)
+    majority = np.nanmean(ds.y[m.splits["train"]], axis=0) > 0.5
+    dev = ds.y[m.splits["dev"]]
+    return float(np.mean([np.mean(dev[~np.isnan(dev[:, j]), j] != majority[j]) for j in range(3)]))
+
+
+def test_every_trial_logs_per_label_errors_and_beats_chance(ws) -> None:
+    from mlflow import MlflowClient
+
+    children = _children(ws)
+    assert len(children) == 2 and set(children["status"]) == {"FINISHED"}
+    for split in ("train", "train_dev", "dev"):
+        per_label = children[[f"metrics.{split}_error_{name}" for name in LABELS]].astype(float)
+        assert per_label.notna().all().all() and ((per_label >= 0) & (per_label <= 1)).all().all()
+        # the task's error is the mean of the per-label errors
+        np.testing.assert_allclose(
+            per_label.mean(axis=1), children[f"metrics.{split}_error"].astype(float), rtol=1e-9
+        )
+    history = MlflowClient().get_metric_history(children["run_id"].iloc[0], "dev_error_triangle")
+    assert sorted(m.step for m in history)[:3] == [1, 2, 3]  # every epoch, not just the end
+
+    chance = _majority_dev_error(ws)
+    assert chance > 0.3  # every label is present in some scenes, absent in others
+    best = children["metrics.dev_error"].astype(float).min()
+    assert best < chance - 0.1
+
+
+def test_report_says_it_analyses_single_label_sweeps_only(ws, capsys) -> None:
+    from sweeplab.cli import main
+
+    assert main(["report", "--workspace", str(ws)]) == 2
+    err = capsys.readouterr().err
+    assert "multilabel" in err and "dev_error_triangle" in err
