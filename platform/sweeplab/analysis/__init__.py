@@ -20,6 +20,7 @@ from sweeplab.analysis._boxes import (
 )
 from sweeplab.analysis._diagnosis import GAPS, LEVELS, REMEDIES, Diagnosis, diagnose
 from sweeplab.analysis._error_table import ErrorTable, confusion, error_table, per_class_errors
+from sweeplab.analysis._label_errors import multilabel_error_table, multilabel_table_from_rates
 from sweeplab.analysis._labels import confident_thresholds, suspect_labels
 from sweeplab.analysis._review import merge_review, read_review, review_template, safe_example_id
 from sweeplab.analysis._selection import (
@@ -73,6 +74,8 @@ __all__ = [
     "error_table",
     "image_quality",
     "merge_review",
+    "multilabel_error_table",
+    "multilabel_table_from_rates",
     "per_class_errors",
     "quality_tags",
     "read_review",

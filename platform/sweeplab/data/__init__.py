@@ -10,6 +10,12 @@ A project's ``data:`` section (:class:`DataConfig`)::
       image_size: [32, 32]                # optional: resize every image once (bilinear)
       classes: [0, 1, 2, 3, 4]            # optional: keep these classes, renumbered 0..k-1
 
+    data:                                 # one of two disjoint halves, every image degraded
+      source: sklearn:digits
+      part: {of: 2, index: 1, seed: 0}    # another project takes index 0 (same of and seed)
+      degrade: {degradations: [noise], strength: 0.6, seed: 0}
+      splits: {train: 50, dev: 0.5, test: 0.5}   # 50 training images, the rest 50 / 50
+
     data:                                 # the user's own images: root/<class>/*.png|jpg|...
       source: images:photos               # grayscale if every image is, else RGB; values in [0, 1]
       image_size: [64, 64]                # required unless all images have one size
@@ -44,13 +50,18 @@ absent key means no such split. Errors in the section are ``ValueError``s inside
 validation (the config loader adds file and line); errors found in the data are
 :class:`~sweeplab.errors.UserError` with ``key`` set and the data file named in the message.
 
+Order of operations: source -> ``part`` -> ``classes`` -> ``degrade`` (every example, scaled
+by the whole source's value range) -> derived ``target`` -> ``image_size`` -> splits ->
+normalization with train statistics. Each changes the data's fingerprint, so ``--resume``
+refuses a split manifest built before ``part`` or ``degrade`` changed.
+
 Flow: ``load_dataset`` -> ``build_splits`` (a :class:`SplitManifest`, saved beside the study)
 -> ``prepare_tensors`` (once per sweep, shared by every trial).
 """
 
 from sweeplab.data._config import DataConfig
 from sweeplab.data._dataset import Dataset, fingerprint, row_hashes
-from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, derive_target
+from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, degrade_all, derive_target
 from sweeplab.data._generated import (
     SHAPE_CLASSES,
     DetectionSet,
@@ -66,6 +77,7 @@ from sweeplab.data._generated import (
 from sweeplab.data._images import filter_classes, load_image_folder, resize_images
 from sweeplab.data._manifest import SplitManifest
 from sweeplab.data._normalize import Normalizer
+from sweeplab.data._part import PartConfig, part_indices, take_part
 from sweeplab.data._quality import quality_tags
 from sweeplab.data._sizes import SplitsConfig, TargetSplitsConfig
 from sweeplab.data._sources import DATASETS, load_dataset
@@ -91,6 +103,7 @@ __all__ = [
     "Degradation",
     "DeriveConfig",
     "Normalizer",
+    "PartConfig",
     "SplitManifest",
     "SplitTensors",
     "SplitsConfig",
@@ -98,13 +111,16 @@ __all__ = [
     "TargetSplitsConfig",
     "build_splits",
     "degrade",
+    "degrade_all",
     "derive_target",
     "filter_classes",
     "fingerprint",
     "load_dataset",
     "load_image_folder",
+    "part_indices",
     "prepare_tensors",
     "quality_tags",
     "resize_images",
     "row_hashes",
+    "take_part",
 ]

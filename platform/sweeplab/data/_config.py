@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from sweeplab.config._base import Schema
+from sweeplab.data._part import PartConfig
 from sweeplab.data._sizes import SPLIT_ORDER, SplitsConfig
-from sweeplab.data._target_config import TargetConfig
+from sweeplab.data._target_config import DeriveConfig, TargetConfig
 from sweeplab.errors import close_matches, unknown_name_error
 
 __all__ = [
@@ -58,6 +59,12 @@ class DataConfig(Schema):
     image_size: tuple[int, int] | None = None
     # Keep only these classes (names or ids as the source names them), renumbered 0..k-1.
     classes: list[str] | None = None
+    # Take one of `of` disjoint seeded parts of the source (before classes and splits), so
+    # that two projects (pre-training / fine-tuning) never share an example.
+    part: PartConfig | None = None
+    # Degrade EVERY example (after part and classes, before splits): the whole project is
+    # e.g. noisy scans. target.derive, by contrast, degrades only a target part.
+    degrade: DeriveConfig | None = None
     # generated:NAME only: the generator's keyword arguments (n, image_size, noise, seed, ...).
     generate: dict[str, Any] | None = None
     # style_transfer only: the content and style images.
@@ -95,8 +102,15 @@ class DataConfig(Schema):
             raise ValueError(
                 f"generate is set, but {self.source} is not a generated:NAME source; remove generate"
             )
-        if scheme == GENERATED_SCHEME and (self.target is not None or self.classes is not None):
-            raise ValueError(f"{self.source} does not support target or classes; remove them")
+        if scheme == GENERATED_SCHEME:
+            unsupported = [
+                k for k in ("target", "classes", "part", "degrade") if getattr(self, k) is not None
+            ]
+            if unsupported:
+                raise ValueError(
+                    f"{self.source} does not support {' or '.join(unsupported)}; remove "
+                    f"{'it' if len(unsupported) == 1 else 'them'}"
+                )
         if scheme in FILE_SCHEMES and self.label is None:
             raise ValueError(
                 f"label is required for a {scheme} source: name the column that holds the class"

@@ -20,7 +20,7 @@ from sweeplab.data._target_config import DeriveConfig
 from sweeplab.errors import UserError
 from sweeplab.registry import Registry
 
-__all__ = ["DEGRADATIONS", "Degradation", "degrade", "derive_target"]
+__all__ = ["DEGRADATIONS", "Degradation", "degrade", "degrade_all", "derive_target", "value_range_of"]
 
 
 @dataclass(frozen=True)
@@ -125,13 +125,7 @@ def derive_target(ds: Dataset, cfg: DeriveConfig, *, size: int | float, seed: in
     The examples keep their place and id; ``domain`` says which are which. The clean originals
     of target examples are not kept, so no split can hold both an image and its degraded copy.
     """
-    needs = [n for n in cfg.degradations if DEGRADATIONS.get(n).needs_image]
-    if needs and ds.image_shape is None and ds.X.ndim != 4:
-        raise UserError(
-            f"degradation(s) {', '.join(needs)} need images, but {ds.name} is a table; "
-            "use noise or low_contrast, or an image source such as sklearn:digits",
-            key="data.target.derive.degradations",
-        )
+    _check_images(ds, cfg, key="data.target.derive.degradations")
     n = len(ds)
     count = size if isinstance(size, int) else int(round(size * n))
     if not 1 <= count < n:
@@ -142,17 +136,55 @@ def derive_target(ds: Dataset, cfg: DeriveConfig, *, size: int | float, seed: in
     pick = (
         allocate(ds.y, [count], np.random.default_rng([seed, 0x7A46])) == 0
     )  # own stream, not build_splits'
-    if ds.image_shape is not None or ds.X.ndim == 4:
-        images = ds.as_images()
-        value_range = (ds.X.min(), ds.X.max())
-    else:  # a table: each row a 1 x 1 x d "image", each column scaled by its own range
-        images = ds.X.reshape(n, 1, 1, -1)
-        value_range = (ds.X.min(axis=0), ds.X.max(axis=0))
+    images = _as_images(ds)
     X = ds.X.copy()
-    X[pick] = degrade(images[pick], cfg, value_range=value_range).reshape(X[pick].shape)
+    X[pick] = degrade(images[pick], cfg, value_range=value_range_of(ds)).reshape(X[pick].shape)
     return replace(
         ds,
         X=X,
         name=f"{ds.name}+target({','.join(cfg.degradations)})",
         domain=np.where(pick, "target", "source"),
     )
+
+
+def degrade_all(
+    ds: Dataset,
+    cfg: DeriveConfig,
+    *,
+    value_range: tuple[float | np.ndarray, float | np.ndarray] | None = None,
+) -> Dataset:
+    """``data.degrade``: every example of ``ds`` degraded (seeded by ``cfg.seed``), in place.
+
+    Ids, labels and order are kept; the clean originals are not. ``value_range`` (default:
+    :func:`value_range_of` ``ds``) should be the whole source's, so that a part of a source
+    is scaled as the source is.
+    """
+    _check_images(ds, cfg, key="data.degrade.degradations")
+    X = degrade(_as_images(ds), cfg, value_range=value_range or value_range_of(ds))
+    return replace(
+        ds, X=X.reshape(ds.X.shape), name=f"{ds.name}+{'+'.join(cfg.degradations)}"
+    )
+
+
+def value_range_of(ds: Dataset) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """(lo, hi) the degradations scale by: scalars for images, per column for a table."""
+    if ds.image_shape is not None or ds.X.ndim == 4:
+        return float(ds.X.min()), float(ds.X.max())
+    return ds.X.min(axis=0), ds.X.max(axis=0)
+
+
+def _as_images(ds: Dataset) -> np.ndarray:
+    """``(n, C, H, W)``; a table's rows become 1 x 1 x d "images" (each column its own range)."""
+    if ds.image_shape is not None or ds.X.ndim == 4:
+        return ds.as_images()
+    return ds.X.reshape(len(ds), 1, 1, -1)
+
+
+def _check_images(ds: Dataset, cfg: DeriveConfig, *, key: str) -> None:
+    needs = [n for n in cfg.degradations if DEGRADATIONS.get(n).needs_image]
+    if needs and ds.image_shape is None and ds.X.ndim != 4:
+        raise UserError(
+            f"degradation(s) {', '.join(needs)} need images, but {ds.name} is a table; "
+            "use noise or low_contrast, or an image source such as sklearn:digits",
+            key=key,
+        )

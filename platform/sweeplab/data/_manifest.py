@@ -58,6 +58,12 @@ class SplitManifest:
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes().items())
         return f"SplitManifest({self.dataset}: {sizes}; seed={self.seed}, fingerprint={self.fingerprint[:12]})"
 
+    @staticmethod
+    def fingerprint_of(ds: Dataset) -> str:
+        """The fingerprint a manifest of ``ds`` records: the bytes of X, y (and domain), so
+        any change of source, ``part``, ``classes`` or ``degrade`` gives another one."""
+        return ds.fingerprint()
+
     # -- persistence -------------------------------------------------------------------------
     def to_json(self, path: str | Path) -> None:
         doc = {

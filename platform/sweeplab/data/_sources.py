@@ -54,9 +54,11 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
 
     With a derived target, ``target.size`` examples are degraded copies (``domain ==
     "target"``) and the rest stay clean (``"source"``); each underlying example appears once.
-    Bad data raises one :class:`UserError` naming the file and column. ``classes`` filters
-    the examples first; ``image_size`` resizes the images last (degradations, if any, happen
-    at the source's own resolution).
+    Bad data raises one :class:`UserError` naming the file and column. The order: ``part``
+    (one of ``of`` disjoint parts of the source), ``classes`` (a filter), ``degrade`` (every
+    example, scaled by the whole source's value range), the derived target, and
+    ``image_size`` last (degradations happen at the source's own resolution). Splits and
+    normalization (train statistics) come after, in ``build_splits`` / ``prepare_tensors``.
     """
     if cfg.scheme in IMAGE_SCHEMES:
         from sweeplab.data._images import load_image_folder
@@ -98,10 +100,23 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
         ds = DATASETS.get(cfg.source)()
         if cfg.features is not None:
             ds = _select_features(ds, cfg.features)
+    value_range = None
+    if cfg.degrade is not None:  # the whole source's: every part is scaled alike
+        from sweeplab.data._degrade import value_range_of
+
+        value_range = value_range_of(ds)
+    if cfg.part is not None:
+        from sweeplab.data._part import take_part
+
+        ds = take_part(ds, cfg.part)
     if cfg.classes is not None:
         from sweeplab.data._images import filter_classes
 
         ds = filter_classes(ds, cfg.classes)
+    if cfg.degrade is not None:
+        from sweeplab.data._degrade import degrade_all
+
+        ds = degrade_all(ds, cfg.degrade, value_range=value_range)
     if cfg.target is not None and cfg.target.derive is not None:
         from sweeplab.data._degrade import derive_target
 

@@ -5,6 +5,8 @@ randomly initialized one in its place for task B, then either train only the new
 (``freeze_backbone``; the course's "freeze the backbone" and "train only the new layers"
 are the same thing), the last few layers (``fine_tune_last_k``), or every layer starting
 from the pre-trained weights (``fine_tune_all``; the better choice with more data for B).
+``scratch`` ignores the checkpoint: the baseline, so that one sweep with ``transfer`` in its
+search space shows in the MLflow UI whether starting from A's weights pays at all.
 
 A checkpoint is a plain ``state_dict`` (``torch.save``; loaded with ``weights_only=True``),
 logged by a trial with ``train.save_checkpoint: true`` as the MLflow artifact
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 CHECKPOINT_ARTIFACT = "model/state_dict.pt"
-TRANSFER_MODES = ("fine_tune_all", "freeze_backbone", "fine_tune_last_k")
+TRANSFER_MODES = ("fine_tune_all", "freeze_backbone", "fine_tune_last_k", "scratch")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -216,7 +218,7 @@ def set_trainable(model: nn.Module, mode: str, *, last_k: int = 1) -> int:
 
         raise unknown_name_error("transfer mode", mode, TRANSFER_MODES, key="train.transfer")
     owners = [(n, m) for n, m in model.named_modules() if list(m.parameters(recurse=False))]
-    if mode == "fine_tune_all":
+    if mode in ("fine_tune_all", "scratch"):
         start = 0
     elif mode == "freeze_backbone":
         head = output_layer_name(model)
@@ -244,6 +246,11 @@ def apply_transfer(
     last_k: int = 1,
     model_name: str = "the model",
 ) -> int:
-    """:func:`transfer_weights` then :func:`set_trainable`; returns the trainable params."""
-    transfer_weights(model, state, model_name=model_name)
+    """:func:`transfer_weights` then :func:`set_trainable`; returns the trainable params.
+
+    ``mode="scratch"`` leaves the model as initialized (``state`` is not read): the baseline
+    the other modes are compared with in one sweep.
+    """
+    if mode != "scratch":
+        transfer_weights(model, state, model_name=model_name)
     return set_trainable(model, mode, last_k=last_k)

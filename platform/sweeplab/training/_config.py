@@ -124,12 +124,14 @@ class TrainConfig(Schema):
             "(the best trial of that project's latest sweep). The output layer is replaced."
         ),
     )
-    transfer: Literal["fine_tune_all", "freeze_backbone", "fine_tune_last_k"] = Field(
+    transfer: Literal["fine_tune_all", "freeze_backbone", "fine_tune_last_k", "scratch"] = Field(
         default="fine_tune_all",
         description=(
             "With init_from: fine_tune_all trains every layer from the checkpoint's weights; "
             "freeze_backbone trains only the new output layer; fine_tune_last_k trains the "
-            "last fine_tune_last_k layers (the new output layer is one)."
+            "last fine_tune_last_k layers (the new output layer is one); scratch ignores the "
+            "checkpoint and trains a fresh initialization (the baseline: search transfer over "
+            "[scratch, fine_tune_all, ...] to compare them in one sweep)."
         ),
     )
     fine_tune_last_k: int = Field(
@@ -144,6 +146,11 @@ class TrainConfig(Schema):
 
     @model_validator(mode="after")
     def _transfer_rules(self) -> TrainConfig:
+        if self.transfer == "scratch" and self.init_from is None:
+            raise ValueError(
+                "transfer='scratch' ignores init_from, but init_from is not set: every trial "
+                "already trains from scratch; remove transfer or set init_from"
+            )
         if self.transfer != "fine_tune_all" and self.init_from is None:
             raise ValueError(
                 f"transfer={self.transfer!r} needs a checkpoint to start from; set init_from "

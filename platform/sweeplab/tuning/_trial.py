@@ -122,9 +122,15 @@ def run_trial(
 
 
 def _start_from_checkpoint(ctx: SweepContext, model: Any, cfg: Any) -> None:
-    """Transfer learning: the checkpoint's weights, a new output layer, frozen layers."""
+    """Transfer learning: the checkpoint's weights, a new output layer, frozen layers.
+
+    ``transfer: scratch`` keeps the fresh initialization (the sweep's baseline trials); the
+    seeds are the same, so scratch and fine-tune trials differ only in the start.
+    """
     from sweeplab.models._transfer import apply_transfer, load_checkpoint
 
+    if cfg.transfer == "scratch":
+        return
     state = ctx.init_state
     if state is None or cfg.init_from != ctx.project.train.init_from:  # searched init_from
         state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir)
