@@ -72,8 +72,12 @@ def typed_params(space: Any, raw: dict[str, str]) -> dict[str, Any]:
     """MLflow's string params → the values the space produces (unknown names kept as text)."""
     from sweeplab.space import Categorical, Constant, IntLogUniform, IntUniform
 
+    from sweeplab.tuning._record import FIXED_TASK_PREFIX
+
     out: dict[str, Any] = {}
     for name, text in raw.items():
+        if name.startswith(FIXED_TASK_PREFIX) and name not in space:  # fixed, not searched
+            continue
         if name not in space:
             out[name] = text
             continue

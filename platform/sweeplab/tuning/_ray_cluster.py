@@ -112,7 +112,10 @@ def connect(settings: SweepSettings, say) -> bool:
     common = {"logging_level": logging.WARNING, "log_to_driver": False}
     if settings.ray_address in (None, "", "local"):
         say("status", {"message": "starting a local Ray"})
+        # address="local": a Ray of our own, even when a cluster started with `ray start`
+        # (or RAY_ADDRESS) is on this machine; joining one takes --ray-address.
         ray.init(
+            address="local",
             num_cpus=os.cpu_count() or 1,
             include_dashboard=False,
             object_store_memory=256 * 1024**2,

@@ -21,25 +21,31 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sweeplab.errors import UserError
 from sweeplab.tuning._context import SweepContext, split_params
 
-__all__ = ["TASK_RUNNERS", "run_task_trial"]
+__all__ = ["TASK_RUNNERS", "TaskSetup", "build_task_model", "run_task_trial", "task_setup"]
 
 
-def run_task_trial(
-    ctx: SweepContext,
-    params: dict[str, Any],
-    reporter: Any = None,
-    *,
-    keep_model: bool = False,
-    device: str | None = None,
-) -> Any:
+@dataclass(frozen=True)
+class TaskSetup:
+    """A trial's settings in their groups, validated: what its runner builds and trains with."""
+
+    model_args: dict[str, Any]
+    cfg: Any  # training.TrainConfig
+    args: Any  # the task's settings (task_args_schema(task))
+    # the task settings this trial did not sample (task_args of the project and defaults):
+    # logged as MLflow params ``task.<name>`` so that every run says how it was made
+    fixed: dict[str, Any]
+
+
+def task_setup(ctx: SweepContext, params: dict[str, Any], device: str | None = None) -> TaskSetup:
+    """Route ``params``, merge them into the project's fixed settings and validate."""
     from pydantic import ValidationError
 
-    from sweeplab.training import seed_everything
     from sweeplab.training._tasks import task_args_schema
 
     routed = split_params(ctx, params)
@@ -53,21 +59,73 @@ def run_task_trial(
             f"invalid task setting {key}: {err['msg']} (found {err.get('input')!r})",
             key=f"task_args.{key}",
         ) from None
-    model_args = {**ctx.model_args, **routed.model}
-    seed_everything(cfg.seed)
+    fixed = {k: v for k, v in args.model_dump(mode="json").items() if k not in routed.task}
+    return TaskSetup({**ctx.model_args, **routed.model}, cfg, args, fixed)
+
+
+def build_task_model(ctx: SweepContext, setup: TaskSetup) -> Any:
+    """The untrained network of a detection / segmentation / verification trial (seed first):
+    the shape a trial's weights (``model/state_dict.pt``) load into."""
+    from sweeplab.models import build_model
+
+    train = ctx.task_data["train"]
+    shape = tuple(train.images.shape[1:])
+    if ctx.task == "detection":
+        outputs = len(train.class_names)
+    elif ctx.task == "segmentation":
+        outputs = train.num_classes
+    elif ctx.task == "verification":
+        from sweeplab.models._siamese import PairClassifier
+
+        encoder = build_model(ctx.model_name, setup.model_args, input_shape=shape, num_outputs=0)
+        return PairClassifier(encoder) if setup.args.head == "binary" else encoder
+    else:
+        raise ValueError(f"task {ctx.task!r} trains no network of its own")
+    return build_model(ctx.model_name, setup.model_args, input_shape=shape, num_outputs=outputs)
+
+
+def run_task_trial(
+    ctx: SweepContext,
+    params: dict[str, Any],
+    reporter: Any = None,
+    *,
+    keep_model: bool = False,
+    device: str | None = None,
+) -> Any:
+    from sweeplab.training import seed_everything
+
+    setup = task_setup(ctx, params, device)
+    _log_fixed_settings(reporter, setup.fixed)
+    seed_everything(setup.cfg.seed)
     on_epoch = None
     if reporter is not None:
 
         def on_epoch(result: Any) -> None:
             reporter.epoch(result.epoch, result.metrics)
 
-    result = TASK_RUNNERS[ctx.task](ctx, model_args, cfg, args, on_epoch)
-    result.model_args = model_args
-    result.train_args = cfg.model_dump(mode="json")
-    result.train_args.update({f"task.{k}": v for k, v in args.model_dump(mode="json").items()})
+    result = TASK_RUNNERS[ctx.task](ctx, setup, on_epoch)
+    result.model_args = setup.model_args
+    result.train_args = setup.cfg.model_dump(mode="json")
+    result.train_args.update(
+        {f"task.{k}": v for k, v in setup.args.model_dump(mode="json").items()}
+    )
     if not keep_model:
         result.model = None
     return result
+
+
+def _log_fixed_settings(reporter: Any, fixed: dict[str, Any]) -> None:
+    """Log the task settings the trial did not sample as params ``task.<name>`` of its run.
+
+    Both backends' reporters hold the trial's :class:`TrialRecorder` (``reporter.recorder``);
+    logged before training so that a failed trial also records them. A reporter without one
+    (a report re-training a trial) logs nothing.
+    """
+    from sweeplab.tuning._record import FIXED_TASK_PREFIX, TrialRecorder
+
+    recorder = getattr(reporter, "recorder", None)
+    if isinstance(recorder, TrialRecorder) and fixed:
+        recorder.log_fixed_params(fixed, prefix=FIXED_TASK_PREFIX)
 
 
 def _train_config(ctx: SweepContext, train_params: dict[str, Any], device: str | None) -> Any:
@@ -118,19 +176,14 @@ def _table_artifacts(name: str, table: Any) -> dict[str, bytes]:
 # ------------------------------------------------------------------------------- runners
 
 
-def _detection(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+def _detection(ctx: SweepContext, setup: TaskSetup, on_epoch: Any) -> Any:
     from sweeplab.analysis import detection_error_table
-    from sweeplab.models import build_model
     from sweeplab.training._tasks import detect, train_detector
 
     train, dev = ctx.task_data["train"], ctx.task_data["dev"]
-    model = build_model(
-        ctx.model_name,
-        model_args,
-        input_shape=tuple(train.images.shape[1:]),
-        num_outputs=len(train.class_names),
-    )
-    res = train_detector(model, train, cfg, dev=dev, args=args, on_epoch=on_epoch)
+    args = setup.args
+    model = build_task_model(ctx, setup)
+    res = train_detector(model, train, setup.cfg, dev=dev, args=args, on_epoch=on_epoch)
     preds, truth = detect(model, dev, args=args)
     table = detection_error_table(preds, truth, train.class_names)
     every = table[table["size"] == "all"]
@@ -142,19 +195,13 @@ def _detection(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoc
     return result
 
 
-def _segmentation(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+def _segmentation(ctx: SweepContext, setup: TaskSetup, on_epoch: Any) -> Any:
     from sweeplab.analysis import segmentation_iou_table
-    from sweeplab.models import build_model
     from sweeplab.training._tasks import predict_masks, train_segmenter
 
     train, dev = ctx.task_data["train"], ctx.task_data["dev"]
-    model = build_model(
-        ctx.model_name,
-        model_args,
-        input_shape=tuple(train.images.shape[1:]),
-        num_outputs=train.num_classes,
-    )
-    res = train_segmenter(model, train, cfg, dev=dev, on_epoch=on_epoch)
+    model = build_task_model(ctx, setup)
+    res = train_segmenter(model, train, setup.cfg, dev=dev, on_epoch=on_epoch)
     table = segmentation_iou_table(predict_masks(model, dev), dev.masks.numpy(), dev.class_names)
     extra = {
         f"dev_iou_{r['class']}": float(r["iou"])
@@ -166,11 +213,10 @@ def _segmentation(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_e
     return result
 
 
-def _verification(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+def _verification(ctx: SweepContext, setup: TaskSetup, on_epoch: Any) -> Any:
     import numpy as np
 
     from sweeplab.analysis import verification_confusion
-    from sweeplab.models import build_model
     from sweeplab.models._siamese import PairClassifier
     from sweeplab.training._tasks import (
         SiameseArgs,
@@ -182,10 +228,9 @@ def _verification(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_e
     )
 
     train, dev = ctx.task_data["train"], ctx.task_data["dev"]
-    encoder = build_model(
-        ctx.model_name, model_args, input_shape=tuple(train.images.shape[1:]), num_outputs=0
-    )
-    model = PairClassifier(encoder) if args.head == "binary" else encoder
+    cfg, args = setup.cfg, setup.args
+    model = build_task_model(ctx, setup)
+    encoder = model.encoder if isinstance(model, PairClassifier) else model
     siamese = SiameseArgs(**args.model_dump(include=set(SiameseArgs.model_fields)))
     res = train_siamese(model, train, cfg, dev=dev, args=siamese, on_epoch=on_epoch)
     # One-shot on dev identities (never seen in training): the first share is the database
@@ -216,13 +261,14 @@ def _verification(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_e
     return result
 
 
-def _style_transfer(ctx: SweepContext, model_args: dict, cfg: Any, args: Any, on_epoch: Any) -> Any:
+def _style_transfer(ctx: SweepContext, setup: TaskSetup, on_epoch: Any) -> Any:
     import time
 
     from sweeplab.training import EpochResult, style_transfer
     from sweeplab.tuning._trial import TrialResult
 
     data = ctx.task_data
+    cfg, args = setup.cfg, setup.args
     net, content, style = data["net"], data["content"], data["style"]
     # Reports: ~20 "epochs" of steps each, so a pruner can stop a trial that stalls.
     every = max(1, args.steps // 20)
