@@ -191,5 +191,5 @@ def test_every_documented_yaml_example_validates(example):
     assert cfg.splits.sizes()["train"]
 
 
-def test_there_are_five_documented_examples():
-    assert len(_doc_examples()) == 5
+def test_there_are_seven_documented_examples():
+    assert len(_doc_examples()) == 7  # + part/degrade and a multi-label CSV

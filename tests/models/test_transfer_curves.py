@@ -4,7 +4,7 @@ A = clean 8x8 digits (one half of the images, lots of data), B = noisy copies of
 disjoint half with only 50 training images: same input, much more data for A, and A's
 low-level features help B. Fine-tuned from A's weights, LeNet-5 reaches scratch's final dev
 error in fewer epochs than training from scratch, in the median over fixed seeds (the
-benchmark, 7 seeds: 5 vs 18 epochs). The target is fixed from the scratch runs alone.
+benchmark, 7 seeds: see the README). The target is fixed from the scratch runs alone.
 
 Transferring from digits 0-4 to digits 5-9 (the shipped projects) does *not* have this
 property on these tiny images; the benchmark reports it, no test claims it.
@@ -13,20 +13,11 @@ property on these tiny images; the benchmark reports it, no test claims it.
 from __future__ import annotations
 
 import statistics
-from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 
-from sweeplab.data import (
-    DataConfig,
-    DeriveConfig,
-    build_splits,
-    degrade,
-    load_dataset,
-    prepare_tensors,
-)
+from sweeplab.data import DataConfig, build_splits, load_dataset, prepare_tensors
 from sweeplab.models import build_model
 from sweeplab.models._transfer import apply_transfer
 from sweeplab.training import TrainConfig, TrainData, fit, seed_everything
@@ -55,19 +46,21 @@ def _curve(tensors, train, state=None):
 
 @pytest.fixture(scope="module")
 def halves():
+    """The shipped projects' data (projects/digits_noisy_transfer_*.yaml): two disjoint parts."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        full = load_dataset(
-            DataConfig(source="sklearn:digits", splits={"train": 0.5, "dev": 0.5}), base_dir="."
+        half = {"splits": {"train": 0.5, "dev": 0.5}, "source": "sklearn:digits"}
+        clean = load_dataset(DataConfig(part={"of": 2, "index": 0}, **half), base_dir=".")
+        noisy = load_dataset(
+            DataConfig(
+                part={"of": 2, "index": 1},
+                degrade={"degradations": ["noise"], "strength": 0.6, "seed": 0},
+                **half,
+            ),
+            base_dir=".",
         )
-        order = np.random.default_rng(0).permutation(len(full))
-        a, b = np.sort(order[: len(full) // 2]), np.sort(order[len(full) // 2 :])
-        clean = replace(full, X=full.X[a], y=full.y[a], ids=full.ids[a])
-        noisy = replace(full, X=full.X[b], y=full.y[b], ids=full.ids[b])
-        noise = DeriveConfig(degradations=["noise"], strength=0.6, seed=0)
-        X = degrade(noisy.as_images(), noise, value_range=(0.0, 16.0)).reshape(noisy.X.shape)
-        yield clean, replace(noisy, X=X)
+        yield clean, noisy
     finally:
         torch.set_num_threads(threads)
 
@@ -77,7 +70,7 @@ def test_fine_tuning_reaches_scratchs_dev_error_in_fewer_epochs(halves) -> None:
     assert not set(clean.ids) & set(noisy.ids)  # no image in both tasks
     _, pre = _curve(
         _tensors(clean, {"train": 0.8, "dev": 0.2}, 0),
-        {"epochs": 15, "learning_rate": 3e-3, "seed": 0},
+        {"epochs": 15, "learning_rate": 3e-3, "seed": 1000},  # none of the fine-tuning seeds
     )
     state = {k: v.detach().clone() for k, v in pre.state_dict().items()}
     scratch, tuned = [], []
@@ -98,6 +91,6 @@ def test_fine_tuning_reaches_scratchs_dev_error_in_fewer_epochs(halves) -> None:
         [epochs_to(c) for c in scratch],
         [epochs_to(c) for c in tuned],
     )
-    assert to_tuned <= to_scratch / 2  # by a wide margin (benchmark: 5 vs 18 epochs)
+    assert to_tuned <= to_scratch / 2  # by a wide margin (the shipped sweep: 7 vs 17 epochs)
     # and it ends lower, with a margin
     assert statistics.median(c[-1] for c in tuned) < target - 0.05

@@ -143,3 +143,21 @@ def test_train_config_rejects_transfer_settings_that_would_be_ignored() -> None:
         TrainConfig(init_from="a.pt", fine_tune_last_k=2)
     cfg = TrainConfig(init_from="a.pt", transfer="fine_tune_last_k", fine_tune_last_k=2)
     assert cfg.fine_tune_last_k == 2
+
+
+def test_scratch_keeps_the_fresh_initialization_and_trains_every_layer() -> None:
+    pre = _build("lenet5", 10, seed=1)
+    model = _build("lenet5", 10, seed=2)
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    n = apply_transfer(model, pre.state_dict(), mode="scratch")
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, fresh[k], rtol=0, atol=0)  # the checkpoint is not read
+    assert n == sum(p.numel() for p in model.parameters())
+    assert _trainable(model) == {name for name, _ in model.named_parameters()}
+    apply_transfer(model, {}, mode="scratch")  # not even its keys: a baseline needs no fit
+
+
+def test_scratch_needs_init_from_to_mean_something() -> None:
+    with pytest.raises(ValidationError, match="transfer='scratch' ignores init_from, but"):
+        TrainConfig(transfer="scratch")
+    assert TrainConfig(init_from="best:pre", transfer="scratch").transfer == "scratch"

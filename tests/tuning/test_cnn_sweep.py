@@ -32,6 +32,7 @@ SHIPPED = [
     ("projects/digits_cnn.yaml", "search_spaces/resnet.yaml", "resnet"),
     ("projects/digits_cnn.yaml", "search_spaces/inception.yaml", "inception"),
     ("projects/digits_transfer_finetune.yaml", "search_spaces/transfer.yaml", "lenet5"),
+    ("projects/digits_noisy_transfer_finetune.yaml", "search_spaces/noisy_transfer.yaml", "lenet5"),
 ]
 
 

@@ -27,6 +27,11 @@ A project's ``data:`` section (:class:`DataConfig`)::
       features: [age, bmi, glucose]       # default: every column but the label (and domain)
       splits: {train: 1.0, dev: 100, test: 100}   # counts first, fractions share the rest
 
+    data:                                 # multi-label (task: multilabel): several 0/1 columns
+      source: csv:data/street.csv
+      label: [stop_sign, car, pedestrian] # a blank cell = not labeled for that label (NaN)
+      splits: {train: 0.8, dev: 0.1, test: 0.1}
+
 A target domain (data mismatch; the course's web versus phone photos, "option 2"): dev and
 test come from the target only; the training pool is every source example plus the target's
 train part, and train_dev is carved from that pool::

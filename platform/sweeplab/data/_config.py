@@ -48,7 +48,9 @@ class DataConfig(Schema):
     """``data:`` of a project file. See the package docstring for YAML examples."""
 
     source: str
-    label: str | None = None
+    # csv / parquet: the column of the class, or several 0/1 columns (multi-label; blank =
+    # unlabeled -> NaN), e.g. label: [stop_sign, car, pedestrian]
+    label: str | list[str] | None = None
     features: list[str] | None = None
     splits: SplitsConfig
     stratify: bool = True
@@ -89,6 +91,16 @@ class DataConfig(Schema):
             return names
         return classes
 
+    @field_validator("label")
+    @classmethod
+    def _label(cls, label: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(label, list):
+            if not label:
+                raise ValueError("label must name at least one column, but got []")
+            if len(set(label)) != len(label):
+                raise ValueError(f"label must not repeat a column, but got {label}")
+        return label
+
     @field_validator("source")
     @classmethod
     def _source(cls, source: str) -> str:
@@ -117,11 +129,22 @@ class DataConfig(Schema):
             )
         if scheme not in FILE_SCHEMES and self.label is not None:
             raise ValueError(f"label is set, but {self.source} brings its own labels; remove label")
+        labels = self.label_columns
+        if isinstance(self.label, list) and self.classes is not None:
+            raise ValueError(
+                "classes keeps some classes of one label column, but label names several "
+                f"(multi-label: {self.label}); remove classes or name one label column"
+            )
+        if isinstance(self.label, list) and self.target is not None and self.target.derive:
+            raise ValueError(
+                "target.derive draws a target stratified by one class per example, but label "
+                f"names several columns (multi-label: {self.label}); use target.domain_column"
+            )
         if self.features is not None:
             if not self.features:
                 raise ValueError("features must name at least one column, but got []")
-            if self.label is not None and self.label in self.features:
-                raise ValueError(f"features must not contain the label column {self.label!r}")
+            if both := [c for c in labels if c in self.features]:
+                raise ValueError(f"features must not contain the label column {both[0]!r}")
         sizes = self.splits.sizes()
         if self.target is None:
             if "dev" not in sizes:
@@ -140,11 +163,18 @@ class DataConfig(Schema):
                 raise ValueError(
                     f"target.domain_column needs a csv or parquet source, but got {self.source}"
                 )
-            if self.target.domain_column == self.label:
+            if self.target.domain_column in labels:
                 raise ValueError("target.domain_column must differ from label")
             if self.features and self.target.domain_column in self.features:
                 raise ValueError("features must not contain target.domain_column")
         return self
+
+    @property
+    def label_columns(self) -> list[str]:
+        """The label column(s) of a file source: [] / [label] / the multi-label list."""
+        if self.label is None:
+            return []
+        return [self.label] if isinstance(self.label, str) else list(self.label)
 
     @property
     def scheme(self) -> str:

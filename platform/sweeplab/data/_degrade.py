@@ -20,7 +20,14 @@ from sweeplab.data._target_config import DeriveConfig
 from sweeplab.errors import UserError
 from sweeplab.registry import Registry
 
-__all__ = ["DEGRADATIONS", "Degradation", "degrade", "degrade_all", "derive_target", "value_range_of"]
+__all__ = [
+    "DEGRADATIONS",
+    "Degradation",
+    "degrade",
+    "degrade_all",
+    "derive_target",
+    "value_range_of",
+]
 
 
 @dataclass(frozen=True)
@@ -161,9 +168,7 @@ def degrade_all(
     """
     _check_images(ds, cfg, key="data.degrade.degradations")
     X = degrade(_as_images(ds), cfg, value_range=value_range or value_range_of(ds))
-    return replace(
-        ds, X=X.reshape(ds.X.shape), name=f"{ds.name}+{'+'.join(cfg.degradations)}"
-    )
+    return replace(ds, X=X.reshape(ds.X.shape), name=f"{ds.name}+{'+'.join(cfg.degradations)}")
 
 
 def value_range_of(ds: Dataset) -> tuple[float | np.ndarray, float | np.ndarray]:

@@ -17,30 +17,40 @@ def read_table(
     path: Path,
     scheme: str,
     *,
-    label: str,
+    label: str | list[str],
     features: list[str] | None = None,
     domain_column: str | None = None,
 ) -> Dataset:
-    """Read ``path``; ``domain`` of the result holds the raw ``domain_column`` values as str."""
+    """Read ``path``; ``domain`` of the result holds the raw ``domain_column`` values as str.
+
+    ``label`` names the class column, or a list of 0/1 columns: a multi-label data set
+    (``y`` float32 ``(n, T)``, a blank cell = unlabeled = NaN; ``classes`` = the columns).
+    """
     frame = _read(path, scheme)
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
-    _need_column(path, columns, label, key="data.label", what="label column")
+    labels = [label] if isinstance(label, str) else list(label)
+    for name in labels:
+        _need_column(path, columns, name, key="data.label", what="label column")
     if domain_column is not None:
         _need_column(
             path, columns, domain_column, key="data.target.domain_column", what="domain column"
         )
     if features is None:
-        features = [c for c in columns if c not in (label, domain_column)]
+        features = [c for c in columns if c not in (*labels, domain_column)]
         if not features:
-            raise UserError(f"{path} has no feature columns besides {label!r}", key="data.features")
+            shown = ", ".join(repr(c) for c in labels)
+            raise UserError(f"{path} has no feature columns besides {shown}", key="data.features")
     for f in features:
         _need_column(path, columns, f, key="data.features", what="feature column")
     if len(frame) == 0:
         raise UserError(f"{path} has no rows")
 
     X = _features(path, frame, features)
-    y, classes = _labels(path, frame[label], label)
+    if isinstance(label, str):
+        y, classes = _labels(path, frame[label], label)
+    else:
+        y, classes = _multilabels(path, frame, labels), labels
     domain = None
     if domain_column is not None:
         d = frame[domain_column]
@@ -143,3 +153,40 @@ def _labels(path: Path, col: pd.Series, name: str) -> tuple[np.ndarray, list[str
             key="data.label",
         )
     return y.astype(np.int64), classes
+
+
+def _multilabels(path: Path, frame: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    """``(n, T)`` float32 of 1 / 0, NaN where the cell is blank (not labeled for that label).
+
+    Accepts 0 / 1 (also 0.0 / 1.0), true / false, and -1 for unlabeled as a blank; anything
+    else names the row and column.
+    """
+    y = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
+    for j, name in enumerate(labels):
+        col = frame[name]
+        known = col.notna().to_numpy().copy()
+        if pd.api.types.is_bool_dtype(col):
+            values = col.to_numpy(dtype=object)
+            y[known, j] = values[known].astype(np.float32)
+            continue
+        text = col.astype(str).str.strip().str.lower()
+        mapped = text.map(
+            {"1": 1.0, "1.0": 1.0, "true": 1.0, "0": 0.0, "0.0": 0.0, "false": 0.0}
+            | {"-1": np.nan, "-1.0": np.nan}  # -1: unlabeled, as the multilabel loss reads it
+        )
+        known &= ~text.isin(["-1", "-1.0"]).to_numpy()
+        bad = known & mapped.isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            value = col.iloc[row]
+            if not isinstance(value, str):  # numpy scalars: show 2, 0.5, not np.float64(2.0)
+                value = int(value) if float(value).is_integer() else float(value)
+            raise UserError(
+                f"{path}: label column {name!r} must hold 0, 1 or a blank / -1 (unlabeled), but row "
+                f"{row} has {value!r} ({int(bad.sum())} such row(s))",
+                key="data.label",
+            )
+        y[known, j] = mapped.to_numpy(dtype=np.float64)[known]
+    if np.isnan(y).all():
+        raise UserError(f"{path}: every label cell is blank; nothing is labeled", key="data.label")
+    return y

@@ -77,7 +77,7 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
         ds = read_table(
             path,
             cfg.scheme,
-            label=cfg.label or "",
+            label=cfg.label if cfg.label is not None else "",
             features=cfg.features,
             domain_column=domain_column,
         )
