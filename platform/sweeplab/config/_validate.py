@@ -86,7 +86,12 @@ def format_validation_error(
                 and "got" not in msg
             ):
                 msg = f"{msg}, but found {found!r}"
-            elif isinstance(found, dict | list) and "found" not in msg and "got" not in msg:
+            elif (
+                isinstance(found, dict | list)
+                and kind != "value_error"  # our validators' messages already say what was found
+                and "found" not in msg
+                and "got" not in msg
+            ):
                 msg = f"{msg}, but found {_describe(found)}"
             uerr = doc.error(msg, path)
     extra = len(errors) - 1
