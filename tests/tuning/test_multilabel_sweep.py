@@ -82,9 +82,41 @@ def test_every_trial_logs_per_label_errors_and_beats_chance(ws) -> None:
     assert best < chance - 0.1
 
 
-def test_report_says_it_analyses_single_label_sweeps_only(ws, capsys) -> None:
-    from sweeplab.cli import main
+def test_report_has_a_per_label_table_and_evaluate_logs_per_label_test_errors(ws, capsys) -> None:
+    import json
 
-    assert main(["report", "--workspace", str(ws)]) == 2
-    err = capsys.readouterr().err
-    assert "multilabel" in err and "dev_error_triangle" in err
+    from mlflow import MlflowClient
+
+    from sweeplab.cli import main
+    from sweeplab.data import DataConfig, SplitManifest, load_dataset
+
+    assert main(["report", "--workspace", str(ws)]) == 0
+    (folder,) = list((ws / "reports").iterdir())
+    summary = json.loads((folder / "report.json").read_text())
+    run_id = summary["run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{ws / 'mlflow.db'}")
+    logged = client.get_run(run_id).data.metrics
+    rows = summary["tables"]["multilabel-errors"]
+    assert [r["label"] for r in rows] == list(LABELS)
+    cfg = DataConfig(
+        source="generated:shapes_multilabel",
+        generate={"n": 600, "image_size": 12, "unlabeled": 0.2},
+        splits={"train": 0.6, "train_dev": 0.1, "dev": 0.3},
+    )
+    dev = load_dataset(cfg, base_dir=".").y[
+        SplitManifest.from_json(ws / "sweeps" / "ml" / "splits.json").splits["dev"]
+    ]
+    for j, r in enumerate(rows):  # counts from the data, errors from the logged rates
+        assert r["labeled"] == int((~np.isnan(dev[:, j])).sum())
+        assert r["labeled"] + r["unlabeled"] == len(dev)
+        assert r["positives"] == int((dev[:, j] == 1).sum())
+        assert r["errors"] / r["labeled"] == pytest.approx(logged[f"dev_error_{r['label']}"])
+        assert r["train_dev_error"] == pytest.approx(logged[f"train_dev_error_{r['label']}"])
+    assert sum(r["ceiling"] for r in rows) == pytest.approx(logged["dev_error"])
+    assert summary["diagnosis"]["ladder"]["train_dev"] == pytest.approx(logged["train_dev_error"])
+
+    capsys.readouterr()
+    # the tiny project has no test split: a clear refusal, nothing logged
+    assert main(["evaluate", "--workspace", str(ws)]) == 2
+    assert "no test split" in capsys.readouterr().err
+    assert "test_error" not in client.get_run(run_id).data.metrics

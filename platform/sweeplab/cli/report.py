@@ -61,9 +61,11 @@ def report(
     The best trial is the best optimizing value among trials that satisfy every constraint."""
     from sweeplab.cli._common import console, path_arg
     from sweeplab.reports import write_report
+    from sweeplab.reports._report import ERROR_MEASURES
 
     if review is not None:
         path_arg(review)
+    c = console()
     files = write_report(
         target,
         trial=trial,
@@ -73,19 +75,26 @@ def report(
         final=final,
         out=out,
         log=not no_log,
+        say=lambda text: c.print(f"[yellow]{text}[/yellow]", soft_wrap=True),
     )
-    c = console()
-    d = files.data.diagnosis
+    data = files.data
+    d = data.diagnosis
+    task = getattr(data, "task", None)
     c.print(
-        f"report of trial {files.data.trial} of sweep {files.data.sweep} (run {files.data.run_id})",
+        f"report of trial {data.trial} of sweep {data.sweep} (run {data.run_id})"
+        + (f" [{task}]" if task else ""),
         highlight=False,
     )
-    ladder = "  ".join(f"{k}={v:.4f}" for k, v in d.ladder().items())
-    c.print(f"errors: {ladder}", highlight=False)
-    c.print(d.verdict, style="bold", soft_wrap=True)
+    if d is not None:
+        ladder = "  ".join(f"{k}={v:.4f}" for k, v in d.ladder().items())
+        measure = ERROR_MEASURES.get(task or "")
+        c.print(f"errors: {ladder}" + (f"  ({measure})" if measure else ""), highlight=False)
+        c.print(d.verdict, style="bold", soft_wrap=True)
+    if task:
+        _print_task_report(c, data)
     for m, v in files.final_metrics.items():
         c.print(f"logged {m} = {v:.4f}", highlight=False)
-    for n in files.data.notes:
+    for n in data.notes:
         c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)
     c.print(f"HTML:     {files.html}", highlight=False, soft_wrap=True)
     c.print(f"Markdown: {files.markdown}", highlight=False, soft_wrap=True)
@@ -97,6 +106,32 @@ def report(
         c.print(
             f"[yellow]could not log the report to the run: {files.log_problem}[/yellow]",
             soft_wrap=True,
+        )
+
+
+def _print_task_report(c, data) -> None:
+    """The task's metrics, its first error-analysis table and its images, on the console."""
+    from rich.table import Table
+
+    if data.headline:
+        c.print("  ".join(f"{k}={v:.4g}" for k, v in data.headline), highlight=False)
+    for t in data.tables[:1]:
+        table = Table(title=t.title, title_justify="left")
+        for i, h in enumerate(t.header):
+            left = i < t.left
+            table.add_column(h.replace("_", " "), justify="left" if left else "right", no_wrap=left)
+        for row in t.cells:
+            table.add_row(*row)
+        c.print(table)
+    if len(data.tables) > 1:
+        c.print(
+            "more tables in the report: " + ", ".join(t.title for t in data.tables[1:]),
+            highlight=False,
+        )
+    if data.images:
+        c.print(
+            "images in the HTML report: " + ", ".join(caption for caption, _ in data.images),
+            highlight=False,
         )
 
 
@@ -112,8 +147,13 @@ def evaluate(
     from sweeplab.analysis import diagnose
     from sweeplab.cli._common import console
     from sweeplab.reports import evaluate_trial, final_evaluation, resolve_trial
+    from sweeplab.reports._task_report import TASK_REPORTS, project_task
 
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
+    pf, task = project_task(ref)
+    if task in TASK_REPORTS:
+        _evaluate_task(ref, pf, task, tracking_uri)
+        return
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     metrics = final_evaluation(ev, tracking_uri=tracking_uri)
     errors = ev.errors()
@@ -135,5 +175,60 @@ def evaluate(
         highlight=False,
     )
     c.print(d.verdict, style="bold", soft_wrap=True)
+    for n in ev.notes:
+        c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)
+
+
+def _evaluate_task(ref, pf, task: str, tracking_uri: str | None) -> None:
+    """The final evaluation of a vision-task or multi-label trial (see reports._task_final)."""
+    from sweeplab.analysis import diagnose
+    from sweeplab.cli._common import console
+    from sweeplab.reports._report import ERROR_MEASURES
+    from sweeplab.reports._task_final import final_task_evaluation
+
+    c = console()
+    ev = final_task_evaluation(
+        ref,
+        pf,
+        task,
+        tracking_uri=tracking_uri,
+        say=lambda text: c.print(f"[yellow]{text}[/yellow]", soft_wrap=True),
+    )
+    m = ref.metrics
+    c.print(
+        f"final evaluation of trial {ref.number} of sweep {ref.sweep} (run {ref.run_id}) [{task}]",
+        highlight=False,
+    )
+    source = (
+        "re-trained from its logged parameters"
+        if ev.model_source == "retrained"
+        else ("loaded from the run's saved weights")
+    )
+    if ev.dev_check is not None:
+        name, logged, now = ev.dev_check
+        source += f"; its {name} {now:.4f} (logged: {logged:.4f})"
+    c.print(f"model: {source}", highlight=False)
+    if "train_error" in m and "dev_error" in m:
+        hl = pf.project.human_level_error
+        d = diagnose(
+            human=hl.error if hl else None,
+            train=m["train_error"],
+            train_dev=m.get("train_dev_error"),
+            dev=m["dev_error"],
+            test=ev.metrics["test_error"],
+        )
+        measure = ERROR_MEASURES.get(task)
+        c.print(
+            "  ".join(f"{k}={v:.4f}" for k, v in d.ladder().items())
+            + (f"  ({measure})" if measure else ""),
+            highlight=False,
+        )
+    c.print(
+        "logged " + ", ".join(f"{k} = {v:.4f}" for k, v in ev.metrics.items()),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if "train_error" in m and "dev_error" in m:
+        c.print(d.verdict, style="bold", soft_wrap=True)
     for n in ev.notes:
         c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)

@@ -11,7 +11,9 @@ import typer
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
 
-__all__ = ["runs", "load_sweep_table"]
+FIXED_TASK_PREFIX = "task."  # = tuning._record.FIXED_TASK_PREFIX (kept import-light)
+
+__all__ = ["runs", "load_sweep_table", "metric_columns"]
 
 
 def load_sweep_table(sweep: str | None, workspace: Path | None, tracking_uri: str | None):
@@ -43,6 +45,13 @@ def runs(
     top: int | None = typer.Option(None, "--top", "-k", min=1, help="Show only the best K trials."),
     csv: bool = typer.Option(False, "--csv", help="Print the table as CSV (for pandas)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    wide: bool = typer.Option(
+        False,
+        "--wide",
+        "-w",
+        help="Also the per-label / per-class columns: dev_error_<label> (multilabel), "
+        "dev_ap_<class> (detection), dev_iou_<class> (segmentation).",
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
@@ -56,12 +65,10 @@ def runs(
     if top:
         ranked = ranked[:top]
     metric = info["objective"]
-    param_names = sorted({p for t in ranked for p in t["params"]})
-    metric_cols = [metric] + [
-        m
-        for m in ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms")
-        if m != metric
-    ]
+    param_names = sorted(
+        {p for t in ranked for p in t["params"] if not p.startswith(FIXED_TASK_PREFIX)}
+    )
+    metric_cols = metric_columns(metric, [t["metrics"] for t in ranked], wide=wide)
     rows = []
     for rank, t in enumerate(ranked, 1):
         row = {"rank": rank, "trial": t["number"], "status": t["status"], "feasible": t["feasible"]}
@@ -96,7 +103,14 @@ def runs(
     table = Table(
         title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
     )
-    short = {"params_count": "params", "latency_ms": "ms/ex"}
+    short = {
+        "params_count": "params",
+        "latency_ms": "ms/ex",
+        "dev_map": "dev mAP",
+        "dev_mean_iou": "dev mIoU",
+        "dev_verification_accuracy": "dev verif acc",
+        "cost_ratio": "J end/start",
+    }
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("trial", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -122,6 +136,28 @@ def runs(
             style="bold green" if best else None,
         )
     Console().print(table)
+
+
+#: A task's headline metric, shown beside its error (the first one the trials logged).
+HEADLINES = ("dev_map", "dev_mean_iou", "dev_verification_accuracy", "cost_ratio")
+_PER_CLASS = ("dev_error_", "dev_ap_", "dev_iou_")
+_BASE = ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms")
+
+
+def metric_columns(objective: str, metrics: list[dict[str, float]], *, wide: bool = False):
+    """The objective, the task's headline metric, the errors the trials have, size and speed;
+    with ``wide`` the per-label / per-class metrics too. A column no trial logged is left out
+    (a vision task has no train-dev error; style transfer no dev error) unless no trial has
+    finished yet."""
+    logged = {k for m in metrics for k in m}
+    headline = [h for h in HEADLINES if h in logged][:1]
+    cols = [objective] + [m for m in (*headline, *_BASE) if m != objective]
+    if logged:
+        cols = [c for c in cols if c == objective or c in logged]
+    if wide:
+        extra = sorted(k for k in logged if k.startswith(_PER_CLASS) and k not in cols)
+        cols += extra
+    return cols
 
 
 def _cell(value) -> str:

@@ -34,7 +34,12 @@ __all__ = [
     "Pruner",
     "SearchConfig",
     "load_project",
+    "COMMON_METRICS",
     "KNOWN_METRICS",
+    "METRIC_FAMILIES",
+    "TASK_METRICS",
+    "class_names_of",
+    "known_metrics",
     "SAFE_NAME",
     "STYLE_METRICS",
     "VISION_TASKS",
@@ -44,7 +49,7 @@ __all__ = [
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 # Metric names every trial reports (DESIGN.md "Conventions that users see").
-KNOWN_METRICS = (
+COMMON_METRICS = (
     "train_error",
     "train_dev_error",
     "dev_error",
@@ -59,24 +64,83 @@ KNOWN_METRICS = (
     "variance",
     "data_mismatch",
     "dev_overfit",
-    # vision tasks (issue 6): dev_error is 1 - the task's measure; see TASK_METRICS
-    "dev_map",
-    *(f"dev_ap_{c}" for c in ("rectangle", "ellipse", "triangle")),
-    "dev_missed",
-    "dev_false_positives",
-    "dev_mean_iou",
-    *(f"dev_iou_{c}" for c in ("background", "rectangle", "ellipse", "triangle")),
-    "dev_verification_accuracy",
-    "dev_false_accept_rate",
-    "dev_false_reject_rate",
-    "one_shot_accuracy",
-    "tau",
-    "style_cost",
-    "content_cost",
-    "total_cost",
-    "initial_cost",
-    "cost_ratio",
 )
+
+# The vision tasks' own metrics (issue 6): dev_error is 1 - the task's measure; the test_*
+# ones are logged by the final evaluation (sweeplab evaluate).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "detection": ("dev_map", "dev_missed", "dev_false_positives", "test_map"),
+    "segmentation": ("dev_mean_iou", "test_mean_iou"),
+    "verification": (
+        "dev_verification_accuracy",
+        "dev_false_accept_rate",
+        "dev_false_reject_rate",
+        "one_shot_accuracy",
+        "tau",
+        "test_verification_accuracy",
+        "test_one_shot_accuracy",
+    ),
+    "style_transfer": ("style_cost", "content_cost", "total_cost", "initial_cost", "cost_ratio"),
+}
+
+# Per-class and per-label metrics: a prefix and a class (label) name of the task's data,
+# e.g. dev_ap_triangle, dev_iou_background, dev_error_triangle.
+METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
+    "detection": ("dev_ap_", "test_ap_"),
+    "segmentation": ("dev_iou_", "test_iou_"),
+    "multilabel": ("train_error_", "train_dev_error_", "dev_error_", "test_error_"),
+}
+
+
+def class_names_of(project: Project) -> tuple[str, ...] | None:
+    """The class (label) names the project's data gives its per-class metrics; None when only
+    loading the data would tell."""
+    from sweeplab.data._generated import SHAPE_CLASSES
+
+    data, task = project.data, task_of(project)
+    if data.scheme != "generated":
+        return None
+    if task == "segmentation":
+        return ("background", *SHAPE_CLASSES)
+    if task == "detection" or data.location == "shapes_multilabel":
+        return SHAPE_CLASSES
+    return None
+
+
+def known_metrics(project: Project) -> tuple[str, ...]:
+    """The metric names a trial of ``project`` reports: the common ones, its task's own, and
+    its per-class / per-label ones with the class names of its data."""
+    task = task_of(project) or project.task
+    names = list(COMMON_METRICS) + list(TASK_METRICS.get(task or "", ()))
+    classes = class_names_of(project) or ()
+    for prefix in METRIC_FAMILIES.get(task or "", ()):
+        names += [f"{prefix}{c}" for c in classes]
+    return tuple(names)
+
+
+def _unnamed_family(project: Project, name: str) -> bool:
+    """A per-class metric whose class names only the data knows (not checked further)."""
+    if class_names_of(project) is not None:
+        return False
+    prefixes = METRIC_FAMILIES.get(task_of(project) or project.task or "", ())
+    return any(name.startswith(p) and len(name) > len(p) for p in prefixes)
+
+
+def _every_known_metric() -> tuple[str, ...]:
+    """Every name some project can report: each task's own, and the per-class ones of every
+    generated source (for checks that have no project at hand)."""
+    from sweeplab.data._generated import SHAPE_CLASSES
+
+    names = list(COMMON_METRICS)
+    for task_names in TASK_METRICS.values():
+        names += task_names
+    for families in METRIC_FAMILIES.values():
+        for prefix in families:
+            names += [f"{prefix}{c}" for c in ("background", *SHAPE_CLASSES)]
+    return tuple(dict.fromkeys(names))
+
+
+KNOWN_METRICS = _every_known_metric()
 
 # The metrics a style-transfer trial reports (it has no dev set, so no dev_error): the
 # optimizing metric is cost_ratio = J(G) at the end / J(G) at the start (lower is better;
@@ -418,10 +482,14 @@ def MODELS_error(name: str) -> UserError:  # noqa: N802 - reads as "the MODELS r
 
 
 def _check_metrics(pf: ProjectFile) -> None:
+    """The optimizing metric and every constraint name a metric the project's trials report
+    (the task's own names and the class / label names of its data, with close matches)."""
     from sweeplab.errors import close_matches
 
-    name = pf.project.metrics.optimize.name
-    if task_of(pf.project) == "style_transfer" and name not in STYLE_METRICS:
+    project = pf.project
+    task = task_of(project) or project.task
+    name = project.metrics.optimize.name
+    if task == "style_transfer" and name not in STYLE_METRICS:
         raise pf.error(
             f"a style_transfer trial has no dev set, so it cannot optimize {name!r}; expected one "
             f"of: {', '.join(STYLE_METRICS)} (cost_ratio = J(G) at the end / at the start)",
@@ -430,19 +498,24 @@ def _check_metrics(pf: ProjectFile) -> None:
             "name",
             suggestions=close_matches(name, STYLE_METRICS),
         )
-    if name not in KNOWN_METRICS:
+    known = known_metrics(project)
+    what = f"a {task} trial" if task else "a trial"
+    if name not in known and not _unnamed_family(project, name):
         raise pf.error(
-            f"unknown metric {name!r}; expected one of: {', '.join(KNOWN_METRICS)}",
+            f"unknown metric {name!r}: {what} does not report it; expected one of: "
+            f"{', '.join(known)}",
             "metrics",
             "optimize",
             "name",
-            suggestions=close_matches(name, KNOWN_METRICS),
+            suggestions=close_matches(name, known),
         )
     from sweeplab.analysis import Constraint
 
-    for i, text in enumerate(pf.project.metrics.satisfy):
+    for i, text in enumerate(project.metrics.satisfy):
         try:
-            Constraint.parse(text, known=KNOWN_METRICS)
+            c = Constraint.parse(text)
+            if c.metric not in known and not _unnamed_family(project, c.metric):
+                Constraint.parse(text, known=known)  # the error, with close matches
         except UserError as exc:
             raise pf.error(
                 exc.message, "metrics", "satisfy", i, suggestions=exc.suggestions

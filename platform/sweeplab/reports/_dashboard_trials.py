@@ -71,7 +71,6 @@ def parse_constraints(text: str | None) -> list[Any]:
 def typed_params(space: Any, raw: dict[str, str]) -> dict[str, Any]:
     """MLflow's string params → the values the space produces (unknown names kept as text)."""
     from sweeplab.space import Categorical, Constant, IntLogUniform, IntUniform
-
     from sweeplab.tuning._record import FIXED_TASK_PREFIX
 
     out: dict[str, Any] = {}

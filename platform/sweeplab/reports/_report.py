@@ -18,8 +18,9 @@ from typing import Any
 
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
 from sweeplab.reports._report_data import ReportData, build_report
+from sweeplab.reports._task_report import TaskReportData
 
-__all__ = ["ReportFiles", "ladder_figure", "render_report", "write_report"]
+__all__ = ["ReportFiles", "ladder_figure", "render_report", "render_task_report", "write_report"]
 
 from sweeplab.analysis._diagnosis import GAP_LABELS as _GAP_LABELS  # noqa: E402
 from sweeplab.analysis._diagnosis import LEVEL_LABELS as _LEVEL_LABELS  # noqa: E402
@@ -38,7 +39,7 @@ class ReportFiles:
     html: Path
     markdown: Path
     summary: Path
-    data: ReportData
+    data: ReportData | TaskReportData
     logged: bool = False
     log_problem: str | None = None
     final_metrics: dict[str, float] = field(default_factory=dict)
@@ -209,8 +210,7 @@ def _context(data: ReportData, *, html: bool) -> dict[str, Any]:
     return ctx
 
 
-def render_report(data: ReportData) -> tuple[str, str]:
-    """(HTML, Markdown) of a report."""
+def _env():
     import jinja2
 
     env = jinja2.Environment(
@@ -223,21 +223,118 @@ def render_report(data: ReportData) -> tuple[str, str]:
     env.filters["pct"] = pct
     env.filters["num"] = _num
     env.filters["md_table"] = lambda rows, header: _md_table(rows, header)
+    return env
+
+
+def render_report(data: ReportData) -> tuple[str, str]:
+    """(HTML, Markdown) of a report."""
+    env = _env()
     html = env.get_template("report.html.j2").render(**_context(data, html=True))
     md = env.get_template("report.md.j2").render(**_context(data, html=False))
     return html, md
 
 
-def _log_artifacts(ev: Evaluation, paths: list[Path], tracking_uri: str | None) -> str | None:
+#: What ``train_error`` / ``dev_error`` measure, per task (the report says it above the ladder).
+ERROR_MEASURES = {
+    "detection": "1 − mAP@0.5",
+    "segmentation": "1 − mean IoU over classes",
+    "verification": "1 − verification accuracy of balanced pairs at the best τ of the set",
+    "multilabel": "the mean over labels of each label's error on its labeled entries",
+}
+
+
+def render_task_report(data: TaskReportData) -> tuple[str, str]:
+    """(HTML, Markdown) of a vision-task or multi-label report."""
+    env = _env()
+    d = data.diagnosis
+    ctx: dict[str, Any] = {"r": data, "d": d, "error_measure": ERROR_MEASURES.get(data.task, "")}
+    if d is not None:
+        ctx["ladder"] = [
+            {"key": k, "label": _LEVEL_LABELS[k], "value": v} for k, v in d.ladder().items()
+        ]
+        ctx["gaps"] = ladder_gaps(d)
+        ctx["ladder_div"] = ladder_figure(d).to_html(
+            full_html=False,
+            include_plotlyjs=True,  # inline: the page must open offline
+            config={"displaylogo": False, "responsive": True},
+            div_id="error-ladder",
+        )
+    html = env.get_template("task_report.html.j2").render(**ctx)
+    ctx.pop("ladder_div", None)
+    md = env.get_template("task_report.md.j2").render(**ctx)
+    return html, md
+
+
+def _log_files(run_id: str, uri: str, paths: list[Path]) -> str | None:
     from sweeplab.tracking import client_for
 
-    client = client_for(tracking_uri or ev.ref.info["tracking_uri"])
+    client = client_for(uri)
     try:
         for p in paths:
-            client.log_artifact(ev.ref.run_id, str(p), artifact_path="report")
+            client.log_artifact(run_id, str(p), artifact_path="report")
     except Exception as exc:  # noqa: BLE001 - the local report is written either way
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
     return None
+
+
+def _write_task_report(
+    ref: Any,
+    pf: Any,
+    task: str,
+    *,
+    workspace: Path | None,
+    tracking_uri: str | None,
+    review: Path | None,
+    final: bool,
+    out: Path | None,
+    log: bool,
+    say: Any,
+) -> ReportFiles:
+    from sweeplab.errors import UserError
+    from sweeplab.reports._task_final import final_task_evaluation
+    from sweeplab.reports._task_report import build_task_report
+    from sweeplab.tracking import client_for
+    from sweeplab.workspace import Workspace
+
+    if review is not None:  # it would be silently ignored
+        raise UserError(
+            f"--review adds reviewed categories to a classification error table, but sweep "
+            f"{ref.sweep!r} is a {task} sweep: its report has no per-example table to join"
+        )
+    uri = tracking_uri or ref.info["tracking_uri"]
+    evaluation = (
+        final_task_evaluation(ref, pf, task, tracking_uri=tracking_uri, say=say) if final else None
+    )
+    data = build_task_report(ref, pf, task, client_for(uri), final=evaluation)
+    html, md = render_task_report(data)
+    folder = out or Workspace.at(workspace).root / "reports" / ref.name
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "html": folder / "report.html",
+        "markdown": folder / "report.md",
+        "summary": folder / "report.json",
+    }
+    paths["html"].write_text(html, encoding="utf-8")
+    paths["markdown"].write_text(md, encoding="utf-8")
+    paths["summary"].write_text(json.dumps(data.summary(), indent=2, default=str), encoding="utf-8")
+    for t in data.tables:
+        paths[t.id] = folder / f"{t.id}.csv"
+        t.frame.to_csv(paths[t.id], index=False)
+    problem = _log_files(ref.run_id, uri, list(paths.values())) if log else None
+    return ReportFiles(
+        folder=folder,
+        html=paths["html"],
+        markdown=paths["markdown"],
+        summary=paths["summary"],
+        data=data,
+        logged=log and problem is None,
+        log_problem=problem,
+        final_metrics=dict(evaluation.metrics) if evaluation is not None else {},
+    )
+
+
+def _log_artifacts(ev: Evaluation, paths: list[Path], tracking_uri: str | None) -> str | None:
+    return _log_files(ev.ref.run_id, tracking_uri or ev.ref.info["tracking_uri"], paths)
 
 
 def write_report(
@@ -250,11 +347,31 @@ def write_report(
     final: bool = False,
     out: Path | None = None,
     log: bool = True,
+    say: Any = None,
 ) -> ReportFiles:
-    """Write the report of a trial (default: the last sweep's best feasible trial)."""
+    """Write the report of a trial (default: the last sweep's best feasible trial).
+
+    Vision-task and multi-label trials get the task's report (``_task_report``); ``say``
+    announces a re-training that a final evaluation needs.
+    """
+    from sweeplab.reports._task_report import TASK_REPORTS, project_task
     from sweeplab.workspace import Workspace
 
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
+    pf, task = project_task(ref)
+    if task in TASK_REPORTS:
+        return _write_task_report(
+            ref,
+            pf,
+            task,
+            workspace=workspace,
+            tracking_uri=tracking_uri,
+            review=review,
+            final=final,
+            out=out,
+            log=log,
+            say=say,
+        )
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     final_metrics = final_evaluation(ev, tracking_uri=tracking_uri) if final else {}
     data = build_report(ev, review=review, final=final)
