@@ -39,6 +39,15 @@ def test_sweep_creates_parent_and_nested_children(tiny_project, workspace, capsy
     ):
         values = children[col].astype(float)
         assert values.notna().all() and (values >= 0).all()
+    # the settings a trial did not sample are params too, grouped, defaults included; a
+    # sampled setting keeps its plain name and is not logged twice
+    assert set(children["params.model.num_layers"]) == {"1"}  # the project's fixed arg
+    assert set(children["params.train.epochs"]) == {"3"}
+    assert set(children["params.train.batch_size"]) == {"128"}
+    assert children["params.model.activation"].notna().all()  # a default
+    assert (
+        "params.train.learning_rate" not in children and "params.model.hidden_units" not in children
+    )
     # beta is present exactly for the momentum trials
     momentum = children["params.optimizer"] == "momentum"
     assert children.loc[momentum, "params.beta"].notna().all()

@@ -11,7 +11,7 @@ import typer
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
 
-FIXED_TASK_PREFIX = "task."  # = tuning._record.FIXED_TASK_PREFIX (kept import-light)
+FIXED_PREFIXES = ("model.", "train.", "task.")  # = tuning._record.FIXED_PREFIXES (import-light)
 
 __all__ = ["runs", "load_sweep_table", "metric_columns"]
 
@@ -66,7 +66,7 @@ def runs(
         ranked = ranked[:top]
     metric = info["objective"]
     param_names = sorted(
-        {p for t in ranked for p in t["params"] if not p.startswith(FIXED_TASK_PREFIX)}
+        {p for t in ranked for p in t["params"] if not p.startswith(FIXED_PREFIXES)}
     )
     metric_cols = metric_columns(metric, [t["metrics"] for t in ranked], wide=wide)
     rows = []

@@ -71,11 +71,11 @@ def parse_constraints(text: str | None) -> list[Any]:
 def typed_params(space: Any, raw: dict[str, str]) -> dict[str, Any]:
     """MLflow's string params → the values the space produces (unknown names kept as text)."""
     from sweeplab.space import Categorical, Constant, IntLogUniform, IntUniform
-    from sweeplab.tuning._record import FIXED_TASK_PREFIX
+    from sweeplab.tuning._record import is_fixed_param
 
     out: dict[str, Any] = {}
     for name, text in raw.items():
-        if name.startswith(FIXED_TASK_PREFIX) and name not in space:  # fixed, not searched
+        if is_fixed_param(name) and name not in space:  # fixed, not searched
             continue
         if name not in space:
             out[name] = text

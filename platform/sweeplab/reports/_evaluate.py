@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from sweeplab.errors import UserError, close_matches
+from sweeplab.tuning._record import is_fixed_param
 
 __all__ = [
     "Evaluation",
@@ -78,6 +79,8 @@ class TrialRef:
     objective: str
     goal: str
     sweep_dir: Path
+    # the settings the trial did not sample, as logged: ``model.<name>``, ``train.<name>``, …
+    fixed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -167,11 +170,12 @@ def resolve_trial(
         number=int(chosen["number"]),
         status=chosen["status"],
         feasible=bool(chosen["feasible"]),
-        params={k: parse_param(v) for k, v in chosen["params"].items()},
+        params={k: parse_param(v) for k, v in chosen["params"].items() if not is_fixed_param(k)},
         metrics={k: float(v) for k, v in chosen["metrics"].items()},
         objective=objective,
         goal=goal,
         sweep_dir=ws.sweep_dir(info["name"]),
+        fixed={k: parse_param(v) for k, v in chosen["params"].items() if is_fixed_param(k)},
     )
 
 

@@ -49,12 +49,10 @@ class FinalEvaluation:
 
 
 def _trial_params(ref: TrialRef, ctx: Any) -> tuple[dict[str, Any], list[str]]:
-    """The sampled settings of the trial (the logged ``task.<name>`` fixed ones left out)."""
-    from sweeplab.tuning._record import FIXED_TASK_PREFIX
-
+    """The sampled settings of the trial (``ref.params``; the fixed ones are ``ref.fixed``)."""
     known = ctx.model_fields | ctx.train_fields | ctx.task_fields
     params = {k: v for k, v in ref.params.items() if k in known}
-    extra = sorted(k for k in ref.params if k not in known and not k.startswith(FIXED_TASK_PREFIX))
+    extra = sorted(k for k in ref.params if k not in known)
     notes = []
     if extra:
         notes.append(f"logged parameters that are not settings were left out: {', '.join(extra)}")
@@ -69,7 +67,7 @@ def _fixed_changed(ref: TrialRef, fixed: dict[str, Any]) -> list[str]:
 
     now = flatten_params(fixed)
     changed = []
-    for key, value in ref.params.items():
+    for key, value in ref.fixed.items():
         if key.startswith(FIXED_TASK_PREFIX):
             name = key[len(FIXED_TASK_PREFIX) :]
             if name in now and parse_param(now[name]) != value and now[name] != str(value):

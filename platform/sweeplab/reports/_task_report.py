@@ -422,10 +422,10 @@ def build_task_report(
         images, more = _style_images(client, ref.run_id)
         notes += more
     hl = pf.project.human_level_error
-    params = {k: v for k, v in ref.params.items() if not k.startswith(FIXED_TASK_PREFIX)}
+    params = dict(ref.params)
     fixed = {
         k[len(FIXED_TASK_PREFIX) :]: v
-        for k, v in ref.params.items()
+        for k, v in ref.fixed.items()
         if k.startswith(FIXED_TASK_PREFIX)
     }
     return TaskReportData(

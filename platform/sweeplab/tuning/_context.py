@@ -229,3 +229,25 @@ def _fingerprint_of(dataset: Any, manifest: Any) -> str:
 
     fp = getattr(SplitManifest, "fingerprint_of", None)
     return fp(dataset) if fp else manifest.fingerprint
+
+
+def fixed_settings(ctx: SweepContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The trial's settings that it did not sample, defaults included, as params
+    ``model.<name>``, ``train.<name>`` and ``task.<name>`` (unset ones left out): every run
+    says how it was made, and runs of different sweeps compare in the MLflow UI."""
+    from sweeplab.models import MODELS
+
+    groups = {
+        "model.": MODELS.get(ctx.model_name).args(**ctx.model_args).model_dump(mode="json"),
+        "train.": ctx.project.train.model_dump(mode="json"),
+    }
+    if ctx.task_fields:
+        from sweeplab.training._tasks import task_args_schema
+
+        groups["task."] = task_args_schema(ctx.task)(**ctx.task_args).model_dump(mode="json")
+    return {
+        f"{prefix}{name}": value
+        for prefix, values in groups.items()
+        for name, value in values.items()
+        if name not in params and value is not None
+    }

@@ -10,6 +10,7 @@ from typing import Any
 
 from sweeplab.errors import SweeplabError
 from sweeplab.tracking import new_run_key
+from sweeplab.tuning._context import fixed_settings
 from sweeplab.tuning._record import TrialRecorder, failure_reason
 from sweeplab.tuning._sweep import SweepOutcome, SweepSetup, TrialOutcome, objective_value
 from sweeplab.tuning._trial import TrialPruned, run_trial
@@ -336,6 +337,7 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
         # else one per core), i.e. the whole machine; recorded so runs can be compared.
         tags={"sweeplab.optuna_trial": trial.number, "sweeplab.threads": _torch_threads()},
         key=run_key,
+        fixed=fixed_settings(setup.context, params),
     )
     if recorder.run_id:  # None while the tracking store is away (the outbox creates it later)
         trial.set_user_attr("mlflow_run_id", recorder.run_id)

@@ -168,6 +168,7 @@ def sweep_trainable(
     """Tune function trainable: one trial of the sweep (see the module docstring)."""
     from ray import tune
 
+    from sweeplab.tuning._context import fixed_settings
     from sweeplab.tuning._optuna import _diagnosis_tag, constraint_violations
     from sweeplab.tuning._record import TrialRecorder, failure_reason
     from sweeplab.tuning._sweep import objective_value
@@ -204,7 +205,9 @@ def sweep_trainable(
         "sweeplab.backend": "ray",
         **spec.extra_tags,
     }
-    recorder = TrialRecorder.start(sweep, number=number, params=params, tags=tags)
+    recorder = TrialRecorder.start(
+        sweep, number=number, params=params, tags=tags, fixed=fixed_settings(ctx, params)
+    )
     done["run_id"] = recorder.run_id
     reporter = _TuneReporter(recorder, dict(done), spec)
     bad = math.nan

@@ -15,10 +15,19 @@ __all__ = [
     "failure_reason",
     "trial_run_name",
     "finite_summary",
+    "is_fixed_param",
 ]
 
-#: Params ``task.<name>``: a vision task's settings that the trial did not sample.
+#: The settings a trial did not sample (the project's and the defaults) are logged as params
+#: ``model.<name>``, ``train.<name>``, ``task.<name>``; the sampled ones keep their plain names,
+#: which ``sweeplab runs``, ``refine`` and the dashboards read as the searched hyperparameters.
+FIXED_PREFIXES = ("model.", "train.", "task.")
 FIXED_TASK_PREFIX = "task."
+
+
+def is_fixed_param(name: str) -> bool:
+    """Whether a logged param is a fixed setting (``model.…``, ``train.…``, ``task.…``)."""
+    return name.startswith(FIXED_PREFIXES)
 
 
 def trial_run_name(sweep: str, number: int, params: dict[str, Any], *, keys: int = 2) -> str:
@@ -63,25 +72,22 @@ class TrialRecorder:
         params: dict[str, Any],
         tags: dict[str, Any] | None = None,
         key: str | None = None,
+        fixed: dict[str, Any] | None = None,
     ) -> TrialRecorder:
         """``key``: the run's outbox key, recorded by the backend before the run is created so
-        that a sweep killed in between can still find the run (tag ``sweeplab.run_key``)."""
+        that a sweep killed in between can still find the run (tag ``sweeplab.run_key``).
+        ``fixed``: the settings the trial did not sample (``fixed_settings``), logged in the
+        same batch as ``params``."""
         run = sweep.start_trial(
             number=number, name=trial_run_name(sweep.name, number, params), tags=tags, key=key
         )
-        run.log_params(params)
+        run.log_params({**params, **(fixed or {})})
         return cls(run)
 
     @property
     def run_id(self) -> str | None:
         """None while the tracking store has not answered (the outbox creates the run later)."""
         return self.run.outbox.run_id(self.run.key) or self.run.run_id
-
-    def log_fixed_params(self, settings: dict[str, Any], *, prefix: str) -> None:
-        """Log settings the trial did not sample (a vision task's ``task_args`` and defaults)
-        as params ``<prefix><name>``: the prefix keeps them apart from the sampled ones, which
-        ``sweeplab runs``, ``refine`` and the dashboards read as the searched hyperparameters."""
-        self.run.log_params({f"{prefix}{k}": v for k, v in settings.items()})
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         # ``epoch`` is the step itself: logging it as a metric too would add a tenth to the

@@ -95,7 +95,6 @@ def run_task_trial(
     from sweeplab.training import seed_everything
 
     setup = task_setup(ctx, params, device)
-    _log_fixed_settings(reporter, setup.fixed)
     seed_everything(setup.cfg.seed)
     on_epoch = None
     if reporter is not None:
@@ -112,20 +111,6 @@ def run_task_trial(
     if not keep_model:
         result.model = None
     return result
-
-
-def _log_fixed_settings(reporter: Any, fixed: dict[str, Any]) -> None:
-    """Log the task settings the trial did not sample as params ``task.<name>`` of its run.
-
-    Both backends' reporters hold the trial's :class:`TrialRecorder` (``reporter.recorder``);
-    logged before training so that a failed trial also records them. A reporter without one
-    (a report re-training a trial) logs nothing.
-    """
-    from sweeplab.tuning._record import FIXED_TASK_PREFIX, TrialRecorder
-
-    recorder = getattr(reporter, "recorder", None)
-    if isinstance(recorder, TrialRecorder) and fixed:
-        recorder.log_fixed_params(fixed, prefix=FIXED_TASK_PREFIX)
 
 
 def _train_config(ctx: SweepContext, train_params: dict[str, Any], device: str | None) -> Any:
