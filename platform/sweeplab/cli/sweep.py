@@ -259,8 +259,16 @@ def _print_outcome(outcome) -> None:
     table = Table(
         title=f"sweep {outcome.name}: best trials by {outcome.objective} ({outcome.goal})"
     )
-    metric_cols = [outcome.objective] + [
-        m for m in ("train_error", "train_dev_error") if m != outcome.objective
+    from sweeplab.cli.runs import HEADLINES
+
+    # the objective, the task's headline metric (dev mAP, mean IoU …) and the training errors
+    # the trials have (a vision task has no train-dev set, style transfer no errors at all)
+    logged = {k for t in ranked for k in t.metrics}
+    headline = [h for h in HEADLINES if h in logged and h != outcome.objective][:1]
+    metric_cols = [outcome.objective, *headline] + [
+        m
+        for m in ("train_error", "train_dev_error")
+        if m != outcome.objective and (m in logged or not logged)
     ]
     table.add_column("trial", justify="right", no_wrap=True)
     for col in metric_cols:

@@ -229,6 +229,8 @@ def sweep_trainable(
     metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)}
     violations = constraint_violations(list(spec.constraints), metrics)
     feasible = all(v <= 0 for v in violations)
+    if result.state_dict is not None:  # train.save_checkpoint
+        recorder.log_checkpoint(result.state_dict)
     if result.artifacts:  # style/generated.png, analysis tables of the vision tasks
         recorder.log_artifacts(result.artifacts)
     recorder.finished(

@@ -399,9 +399,10 @@ def _last_sweep_of(ws: Workspace, project_name: str) -> str:
 
 def _constraints(pf: Any) -> list[Any]:
     from sweeplab.analysis import Constraint
-    from sweeplab.config.project import KNOWN_METRICS
 
-    return [Constraint.parse(text, known=KNOWN_METRICS) for text in pf.project.metrics.satisfy]
+    # The names were checked against what this project's trials report when it was loaded
+    # (config.project.known_metrics; per-label names of a CSV's columns only the data knows).
+    return [Constraint.parse(text) for text in pf.project.metrics.satisfy]
 
 
 def objective_value(metrics: dict[str, float], name: str) -> float:

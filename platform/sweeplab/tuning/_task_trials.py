@@ -108,6 +108,8 @@ def run_task_trial(
     result.train_args.update(
         {f"task.{k}": v for k, v in setup.args.model_dump(mode="json").items()}
     )
+    if setup.cfg.save_checkpoint and result.model is not None:  # style transfer has no net
+        result.state_dict = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
     if not keep_model:
         result.model = None
     return result

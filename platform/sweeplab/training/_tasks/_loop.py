@@ -34,7 +34,7 @@ class TaskResult:
 _USED_FIELDS = frozenset(
     {"epochs", "batch_size", "optimizer", "learning_rate", "beta", "beta1", "beta2", "epsilon"}
     | {"lr_decay", "decay_rate", "decay_base", "decay_k", "decay_step", "decay_gamma"}
-    | {"device", "seed"}
+    | {"device", "seed", "save_checkpoint"}
 )
 
 
