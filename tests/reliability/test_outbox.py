@@ -99,3 +99,57 @@ def test_a_run_created_just_before_the_answer_was_lost_is_not_created_twice(tmp_
     box.submit(key, op)
     assert len(client.search_runs([exp])) == 1
     assert box.run_id(key) is not None
+
+
+def test_the_sender_thread_sends_everything_in_order_and_leaves_no_file(tmp_path):
+    """Background mode (used with a tracking server): ``submit`` returns at once, the sender
+    thread delivers every write, in order, and the outbox folder is empty once it is done."""
+    uri, client, exp = _store(tmp_path)
+    parent = client.create_run(exp).info.run_id
+    outbox_dir = tmp_path / "outbox" / "bg"
+    box = Outbox(client, outbox_dir, tracking_uri=uri, background=True)
+    sweep = SweepRun(client, exp, parent, "bg", box)
+    runs = []
+    for number in range(3):
+        run = sweep.start_trial(number=number, name=f"bg #{number}")
+        run.log_params({"lr": 0.1 * (number + 1)})
+        for step in range(1, 6):
+            run.log_metrics({"loss": 1.0 / step, "acc": step / 10}, step=step)
+        run.finish("finished")
+        runs.append(run)
+    assert box.drain(60.0)
+    assert box.pending() == 0 and not list(outbox_dir.glob("*.jsonl"))
+    children = client.search_runs([exp], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'")
+    assert len(children) == 3 and {c.info.status for c in children} == {"FINISHED"}
+    for child in children:
+        assert [s for s, _, _ in _history(client, child.info.run_id, "loss")] == [1, 2, 3, 4, 5]
+    assert sorted(c.data.params["lr"] for c in children) == ["0.1", "0.2", "0.30000000000000004"]
+    assert sweep.close(0.0) == []
+
+
+def test_the_sender_thread_keeps_every_write_on_disk_until_it_is_sent(tmp_path):
+    """A kill -9 while the store is away loses nothing: each write is in the outbox folder
+    before ``submit`` returns, and ``sweeplab sync`` sends it later, once."""
+    uri, client, exp = _store(tmp_path)
+    parent = client.create_run(exp).info.run_id
+    outbox_dir = tmp_path / "outbox" / "bg"
+    box = Outbox(_Away(), outbox_dir, tracking_uri=uri, background=True, base_delay_s=30.0)
+    sweep = SweepRun(_Away(), exp, parent, "bg", box)
+    run = sweep.start_trial(number=0, name="bg #0")
+    run.log_params({"lr": 0.1})
+    for step in range(1, 4):
+        run.log_metrics({"loss": 1.0 / step}, step=step)
+        run.flush()
+    run.finish("finished")
+    # no close(): as if the process died here; the files alone must carry every write
+    files = list(outbox_dir.glob("*.jsonl"))
+    ops = [json.loads(x)["op"] for f in files for x in f.read_text().splitlines()[1:]]
+    assert "create_run" in ops and ops.count("log_batch") >= 4 and "set_terminated" in ops
+
+    def client_for(u):
+        return MlflowClient(u)
+
+    assert sync_directory(outbox_dir, client_for)[0] >= 1
+    children = client.search_runs([exp], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'")
+    assert len(children) == 1 and children[0].info.status == "FINISHED"
+    assert [s for s, _, _ in _history(client, children[0].info.run_id, "loss")] == [1, 2, 3]

@@ -271,13 +271,19 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         ) from None
 
     constraints = _constraints(pf)
-    # In-process trials (Optuna): a sender thread writes to MLflow while the next trial trains;
-    # every write is on disk in the outbox folder first (see tracking/_outbox.py).
+    # In-process trials (Optuna) and a tracking *server*: a sender thread writes to MLflow
+    # while the next trial trains (every write is on disk in the outbox folder first, see
+    # tracking/_outbox.py); a network round trip leaves the GIL free for training. With the
+    # local SQLite store the writes are Python work under the GIL (MLflow's ORM), which a
+    # thread cannot hide on a busy CPU: measured on 2 cores (benchmarks/bench_tracking.py),
+    # the sender thread cost 30 ms per 0.4-s trial against 4 ms for sending in line.
+    from sweeplab.tracking import is_local_uri
+
     outbox = Outbox(
         client,
         ws.outbox_dir(name),
         tracking_uri=tracking_uri,
-        background=settings.backend == "optuna",
+        background=settings.backend == "optuna" and not is_local_uri(tracking_uri),
     )
     if settings.resume:
         sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name, outbox)
