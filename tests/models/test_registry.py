@@ -9,14 +9,14 @@ import torch
 from pydantic import ValidationError
 from torch.nn import functional as F
 
+from sweeplab.config.project import VISION_TASKS
 from sweeplab.models import MODELS
 from sweeplab.models._summary import describe
 
 # Classification networks: (B, num_outputs) logits. The vision-task networks (grid
 # detector, U-Net, Siamese encoder, style feature net) have their own output shapes and are
 # tested in tests/vision/test_vision_registry.py.
-VISION_TASKS = {"detection", "segmentation", "verification", "style_transfer"}
-NAMES = [n for n in MODELS if not set(MODELS.get(n).tasks) & VISION_TASKS]
+NAMES = [n for n in MODELS if not set(MODELS.get(n).tasks) & set(VISION_TASKS)]
 
 
 def _build(name: str, seed: int = 0) -> torch.nn.Module:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from sweeplab.config.project import VISION_TASKS
 from sweeplab.errors import UserError
 from sweeplab.models import MODELS, build_model
 from sweeplab.models._transfer import (
@@ -42,9 +43,7 @@ def _build(name: str, outputs: int, seed: int = 0, **args) -> torch.nn.Module:
 
 @pytest.mark.parametrize(
     "name",
-    MODELS.names(
-        lambda s: not set(s.tasks) & {"detection", "segmentation", "verification", "style_transfer"}
-    ),
+    MODELS.names(lambda s: not set(s.tasks) & set(VISION_TASKS)),
 )
 def test_every_registry_model_names_its_output_layer(name: str) -> None:
     model = _build(name, 10)

@@ -81,6 +81,66 @@ def test_bad_vision_project_is_one_line(tmp_path, capsys, old, new, expected) ->
     assert expected in _one_line(capsys)
 
 
+LOCALIZATION = """
+name: loc
+data:
+  source: generated:shapes_localization
+  generate: {n: 40, image_size: 16, seed: 0}
+  splits: {train: 0.75, dev: 0.25}
+task: localization
+model: {name: localizer, filters: 4, stages: 2}
+task_args: {lambda_box: 5.0}
+train: {epochs: 1, batch_size: 16}
+search: {space: space.yaml}
+"""
+
+
+def test_localization_unknown_task_arg_is_one_line_with_a_close_match(tmp_path, capsys) -> None:
+    assert _run(tmp_path, LOCALIZATION.replace("lambda_box:", "lambda_bx:")) == 2
+    err = _one_line(capsys)
+    assert "project.yaml:8" in err and "'lambda_bx'" in err
+    assert "Did you mean 'lambda_box'" in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("name: localizer", "name: grid_detector", "does not support task 'localization'"),
+        (
+            "generate: {n: 40,",
+            "generate: {max_objects: 2, n: 40,",
+            "unknown argument 'max_objects'",
+        ),
+        ("lambda_box: 5.0", "lambda_box: 0", "greater than 0"),
+        (
+            "generated:shapes_localization",
+            "generated:shapes_detection",
+            "generated:shapes_localization",
+        ),
+        # landmarks: its own source and model; no task settings
+        ("task: localization", "task: landmarks", "generated:shapes_landmarks"),
+    ],
+)
+def test_bad_localization_project_is_one_line(tmp_path, capsys, old, new, expected) -> None:
+    assert old in LOCALIZATION
+    assert _run(tmp_path, LOCALIZATION.replace(old, new)) == 2
+    assert expected in _one_line(capsys)
+
+
+def test_landmark_project_checks_model_and_task_args(tmp_path, capsys) -> None:
+    landmarks = LOCALIZATION.replace("shapes_localization", "shapes_landmarks").replace(
+        "task: localization", "task: landmarks"
+    )
+    assert _run(tmp_path, landmarks) == 2  # lambda_box is localization's
+    assert "unknown key 'lambda_box'" in _one_line(capsys)
+    landmarks = landmarks.replace("task_args: {lambda_box: 5.0}\n", "")
+    assert _run(tmp_path, landmarks) == 2  # the localizer has a box head
+    assert "does not support task 'landmarks'" in _one_line(capsys)
+    landmarks = landmarks.replace("name: localizer", "name: landmark_regressor")
+    assert _run(tmp_path, landmarks, "parameters:\n  hiden: {values: [8]}\n") == 2
+    assert "Did you mean 'hidden'" in _one_line(capsys)
+
+
 def test_style_transfer_rejects_unknown_sample_and_dev_error(tmp_path, capsys) -> None:
     style = (
         (REPO / "projects/style_transfer.yaml")
@@ -99,6 +159,8 @@ SHIPPED = [
     ("shapes_segmentation", "segmentation"),
     ("faces_verification", "verification"),
     ("style_transfer", "style_transfer"),
+    ("shapes_localization", "localization"),
+    ("shapes_landmarks", "landmarks"),
 ]
 
 
@@ -140,7 +202,13 @@ def test_identity_splits_keep_dev_and_test_identities_out_of_training(tmp_path) 
 
 @pytest.mark.parametrize(
     "name",
-    MODELS.names(lambda s: s.name in {"grid_detector", "unet", "siamese_encoder", "feature_net"}),
+    MODELS.names(
+        lambda s: (
+            s.name
+            in {"grid_detector", "unet", "siamese_encoder", "feature_net", "localizer"}
+            | {"landmark_regressor"}
+        )
+    ),
 )
 def test_vision_registry_models_forward_backward(name: str) -> None:
     spec = MODELS.get(name)
@@ -153,6 +221,8 @@ def test_vision_registry_models_forward_backward(name: str) -> None:
         "unet": (2, spec.example_outputs, h, w),
         "siamese_encoder": (2, 128),
         "feature_net": (2, spec.example_outputs),
+        "localizer": (2, 1 + 4 + spec.example_outputs),  # p_c, box, classes
+        "landmark_regressor": (2, 1 + 2 * spec.example_outputs),  # p_c, L points
     }[name]
     assert tuple(out.shape) == expected
     out.float().pow(2).mean().backward()

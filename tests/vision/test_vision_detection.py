@@ -254,3 +254,39 @@ def test_grid_detector_learns_generated_shapes() -> None:
     assert before < 0.1
     assert final["dev_map"] > 0.3, result.history
     assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
+
+
+def test_localization_outcomes_and_error_table_on_hand_made_answers() -> None:
+    from sweeplab.analysis import (
+        landmark_distance_table,
+        localization_error_table,
+        localization_outcomes,
+    )
+
+    box = np.array([0.5, 0.5, 0.4, 0.4])
+    far = np.array([0.1, 0.1, 0.1, 0.1])  # IoU 0 with box
+    said = np.array([True, False, True, True, True, False])
+    pred_boxes = np.stack([box, box, box, far, box, box])
+    pred_classes = np.array([0, 0, 2, 1, 0, 0])
+    present = np.array([True, True, True, True, False, False])
+    classes = np.array([0, 1, 1, 1, -1, -1])
+    out, ious = localization_outcomes(
+        said, pred_boxes, pred_classes, present, np.stack([box] * 6), classes
+    )
+    assert out.tolist() == [
+        "correct", "missed", "wrong_class", "bad_box", "false_alarm", "correct"
+    ]  # fmt: skip
+    assert ious[:4].tolist() == [1.0, 1.0, 1.0, 0.0] and np.isnan(ious[4:]).all()
+    t = localization_error_table(out, present, classes, ("rectangle", "ellipse")).set_index("class")
+    assert t.loc["ellipse", ["images", "missed", "wrong_class", "bad_box", "errors"]].tolist() == [
+        3, 1, 1, 1, 3
+    ]  # fmt: skip
+    assert t.loc["empty", "false_alarm"] == 1 and t.loc["rectangle", "errors"] == 0
+    assert t["pct_of_errors"].sum() == pytest.approx(1.0)
+    pred = np.zeros((2, 2, 2))
+    truth = np.array([[[0.3, 0.4], [0.0, 0.1]], [[0.6, 0.8], [0.0, 0.3]]])
+    lt = landmark_distance_table(pred, truth, ("a", "b"))
+    assert lt["mean_distance"].tolist() == pytest.approx([0.75, 0.2])
+    assert lt["name"].tolist() == ["a", "b"] and lt["ceiling"].tolist() == pytest.approx(
+        [0.375, 0.1]
+    )

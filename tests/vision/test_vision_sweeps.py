@@ -174,3 +174,82 @@ def test_style_transfer_sweep_lowers_the_cost_and_logs_the_image(tmp_path: Path)
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         with Image.open(io.BytesIO(data)) as im:
             assert im.size == (24, 24) and im.mode == "RGB"
+
+
+def test_localization_sweep_beats_the_majority_answer(tmp_path: Path) -> None:
+    import numpy as np
+
+    from sweeplab.data._task_data import GENERATED
+
+    trials, client = _sweep(
+        tmp_path,
+        """
+        name: loc
+        data:
+          source: generated:shapes_localization
+          generate: {n: 400, image_size: 16, min_size: 0.3, max_size: 0.6, seed: 0}
+          splits: {train: 0.75, dev: 0.25}
+        task: localization
+        model: {name: localizer, filters: 8, stages: 2}
+        train: {epochs: 10, batch_size: 16, optimizer: adam, learning_rate: 0.003}
+        search: {space: space.yaml, seed: 0}
+        """,
+        """
+        parameters:
+          lambda_box: {distribution: log_uniform, min: 2.0, max: 8.0}
+        """,
+    )
+    assert trials["params.lambda_box"].notna().all()
+    m = trials.set_index("run_id")
+    for run_id, row in m.iterrows():
+        # dev_error counts presence errors and wrong classes / bad boxes of found objects
+        assert row["metrics.dev_presence_error"] <= row["metrics.dev_error"] <= 1.0
+        assert 0.0 <= row["metrics.dev_box_iou"] <= 1.0
+        assert {"analysis/localization_errors.csv", "analysis/localization_errors.json"} <= (
+            _artifacts(client, run_id, "analysis")
+        )
+    # Always answering the most common outcome (no object, or one class with its mean box at
+    # best) errs on every other image: about half of them.
+    full = GENERATED["shapes_localization"].make(
+        n=400, image_size=16, min_size=0.3, max_size=0.6, seed=0
+    )
+    groups = np.array([int(c[0]) + 1 if len(c) else 0 for c in full.classes])
+    majority_error = 1.0 - np.bincount(groups).max() / len(groups)
+    assert majority_error > 0.4
+    assert m["metrics.dev_error"].min() < 0.5 * majority_error, m["metrics.dev_error"].tolist()
+
+
+def test_landmark_sweep_beats_the_mean_positions(tmp_path: Path) -> None:
+    from sweeplab.data._generated import shapes_landmarks
+
+    trials, client = _sweep(
+        tmp_path,
+        """
+        name: lm
+        data:
+          source: generated:shapes_landmarks
+          generate: {n: 300, image_size: 16, seed: 0}
+          splits: {train: 0.75, dev: 0.25}
+        task: landmarks
+        model: {name: landmark_regressor, filters: 8, stages: 2}
+        train: {epochs: 8, batch_size: 16, optimizer: adam, learning_rate: 0.005}
+        search: {space: space.yaml, seed: 0}
+        """,
+        """
+        parameters:
+          hidden: {values: [32, 64]}
+        """,
+    )
+    assert trials["params.hidden"].notna().all()
+    m = trials.set_index("run_id")
+    names = ("apex", "lower_left", "lower_right")
+    for run_id, row in m.iterrows():
+        # dev_error is the mean distance (relative to the image side), averaged over landmarks
+        assert row["metrics.dev_error"] == pytest.approx(row["metrics.dev_landmark_distance"])
+        per = [row[f"metrics.dev_distance_{n}"] for n in names]
+        assert row["metrics.dev_error"] == pytest.approx(sum(per) / 3, rel=1e-5)
+        assert "analysis/landmark_distances.csv" in _artifacts(client, run_id, "analysis")
+    # Predicting every landmark's mean position (here the mean of the whole set: optimistic)
+    points = shapes_landmarks(300, image_size=16, seed=0).points
+    mean_guess = float((points - points.mean(0)).norm(dim=-1).mean())
+    assert m["metrics.dev_error"].min() < 0.6 * mean_guess, (mean_guess, m["metrics.dev_error"])

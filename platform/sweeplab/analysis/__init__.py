@@ -33,16 +33,24 @@ from sweeplab.analysis._selection import (
 )
 from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
 from sweeplab.analysis._vision_errors import (
+    LOCALIZATION_OUTCOMES,
     SIZE_BUCKETS,
     detection_error_table,
+    landmark_distance_table,
+    localization_error_table,
+    localization_outcomes,
     segmentation_iou_table,
     size_bucket,
     verification_confusion,
 )
 
 __all__ = [
+    "LOCALIZATION_OUTCOMES",
     "SIZE_BUCKETS",
     "detection_error_table",
+    "landmark_distance_table",
+    "localization_error_table",
+    "localization_outcomes",
     "segmentation_iou_table",
     "size_bucket",
     "verification_confusion",

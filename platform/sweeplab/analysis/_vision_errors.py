@@ -5,6 +5,10 @@
   fixing": e.g. small triangles are missed most).
 * :func:`segmentation_iou_table` -- per class: pixel IoU, true and predicted pixel counts.
 * :func:`verification_confusion` -- same / different at the threshold τ.
+* :func:`localization_outcomes` / :func:`localization_error_table` -- classification with
+  localization (zero or one object per image): each image's outcome (correct, missed, wrong
+  class, bad box, false alarm) and their counts by true class, ``empty`` for no object.
+* :func:`landmark_distance_table` -- per landmark: mean and median distance to the truth.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ import pandas as pd
 from sweeplab.analysis._boxes import Detections, box_iou, mean_average_precision, mean_iou
 
 __all__ = [
+    "LOCALIZATION_OUTCOMES",
     "SIZE_BUCKETS",
     "detection_error_table",
+    "landmark_distance_table",
+    "localization_error_table",
+    "localization_outcomes",
     "segmentation_iou_table",
     "size_bucket",
     "verification_confusion",
@@ -140,3 +148,85 @@ def verification_confusion(d: np.ndarray, same: np.ndarray, tau: float) -> dict[
         "false_accept_rate": fp / max(fp + tn, 1),
         "false_reject_rate": fn / max(fn + tp, 1),
     }
+
+
+# The outcome of one image of classification with localization; all but "correct" are errors.
+LOCALIZATION_OUTCOMES = ("correct", "missed", "wrong_class", "bad_box", "false_alarm")
+
+
+def localization_outcomes(
+    said: np.ndarray,
+    pred_boxes: np.ndarray,
+    pred_classes: np.ndarray,
+    present: np.ndarray,
+    boxes: np.ndarray,
+    classes: np.ndarray,
+    *,
+    iou_threshold: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's outcome (one of :data:`LOCALIZATION_OUTCOMES`) and its box IoU.
+
+    ``said`` / ``present``: the predicted / true object presence ``(N,)``; ``pred_boxes``,
+    ``boxes`` ``(N, 4)`` as ``(b_x, b_y, b_h, b_w)``; ``pred_classes``, ``classes`` ``(N,)``
+    (the truth's box and class are ignored where ``present`` is false). An object is
+    ``missed`` when presence is said false, ``wrong_class`` before ``bad_box`` (IoU below
+    ``iou_threshold``); an empty image called present is a ``false_alarm``.
+    """
+    said, present = np.asarray(said, dtype=bool), np.asarray(present, dtype=bool)
+    pb = np.asarray(pred_boxes, dtype=np.float64).reshape(-1, 4)
+    tb = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    ious = np.array([box_iou(pb[i : i + 1], tb[i : i + 1])[0, 0] for i in range(len(tb))])
+    right_class = np.asarray(pred_classes) == np.asarray(classes)
+    out = np.full(len(said), "correct", dtype=object)
+    out[present & said & ~right_class] = "wrong_class"
+    out[present & said & right_class & (ious < iou_threshold)] = "bad_box"
+    out[present & ~said] = "missed"
+    out[~present & said] = "false_alarm"
+    return out, np.where(present, ious, np.nan)
+
+
+def localization_error_table(
+    outcomes: np.ndarray, present: np.ndarray, classes: np.ndarray, class_names: Sequence[str]
+) -> pd.DataFrame:
+    """One row per true class and one ``empty`` row (images without an object).
+
+    Columns: ``images``, one count per outcome, ``errors``, ``error_rate`` (within the row)
+    and ``pct_of_errors`` (the row's share of every error: which mistakes are worth fixing).
+    """
+    outcomes = np.asarray(outcomes, dtype=object)
+    present, classes = np.asarray(present, dtype=bool), np.asarray(classes)
+    groups = [(name, present & (classes == k)) for k, name in enumerate(class_names)]
+    groups.append(("empty", ~present))
+    total = int((outcomes != "correct").sum())
+    rows = []
+    for name, rows_of in groups:
+        got = outcomes[rows_of]
+        row: dict[str, object] = {"class": name, "images": int(rows_of.sum())}
+        row.update({o: int((got == o).sum()) for o in LOCALIZATION_OUTCOMES})
+        row["errors"] = row["images"] - row["correct"]
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["class", "images", *LOCALIZATION_OUTCOMES, "errors"])
+    table["error_rate"] = table["errors"] / table["images"].where(table["images"] > 0)
+    table["pct_of_errors"] = table["errors"] / total if total else 0.0
+    return table
+
+
+def landmark_distance_table(
+    pred: np.ndarray, truth: np.ndarray, names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Per landmark (``(N, L, 2)`` points relative to the image): ``mean_distance``,
+    ``median_distance`` and ``ceiling`` = mean / L (how much the mean distance over every
+    landmark, ``dev_error``, would fall if this landmark were perfect)."""
+    d = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(truth, np.float64), axis=-1)
+    n_points = d.shape[1]
+    names = list(names) if names is not None and len(names) == n_points else None
+    mean = d.mean(0) if len(d) else np.full(n_points, np.nan)
+    return pd.DataFrame(
+        {
+            "landmark": list(range(n_points)),
+            "name": names or [str(i) for i in range(n_points)],
+            "mean_distance": mean,
+            "median_distance": np.median(d, 0) if len(d) else np.full(n_points, np.nan),
+            "ceiling": mean / n_points,
+        }
+    )

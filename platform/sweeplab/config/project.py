@@ -35,6 +35,7 @@ __all__ = [
     "SearchConfig",
     "load_project",
     "COMMON_METRICS",
+    "GENERATED_TASKS",
     "KNOWN_METRICS",
     "METRIC_FAMILIES",
     "TASK_METRICS",
@@ -81,6 +82,10 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
         "test_one_shot_accuracy",
     ),
     "style_transfer": ("style_cost", "content_cost", "total_cost", "initial_cost", "cost_ratio"),
+    # localization: dev_error = share of images with a wrong presence, class or box (IoU < 0.5)
+    "localization": ("dev_presence_error", "dev_box_iou", "test_presence_error", "test_box_iou"),
+    # landmarks: dev_error = dev_landmark_distance, a mean distance relative to the image side
+    "landmarks": ("dev_landmark_distance", "test_landmark_distance"),
 }
 
 # Per-class and per-label metrics: a prefix and a class (label) name of the task's data,
@@ -88,6 +93,7 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "detection": ("dev_ap_", "test_ap_"),
     "segmentation": ("dev_iou_", "test_iou_"),
+    "landmarks": ("dev_distance_", "test_distance_"),
     "multilabel": ("train_error_", "train_dev_error_", "dev_error_", "test_error_"),
 }
 
@@ -95,11 +101,13 @@ METRIC_FAMILIES: dict[str, tuple[str, ...]] = {
 def class_names_of(project: Project) -> tuple[str, ...] | None:
     """The class (label) names the project's data gives its per-class metrics; None when only
     loading the data would tell."""
-    from sweeplab.data._generated import SHAPE_CLASSES
+    from sweeplab.data._generated import SHAPE_CLASSES, TRIANGLE_LANDMARKS
 
     data, task = project.data, task_of(project)
     if data.scheme != "generated":
         return None
+    if task == "landmarks":
+        return TRIANGLE_LANDMARKS
     if task == "segmentation":
         return ("background", *SHAPE_CLASSES)
     if task == "detection" or data.location == "shapes_multilabel":
@@ -129,14 +137,14 @@ def _unnamed_family(project: Project, name: str) -> bool:
 def _every_known_metric() -> tuple[str, ...]:
     """Every name some project can report: each task's own, and the per-class ones of every
     generated source (for checks that have no project at hand)."""
-    from sweeplab.data._generated import SHAPE_CLASSES
+    from sweeplab.data._generated import SHAPE_CLASSES, TRIANGLE_LANDMARKS
 
     names = list(COMMON_METRICS)
     for task_names in TASK_METRICS.values():
         names += task_names
     for families in METRIC_FAMILIES.values():
         for prefix in families:
-            names += [f"{prefix}{c}" for c in ("background", *SHAPE_CLASSES)]
+            names += [f"{prefix}{c}" for c in ("background", *SHAPE_CLASSES, *TRIANGLE_LANDMARKS)]
     return tuple(dict.fromkeys(names))
 
 
@@ -155,7 +163,16 @@ STYLE_METRICS = (
     "epoch_time_s",
 )
 
-VISION_TASKS = ("detection", "segmentation", "verification", "style_transfer")
+VISION_TASKS = (
+    "detection",
+    "segmentation",
+    "verification",
+    "style_transfer",
+    "localization",
+    "landmarks",
+)
+# The vision tasks whose data is generated (data.source: generated:NAME of their own).
+GENERATED_TASKS = ("detection", "segmentation", "verification", "localization", "landmarks")
 
 
 class Sampler(str, Enum):
@@ -267,18 +284,22 @@ class Project(Schema):
             "segmentation",
             "verification",
             "style_transfer",
+            "localization",
+            "landmarks",
         ]
         | None
     ) = Field(
         default=None,
         description="binary or multiclass (inferred from the number of classes when absent), "
-        "multilabel, or a vision task: detection, segmentation, verification, style_transfer "
+        "multilabel, or a vision task: detection, segmentation, verification, style_transfer, "
+        "localization (one object or none: p_c, box, class), landmarks "
         "(inferred from a generated:NAME source).",
     )
     task_args: dict[str, Any] = Field(
         default_factory=dict,
         description="The vision task's own settings (detection: lambda_coord, lambda_noobj, "
-        "score_threshold, nms_iou; verification: head, margin, ...; style_transfer: alpha, beta, "
+        "score_threshold, nms_iou; localization: lambda_box; verification: head, margin, ...; "
+        "style_transfer: alpha, beta, "
         "content_layer, style_layers, steps, learning_rate, init); each can be searched by name.",
     )
     model: ModelRef = Field(
@@ -379,7 +400,7 @@ def _check_task(pf: ProjectFile) -> None:
                     suggestions=close_matches(key, known),
                 )
         made = GENERATED[data.location].task
-        if task in ("detection", "segmentation", "verification") and made != task:
+        if task in GENERATED_TASKS and made != task:
             raise pf.error(
                 f"task {task!r} needs a generated:{_source_for(task)} source, but got {data.source}",
                 "data",
@@ -390,7 +411,7 @@ def _check_task(pf: ProjectFile) -> None:
                 f"{data.source} makes {made} data; set task: {made}",
                 "task" if project.task else "data",
             )
-    elif task in ("detection", "segmentation", "verification"):
+    elif task in GENERATED_TASKS:
         raise pf.error(
             f"task {task!r} needs data: source: generated:{_source_for(task)}, but got {data.source}",
             "data",
@@ -408,7 +429,7 @@ def _check_task(pf: ProjectFile) -> None:
             "data",
             "style_images",
         )
-    if task in ("detection", "segmentation", "verification") and "train_dev" in data.splits.sizes():
+    if task in GENERATED_TASKS and "train_dev" in data.splits.sizes():
         raise pf.error(
             f"the {task} loop evaluates train and dev only; remove splits.train_dev",
             "data",

@@ -26,6 +26,7 @@ import torch
 
 __all__ = [
     "SHAPE_CLASSES",
+    "TRIANGLE_LANDMARKS",
     "DetectionSet",
     "IdentitySet",
     "LandmarkSet",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 SHAPE_CLASSES = ("rectangle", "ellipse", "triangle")
+TRIANGLE_LANDMARKS = ("apex", "lower_left", "lower_right")  # shapes_landmarks' point order
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,12 @@ class SegmentationSet:
 
 @dataclass(frozen=True)
 class LandmarkSet:
-    """``images`` ``(N, 3, H, W)`` and ``points`` ``(N, L, 2)`` as ``(l_x, l_y)`` in [0, 1]."""
+    """``images`` ``(N, 3, H, W)`` and ``points`` ``(N, L, 2)`` as ``(l_x, l_y)`` in [0, 1];
+    ``point_names``: one per landmark (the generator's order)."""
 
     images: torch.Tensor
     points: torch.Tensor
+    point_names: tuple[str, ...] = TRIANGLE_LANDMARKS
 
     def __len__(self) -> int:
         return len(self.images)

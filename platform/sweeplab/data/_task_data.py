@@ -4,6 +4,10 @@
 arguments) makes the examples in memory, seeded, once per sweep:
 
 * ``generated:shapes_detection`` -- scenes with boxes (task ``detection``);
+* ``generated:shapes_localization`` -- one shape or none per image, its box and class (task
+  ``localization``; ``min_objects: 1`` leaves out the empty images);
+* ``generated:shapes_landmarks`` -- one triangle per image, its three vertices as landmarks
+  (task ``landmarks``);
 * ``generated:shapes_segmentation`` -- scenes with label masks (task ``segmentation``);
 * ``generated:identities`` -- identities for verification (task ``verification``); split **by
   identity**: the split sizes count identities, so dev and test identities are never seen in
@@ -57,6 +61,12 @@ def _shapes(n: int = 1000, **kwargs: Any) -> Any:
     return shapes_detection(n, min_objects=1, max_objects=1, **kwargs)
 
 
+def _localization(n: int = 1000, min_objects: int = 0, **kwargs: Any) -> Any:
+    from sweeplab.data._generated import shapes_detection
+
+    return shapes_detection(n, min_objects=min_objects, max_objects=1, **kwargs)
+
+
 def _multilabel(**kwargs: Any) -> Dataset:
     from sweeplab.data._multilabel import shapes_multilabel
 
@@ -91,6 +101,12 @@ GENERATED: dict[str, GeneratedSource] = {
         {"num_identities": 200, "per_identity": 6},
         "identities to verify (split by identity)",
     ),
+    "shapes_localization": GeneratedSource(
+        "localization", _localization, {"n": 1000}, "one shape or none per image, with its box"
+    ),
+    "shapes_landmarks": GeneratedSource(
+        "landmarks", _lazy("shapes_landmarks"), {"n": 1000}, "triangles and their 3 vertices"
+    ),
     "shapes": GeneratedSource("multiclass", _shapes, {"n": 1000}, "one shape per image"),
     "shapes_multilabel": GeneratedSource(  # data/_multilabel.py: makes its Dataset itself
         "multilabel", _multilabel, {}, "which shapes are in each image (some unlabeled)"
@@ -117,9 +133,9 @@ SKIMAGE_SAMPLES = {
 
 def generator_arguments(name: str) -> list[str]:
     """The keyword arguments ``data.generate`` may set for ``generated:NAME``."""
-    if name == "shapes":
+    if name in ("shapes", "shapes_localization"):
         fn: Callable[..., Any] = _signature_of("shapes_detection")
-        skip = {"min_objects", "max_objects"}
+        skip = {"min_objects", "max_objects"} if name == "shapes" else {"max_objects"}
     elif name == "shapes_multilabel":
         from sweeplab.data._multilabel import shapes_multilabel as fn
 
@@ -134,7 +150,7 @@ class TaskData:
     """A generated set: ``dataset`` (for fingerprint and split manifest) and the full ``sets``."""
 
     dataset: Dataset
-    full: Any  # DetectionSet | SegmentationSet | IdentitySet
+    full: Any  # DetectionSet | SegmentationSet | LandmarkSet | IdentitySet
     task: str
 
 
@@ -181,6 +197,9 @@ def load_task_data(source: str, generate: dict[str, Any] | None, *, seed: int) -
     if GENERATED[name].task == "detection":
         y = np.array([len(b) for b in full.boxes], dtype=np.int64)  # objects per image
         classes = [f"{k} objects" for k in range(int(y.max()) + 1)] if n else ["0 objects"]
+    elif GENERATED[name].task == "localization":  # 0 = no object, k + 1 = class k
+        y = np.array([int(c[0]) + 1 if len(c) else 0 for c in full.classes], dtype=np.int64)
+        classes = ["no object", *full.class_names]
     elif GENERATED[name].task == "verification":
         y = full.labels.numpy().astype(np.int64)
         classes = [f"identity {k}" for k in range(int(y.max()) + 1)]
@@ -222,7 +241,7 @@ def split_task_data(full: Any, manifest: Any) -> dict[str, Any]:
     """``{split name: the subset of the generated set}`` for every split of ``manifest``."""
     import torch
 
-    from sweeplab.data._generated import DetectionSet, IdentitySet, SegmentationSet
+    from sweeplab.data._generated import DetectionSet, IdentitySet, LandmarkSet, SegmentationSet
 
     out = {}
     for name, idx in manifest.splits.items():
@@ -236,6 +255,8 @@ def split_task_data(full: Any, manifest: Any) -> dict[str, Any]:
             )
         elif isinstance(full, SegmentationSet):
             out[name] = replace(full, images=full.images[ti], masks=full.masks[ti])
+        elif isinstance(full, LandmarkSet):
+            out[name] = replace(full, images=full.images[ti], points=full.points[ti])
         elif isinstance(full, IdentitySet):
             out[name] = IdentitySet(images=full.images[ti], labels=full.labels[ti])
         else:  # pragma: no cover - every generated task set is handled above

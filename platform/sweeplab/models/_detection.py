@@ -92,7 +92,7 @@ class Localizer(nn.Module):
                 f"head) must be given, but got num_classes={num_classes}, num_landmarks={num_landmarks}"
             )
         self.num_classes, self.num_landmarks = num_classes, num_landmarks
-        shape = image_shape(input_shape, model="localizer")
+        shape = image_shape(input_shape, model="localizer" if num_classes else "landmark_regressor")
         self.features, out = backbone(
             shape,
             filters=args.filters,

@@ -30,6 +30,8 @@ Task = Literal[
     "segmentation",
     "verification",
     "style_transfer",
+    "localization",
+    "landmarks",
 ]
 InputKind = Literal["vector", "image"]
 

@@ -1,7 +1,9 @@
-"""Registry entries of the vision-task networks (detection, segmentation, verification, style).
+"""Registry entries of the vision-task networks (localization, landmarks, detection,
+segmentation, verification, style).
 
-Their outputs are not the classification ``(B, num_outputs)``: the grid detector gives
-``(B, S, S, A, 5 + K)``, the U-Net ``(B, K, H, W)``, the Siamese encoder ``(B, d)`` and the
+Their outputs are not the classification ``(B, num_outputs)``: the localizer gives
+``(B, 1 + 4 + K)`` (p_c, box, class logits), the landmark regressor ``(B, 1 + 2L)`` (p_c and
+L points; ``num_outputs`` = L), the grid detector ``(B, S, S, A, 5 + K)``, the U-Net ``(B, K, H, W)``, the Siamese encoder ``(B, d)`` and the
 style feature network ``(B, K)`` logits (its activations are what style transfer uses).
 ``num_outputs`` is the number of classes (ignored by the encoder: ``embedding_dim`` sets it).
 """
@@ -12,13 +14,41 @@ from pydantic import Field
 from torch import nn
 
 from sweeplab.config._base import Schema
-from sweeplab.models._detection import DetectorArgs, GridDetector
+from sweeplab.models._detection import DetectorArgs, GridDetector, Localizer, LocalizerArgs
 from sweeplab.models._registry import register_model
 from sweeplab.models._shapes import image_shape
 from sweeplab.models._siamese import Encoder, EncoderArgs
 from sweeplab.models._unet import UNet, UNetArgs
 
 __all__ = ["FeatureNetArgs"]
+
+
+@register_model(
+    "localizer",
+    args=LocalizerArgs,
+    tasks=("localization",),
+    input_kind="image",
+    example_input=(3, 32, 32),
+    example_outputs=3,
+)
+def _localizer(args: LocalizerArgs, *, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """Classification with localization: (B, 1 + 4 + K) = p_c, box (b_x, b_y, b_h, b_w), classes."""
+    return Localizer(args, input_shape=input_shape, num_classes=num_outputs)
+
+
+@register_model(
+    "landmark_regressor",
+    args=LocalizerArgs,
+    tasks=("landmarks",),
+    input_kind="image",
+    example_input=(3, 32, 32),
+    example_outputs=3,
+)
+def _landmark_regressor(
+    args: LocalizerArgs, *, input_shape: tuple[int, ...], num_outputs: int
+) -> nn.Module:
+    """Landmark head: (B, 1 + 2L) = p_c and L points (l_x, l_y); num_outputs = L."""
+    return Localizer(args, input_shape=input_shape, num_landmarks=num_outputs)
 
 
 @register_model(

@@ -239,6 +239,9 @@ ERROR_MEASURES = {
     "detection": "1 − mAP@0.5",
     "segmentation": "1 − mean IoU over classes",
     "verification": "1 − verification accuracy of balanced pairs at the best τ of the set",
+    "localization": "share of images with a wrong presence (p_c), wrong class or box IoU < 0.5",
+    "landmarks": "mean distance between predicted and true landmarks, relative to the image "
+    "side (a distance, not a rate: 5% = 0.05 of the side)",
     "multilabel": "the mean over labels of each label's error on its labeled entries",
 }
 

@@ -1,4 +1,5 @@
-"""The final evaluation of a detection / segmentation / verification / multi-label trial.
+"""The final evaluation of a localization / landmark / detection / segmentation / verification /
+multi-label trial.
 
 As for classification (``_evaluate.final_evaluation``), the test split is predicted once, by
 ``sweeplab evaluate`` or ``sweeplab report --final``, for the chosen trial only; searches never
@@ -9,6 +10,9 @@ see it. The metrics logged to the trial's run:
 * verification: ``test_verification_accuracy`` at the τ chosen on dev, ``test_one_shot_accuracy``
   (one reference per test identity, the same share of test identities kept out as
   distractors as in the trials), ``test_error`` = 1 − ``test_verification_accuracy``;
+* localization: ``test_error`` (wrong presence, class or box IoU < 0.5), ``test_presence_error``,
+  ``test_box_iou``;
+* landmarks: ``test_landmark_distance`` = ``test_error``, ``test_distance_<landmark>``;
 * multilabel: ``test_error_<label>`` and ``test_error`` (their mean, as ``dev_error``);
 
 and ``dev_overfit`` = ``test_error`` − ``dev_error`` (the logged dev error; the model's dev
@@ -35,7 +39,7 @@ from sweeplab.reports._evaluate import TrialRef
 
 __all__ = ["FinalEvaluation", "final_task_evaluation"]
 
-VISION_FINAL = ("detection", "segmentation", "verification")
+VISION_FINAL = ("detection", "segmentation", "verification", "localization", "landmarks")
 
 
 @dataclass
@@ -195,6 +199,39 @@ def _verification(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[st
     return out, pairs.dev_accuracy
 
 
+def _localization(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
+    from sweeplab.training._tasks import localization_result
+
+    def score(split: str) -> dict[str, float]:
+        outcomes, ious = localization_result(model, ctx.task_data[split])
+        return {
+            "test_error": float((outcomes != "correct").mean()),
+            "test_presence_error": float(np.isin(outcomes, ("missed", "false_alarm")).mean()),
+            "test_box_iou": float(np.nanmean(ious)) if np.isfinite(ious).any() else math.nan,
+        }
+
+    return score("test"), score("dev")["test_error"]
+
+
+def _landmarks(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
+    from sweeplab.analysis import landmark_distance_table
+    from sweeplab.training._tasks import predict_landmarks
+
+    def table(split: str):
+        s = ctx.task_data[split]
+        return landmark_distance_table(
+            predict_landmarks(model, s).numpy(), s.points.numpy(), s.point_names
+        )
+
+    test = table("test")
+    mean = float(test["mean_distance"].mean())
+    out = {"test_landmark_distance": mean, "test_error": mean}
+    out.update(
+        {f"test_distance_{r['name']}": float(r["mean_distance"]) for _, r in test.iterrows()}
+    )
+    return out, float(table("dev")["mean_distance"].mean())
+
+
 def _multilabel(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
     from sweeplab.analysis import multilabel_error_table
     from sweeplab.training import predict
@@ -217,6 +254,8 @@ _SCORERS = {
     "detection": (_detection, "dev_map"),
     "segmentation": (_segmentation, "dev_mean_iou"),
     "verification": (_verification, "dev_verification_accuracy"),
+    "localization": (_localization, "dev_error"),
+    "landmarks": (_landmarks, "dev_landmark_distance"),
     "multilabel": (_multilabel, "dev_error"),
 }
 

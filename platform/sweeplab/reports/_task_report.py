@@ -3,7 +3,8 @@
 Detection, segmentation and verification trials log their errors (``train_error``,
 ``dev_error`` = 1 − the task's measure) and their error-analysis tables as artifacts
 (``analysis/detection_errors.json``, ``analysis/segmentation_iou.json``,
-``analysis/verification_confusion.json``); a style-transfer trial logs J(G) and
+``analysis/verification_confusion.json``, ``analysis/localization_errors.json``,
+``analysis/landmark_distances.json``); a style-transfer trial logs J(G) and
 ``style/*.png``; a multi-label trial logs each label's error. A report reads those back: no
 model is loaded and nothing is re-trained. Only the final evaluation needs the model
 (``_task_final``).
@@ -41,6 +42,8 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "segmentation": ("dev_mean_iou",),
     "verification": ("dev_verification_accuracy", "one_shot_accuracy", "tau"),
     "style_transfer": ("cost_ratio", "initial_cost", "total_cost", "content_cost", "style_cost"),
+    "localization": ("dev_presence_error", "dev_box_iou"),
+    "landmarks": ("dev_landmark_distance",),
     "multilabel": (),
 }
 #: Tasks whose reports come from the logged metrics and artifacts (this module).
@@ -50,6 +53,8 @@ _ARTIFACTS = {
     "detection": "analysis/detection_errors.json",
     "segmentation": "analysis/segmentation_iou.json",
     "verification": "analysis/verification_confusion.json",
+    "localization": "analysis/localization_errors.json",
+    "landmarks": "analysis/landmark_distances.json",
 }
 _STYLE_IMAGES = (
     ("style/content.png", "content C"),
@@ -265,6 +270,52 @@ def _segmentation_tables(frame: pd.DataFrame) -> list[ReportTable]:
     ]
 
 
+def _localization_tables(frame: pd.DataFrame) -> list[ReportTable]:
+    n, errors = int(frame["images"].sum()), int(frame["errors"].sum())
+    return [
+        _table(
+            "localization-by-class",
+            "Localization errors by true class (dev images)",
+            f"{n} dev images, {errors} wrong (dev_error = {errors}/{n}). An image with an object "
+            "is missed (p_c < 0.5), of the wrong class, or boxed badly (IoU < 0.5); an empty "
+            "image called present is a false alarm. Fix the largest share of errors first.",
+            frame,
+            {
+                "class": str,
+                "images": _num,
+                "correct": _num,
+                "missed": _num,
+                "wrong_class": _num,
+                "bad_box": _num,
+                "false_alarm": _num,
+                "error_rate": _pct,
+                "pct_of_errors": _pct,
+            },
+        )
+    ]
+
+
+def _landmark_tables(frame: pd.DataFrame) -> list[ReportTable]:
+    return [
+        _table(
+            "landmark-distances",
+            "Distance by landmark (dev)",
+            "Distances are relative to the image side (0.05 = 5% of it), not rates. dev_error "
+            "is the mean over every landmark, so a perfect landmark would lower it by its "
+            "ceiling (its mean / landmarks).",
+            frame,
+            {
+                "landmark": _num,
+                "name": str,
+                "mean_distance": lambda v: _num(v, 3),
+                "median_distance": lambda v: _num(v, 3),
+                "ceiling": lambda v: _num(v, 3),
+            },
+            left=2,
+        )
+    ]
+
+
 def _verification_tables(conf: dict[str, Any]) -> list[ReportTable]:
     same = conf["same_called_same"] + conf["same_called_different"]
     diff = conf["different_called_same"] + conf["different_called_different"]
@@ -299,6 +350,14 @@ def _verification_tables(conf: dict[str, Any]) -> list[ReportTable]:
             },
         )
     ]
+
+
+_FRAME_TABLES = {
+    "detection": _detection_tables,
+    "segmentation": _segmentation_tables,
+    "localization": _localization_tables,
+    "landmarks": _landmark_tables,
+}
 
 
 def _multilabel_tables(ref: TrialRef, pf: Any) -> tuple[list[ReportTable], list[str]]:
@@ -414,7 +473,7 @@ def build_task_report(
             tables = _verification_tables({"tau": m.get("tau", math.nan), **json.loads(data)})
         else:
             frame = pd.DataFrame(json.loads(data))
-            tables = (_detection_tables if task == "detection" else _segmentation_tables)(frame)
+            tables = _FRAME_TABLES[task](frame)
     elif task == "multilabel":
         tables, more = _multilabel_tables(ref, pf)
         notes += more

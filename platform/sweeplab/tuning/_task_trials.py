@@ -1,4 +1,5 @@
-"""The vision tasks' trials: detection, segmentation, verification, style transfer.
+"""The vision tasks' trials: localization, landmarks, detection, segmentation, verification,
+style transfer.
 
 ``run_trial`` dispatches here by ``ctx.task``. Each runner builds its model from the
 registry, trains it with the task's loop (``training/_tasks``), reports every epoch (a
@@ -6,7 +7,10 @@ reporter may raise :class:`TrialPruned`; it goes through) and returns a
 :class:`~sweeplab.tuning._trial.TrialResult` with the platform's metric names:
 
 * ``dev_error`` = 1 − ``dev_map`` (mAP@0.5), 1 − ``dev_mean_iou``, 1 −
-  ``dev_verification_accuracy`` (at the τ chosen on dev);
+  ``dev_verification_accuracy`` (at the τ chosen on dev); for localization the share of
+  images with a wrong presence, class or box (IoU < 0.5), beside ``dev_presence_error`` and
+  ``dev_box_iou``; for landmarks ``dev_landmark_distance``, the mean point distance relative to
+  the image side (a distance, not a rate), beside ``dev_distance_<landmark>``;
 * style transfer has no dev set: ``cost_ratio`` = J(G) at the end / J(G) at the start is its
   optimizing metric, beside ``total_cost``, ``content_cost``, ``style_cost``, ``initial_cost``;
 * error-analysis metrics (``dev_ap_<class>``, ``dev_iou_<class>``, false accept / reject
@@ -64,14 +68,17 @@ def task_setup(ctx: SweepContext, params: dict[str, Any], device: str | None = N
 
 
 def build_task_model(ctx: SweepContext, setup: TaskSetup) -> Any:
-    """The untrained network of a detection / segmentation / verification trial (seed first):
+    """The untrained network of a trial that trains one (every vision task but style transfer;
+    seed first):
     the shape a trial's weights (``model/state_dict.pt``) load into."""
     from sweeplab.models import build_model
 
     train = ctx.task_data["train"]
     shape = tuple(train.images.shape[1:])
-    if ctx.task == "detection":
+    if ctx.task in ("detection", "localization"):
         outputs = len(train.class_names)
+    elif ctx.task == "landmarks":
+        outputs = train.points.shape[1]
     elif ctx.task == "segmentation":
         outputs = train.num_classes
     elif ctx.task == "verification":
@@ -179,6 +186,50 @@ def _detection(ctx: SweepContext, setup: TaskSetup, on_epoch: Any) -> Any:
     extra["dev_false_positives"] = float(every["false_positives"].sum())
     result = _finish(ctx, model, res, dev.images, extra)
     result.artifacts = _table_artifacts("detection_errors", table)
+    return result
+
+
+def _localization(ctx: SweepContext, setup: TaskSetup, on_epoch: Any) -> Any:
+    import numpy as np
+
+    from sweeplab.analysis import localization_error_table
+    from sweeplab.training._tasks import localization_result, train_localizer
+
+    train, dev = ctx.task_data["train"], ctx.task_data["dev"]
+    model = build_task_model(ctx, setup)
+    res = train_localizer(
+        model, train, setup.cfg, dev=dev, on_epoch=on_epoch, lambda_box=setup.args.lambda_box
+    )
+    outcomes, ious = localization_result(model, dev)
+    present = np.array([len(b) > 0 for b in dev.boxes])
+    classes = np.array([int(c[0]) if len(c) else -1 for c in dev.classes])
+    table = localization_error_table(outcomes, present, classes, dev.class_names)
+    wrong_presence = (outcomes == "missed") | (outcomes == "false_alarm")
+    extra = {
+        "dev_presence_error": float(wrong_presence.mean()),
+        "dev_box_iou": float(np.nanmean(ious)) if present.any() else float("nan"),
+    }
+    result = _finish(ctx, model, res, dev.images, extra)
+    result.artifacts = _table_artifacts("localization_errors", table)
+    return result
+
+
+def _landmarks(ctx: SweepContext, setup: TaskSetup, on_epoch: Any) -> Any:
+    from sweeplab.analysis import landmark_distance_table
+    from sweeplab.training._tasks import predict_landmarks, train_landmarks
+
+    train, dev = ctx.task_data["train"], ctx.task_data["dev"]
+    model = build_task_model(ctx, setup)
+    res = train_landmarks(model, train, setup.cfg, dev=dev, on_epoch=on_epoch)
+    table = landmark_distance_table(
+        predict_landmarks(model, dev).numpy(), dev.points.numpy(), dev.point_names
+    )
+    extra = {"dev_landmark_distance": res.final["dev_error"]}
+    extra.update(
+        {f"dev_distance_{r['name']}": float(r["mean_distance"]) for _, r in table.iterrows()}
+    )
+    result = _finish(ctx, model, res, dev.images, extra)
+    result.artifacts = _table_artifacts("landmark_distances", table)
     return result
 
 
@@ -322,6 +373,8 @@ def png_bytes(image: Any) -> bytes:
 
 
 TASK_RUNNERS: dict[str, Callable[..., Any]] = {
+    "localization": _localization,
+    "landmarks": _landmarks,
     "detection": _detection,
     "segmentation": _segmentation,
     "verification": _verification,

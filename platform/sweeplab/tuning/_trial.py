@@ -18,7 +18,9 @@ from sweeplab.tuning._context import SweepContext, route_params
 __all__ = ["Reporter", "TrialPruned", "TrialResult", "run_trial", "measure_latency_ms"]
 
 
-_VISION_TASKS = frozenset({"detection", "segmentation", "verification", "style_transfer"})
+_VISION_TASKS = frozenset(
+    {"detection", "segmentation", "verification", "style_transfer", "localization", "landmarks"}
+)
 
 
 class TrialPruned(SweeplabError):
@@ -56,7 +58,7 @@ def run_trial(
     device: str | None = None,
 ) -> TrialResult:
     """Build the model from the registry, train it, evaluate train / train-dev / dev."""
-    if ctx.task in _VISION_TASKS:  # detection, segmentation, verification, style transfer
+    if ctx.task in _VISION_TASKS:  # detection, segmentation, … (config.project.VISION_TASKS)
         from sweeplab.tuning._task_trials import run_task_trial
 
         return run_task_trial(ctx, params, reporter, keep_model=keep_model, device=device)

@@ -31,12 +31,20 @@ is the task's error measure: 1 − mAP@0.5 (detection), 1 − mean IoU (segmenta
 
 from sweeplab.training._tasks._args import (
     TASK_ARGS,
+    LandmarkArgs,
+    LocalizationArgs,
     SegmentationArgs,
     VerificationArgs,
     task_args_schema,
 )
 from sweeplab.training._tasks._detection import DetectionArgs, detect, detection_map, train_detector
-from sweeplab.training._tasks._localization import train_landmarks, train_localizer
+from sweeplab.training._tasks._localization import (
+    localization_result,
+    localize,
+    predict_landmarks,
+    train_landmarks,
+    train_localizer,
+)
 from sweeplab.training._tasks._loop import TaskResult, check_task_config
 from sweeplab.training._tasks._losses import (
     landmark_loss,
@@ -65,6 +73,8 @@ from sweeplab.training._tasks._verification import (
 
 __all__ = [
     "TASK_ARGS",
+    "LandmarkArgs",
+    "LocalizationArgs",
     "SegmentationArgs",
     "VerificationArgs",
     "task_args_schema",
@@ -81,6 +91,9 @@ __all__ = [
     "evaluate_verification",
     "landmark_loss",
     "localization_loss",
+    "localization_result",
+    "localize",
+    "predict_landmarks",
     "mine_triplets",
     "one_shot_recognition",
     "pair_loss",

@@ -15,11 +15,33 @@ from sweeplab.training._style import StyleArgs
 from sweeplab.training._tasks._detection import DetectionArgs
 from sweeplab.training._tasks._verification import SiameseArgs
 
-__all__ = ["TASK_ARGS", "SegmentationArgs", "VerificationArgs", "task_args_schema"]
+__all__ = [
+    "TASK_ARGS",
+    "LandmarkArgs",
+    "LocalizationArgs",
+    "SegmentationArgs",
+    "VerificationArgs",
+    "task_args_schema",
+]
 
 
 class SegmentationArgs(Schema):
     """The segmentation loop has no settings beyond the model's and the training ones."""
+
+
+class LocalizationArgs(Schema):
+    """Classification with localization: the loss's weight of the box term."""
+
+    lambda_box: float = Field(
+        default=1.0,
+        gt=0.0,
+        description="Weight of the box's squared error against the p_c and class terms "
+        "(counted only where an object is present).",
+    )
+
+
+class LandmarkArgs(Schema):
+    """The landmark loop has no settings beyond the model's and the training ones."""
 
 
 class VerificationArgs(SiameseArgs):
@@ -41,6 +63,8 @@ TASK_ARGS: dict[str, type[Schema]] = {
     "detection": DetectionArgs,
     "segmentation": SegmentationArgs,
     "verification": VerificationArgs,
+    "localization": LocalizationArgs,
+    "landmarks": LandmarkArgs,
     "style_transfer": StyleArgs,
 }
 

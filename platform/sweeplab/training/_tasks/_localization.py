@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from sweeplab.analysis._boxes import box_iou
 from sweeplab.data._generated import DetectionSet, LandmarkSet
 from sweeplab.models._detection import decode_landmarks, decode_localization
 from sweeplab.training._config import TrainConfig
@@ -14,7 +13,13 @@ from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 from sweeplab.training._tasks._losses import landmark_loss, localization_loss
 
-__all__ = ["train_landmarks", "train_localizer"]
+__all__ = [
+    "localization_result",
+    "localize",
+    "predict_landmarks",
+    "train_landmarks",
+    "train_localizer",
+]
 
 
 def _single_object(data: DetectionSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -29,16 +34,28 @@ def _single_object(data: DetectionSet) -> tuple[torch.Tensor, torch.Tensor, torc
     return present, boxes, classes
 
 
+def localize(model: nn.Module, data: DetectionSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's answers on ``data``: presence said (``p_c >= 0.5``) ``(N,)``, boxes
+    ``(N, 4)`` and classes ``(N,)`` (NumPy, on the CPU)."""
+    device = next(model.parameters()).device
+    p, boxes, probs = decode_localization(_outputs(model, data.images.to(device)).cpu())
+    return (p >= 0.5).numpy(), boxes.numpy(), probs.argmax(1).numpy()
+
+
+def localization_result(model: nn.Module, data: DetectionSet) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's outcome (``analysis.LOCALIZATION_OUTCOMES``) and box IoU (NaN if empty)."""
+    from sweeplab.analysis._vision_errors import localization_outcomes  # pandas: only here
+
+    present, boxes, classes = _single_object(data)
+    return localization_outcomes(
+        *localize(model, data), present.numpy() > 0.5, boxes.numpy(), classes.numpy()
+    )
+
+
 def _localization_error(model: nn.Module, data: DetectionSet, device: torch.device) -> float:
     """Share of images with the wrong presence, or the wrong class, or a box IoU < 0.5."""
-    present, boxes, classes = _single_object(data)
-    p, pred_boxes, probs = decode_localization(_outputs(model, data.images.to(device)).cpu())
-    said = p >= 0.5
-    wrong = said != (present > 0.5)
-    ious = np.diag(box_iou(pred_boxes.numpy(), boxes.numpy()))  # each image with its own box
-    hit = (probs.argmax(1) == classes) & torch.from_numpy(ious >= 0.5)
-    wrong |= (present > 0.5) & said & ~hit
-    return float(wrong.float().mean())
+    outcomes, _ = localization_result(model, data)
+    return float((outcomes != "correct").mean())
 
 
 def train_localizer(
@@ -48,8 +65,10 @@ def train_localizer(
     *,
     dev: DetectionSet | None = None,
     on_epoch: OnEpoch = None,
+    lambda_box: float = 1.0,
 ) -> TaskResult:
-    """Classification with localization on images with zero or one object."""
+    """Classification with localization on images with zero or one object; ``lambda_box``
+    weighs the box term of :func:`localization_loss`."""
     device = resolve_device(cfg.device)
     model.to(device)
     x = train.images.to(device)
@@ -59,7 +78,9 @@ def train_localizer(
 
     def step(gen: torch.Generator) -> torch.Tensor:
         i = sample(gen)
-        return localization_loss(model(x[i]), present[i], boxes[i], classes[i])
+        return localization_loss(
+            model(x[i]), present[i], boxes[i], classes[i], lambda_box=lambda_box
+        )
 
     def evaluate() -> dict[str, float]:
         out = {"train_error": _localization_error(model, train, device)}
@@ -78,10 +99,15 @@ def train_localizer(
     )
 
 
+def predict_landmarks(model: nn.Module, data: LandmarkSet) -> torch.Tensor:
+    """The predicted points ``(N, L, 2)`` as ``(l_x, l_y)`` relative to the image (CPU)."""
+    device = next(model.parameters()).device
+    return decode_landmarks(_outputs(model, data.images.to(device)).cpu())[1]
+
+
 def _landmark_error(model: nn.Module, data: LandmarkSet, device: torch.device) -> float:
     """Mean Euclidean distance between predicted and true points, relative to the image."""
-    _, pts = decode_landmarks(_outputs(model, data.images.to(device)).cpu())
-    return float((pts - data.points).norm(dim=-1).mean())
+    return float((predict_landmarks(model, data) - data.points).norm(dim=-1).mean())
 
 
 def train_landmarks(

@@ -31,17 +31,23 @@ __all__ = [
 
 
 def localization_loss(
-    raw: torch.Tensor, present: torch.Tensor, boxes: torch.Tensor, classes: torch.Tensor
+    raw: torch.Tensor,
+    present: torch.Tensor,
+    boxes: torch.Tensor,
+    classes: torch.Tensor,
+    *,
+    lambda_box: float = 1.0,
 ) -> torch.Tensor:
     """Mean over the batch; ``raw`` ``(B, 5 + K)``, ``present`` ``(B,)`` 0/1, ``boxes`` ``(B, 4)``.
 
     ``boxes`` and ``classes`` are "don't care" where ``present == 0``: they get no gradient.
+    ``lambda_box`` weighs the box term against object-ness and class (as YOLO's λ_coord).
     """
     present = present.float()
     obj = F.binary_cross_entropy_with_logits(raw[:, 0], present, reduction="none")
     box = ((torch.sigmoid(raw[:, 1:5]) - boxes) ** 2).sum(1)
     cls = F.cross_entropy(raw[:, 5:], classes.long(), reduction="none")
-    return (obj + present * (box + cls)).mean()
+    return (obj + present * (lambda_box * box + cls)).mean()
 
 
 def landmark_loss(raw: torch.Tensor, present: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
