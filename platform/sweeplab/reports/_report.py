@@ -311,15 +311,7 @@ def _write_task_report(
     data = build_task_report(ref, pf, task, client_for(uri), final=evaluation)
     html, md = render_task_report(data)
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "html": folder / "report.html",
-        "markdown": folder / "report.md",
-        "summary": folder / "report.json",
-    }
-    paths["html"].write_text(html, encoding="utf-8")
-    paths["markdown"].write_text(md, encoding="utf-8")
-    paths["summary"].write_text(json.dumps(data.summary(), indent=2, default=str), encoding="utf-8")
+    paths = _write_pages(folder, html, md, data.summary())
     for t in data.tables:
         paths[t.id] = folder / f"{t.id}.csv"
         t.frame.to_csv(paths[t.id], index=False)
@@ -334,6 +326,20 @@ def _write_task_report(
         log_problem=problem,
         final_metrics=dict(evaluation.metrics) if evaluation is not None else {},
     )
+
+
+def _write_pages(folder: Path, html: str, md: str, summary: dict) -> dict[str, Path]:
+    """``report.html``, ``report.md`` and ``report.json`` in ``folder``; their paths by kind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "html": folder / "report.html",
+        "markdown": folder / "report.md",
+        "summary": folder / "report.json",
+    }
+    paths["html"].write_text(html, encoding="utf-8")
+    paths["markdown"].write_text(md, encoding="utf-8")
+    paths["summary"].write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    return paths
 
 
 def _log_artifacts(ev: Evaluation, paths: list[Path], tracking_uri: str | None) -> str | None:
@@ -380,16 +386,8 @@ def write_report(
     data = build_report(ev, review=review, final=final)
     html, md = render_report(data)
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "html": folder / "report.html",
-        "markdown": folder / "report.md",
-        "summary": folder / "report.json",
-        "table": folder / "error_table.csv",
-    }
-    paths["html"].write_text(html, encoding="utf-8")
-    paths["markdown"].write_text(md, encoding="utf-8")
-    paths["summary"].write_text(json.dumps(data.summary(), indent=2, default=str), encoding="utf-8")
+    paths = _write_pages(folder, html, md, data.summary())
+    paths["table"] = folder / "error_table.csv"
     data.table.rows.to_csv(paths["table"])
     problem = _log_artifacts(ev, list(paths.values()), tracking_uri) if log else None
     return ReportFiles(

@@ -42,7 +42,7 @@ from sweeplab.errors import SweeplabError, UserError, unknown_name_error
 from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._config import TrainConfig
 from sweeplab.training._device import resolve_device
-from sweeplab.training._optim import learning_rate_at, make_optimizer
+from sweeplab.training._optim import make_optimizer, start_epoch_lr
 from sweeplab.training._predict import evaluate, evaluate_labels
 from sweeplab.training._task import (
     check_task,
@@ -163,9 +163,7 @@ def fit(
     stopped_early = False
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        lr = learning_rate_at(cfg, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = start_epoch_lr(optimizer, cfg, epoch)
         model.train()
         losses = _train_epoch(
             model,

@@ -20,7 +20,7 @@ import torch
 
 from sweeplab.training._config import TrainConfig
 
-__all__ = ["EWMAMomentum", "learning_rate_at", "make_optimizer"]
+__all__ = ["EWMAMomentum", "learning_rate_at", "make_optimizer", "start_epoch_lr"]
 
 
 class EWMAMomentum(torch.optim.Optimizer):
@@ -97,3 +97,11 @@ def learning_rate_at(cfg: TrainConfig, epoch: int) -> float:
     if kind == "step":
         return a0 * cfg.decay_gamma ** ((epoch - 1) // cfg.decay_step)
     raise ValueError(f"unknown lr_decay {kind!r}")  # unreachable: TrainConfig checks
+
+
+def start_epoch_lr(optimizer: torch.optim.Optimizer, cfg: TrainConfig, epoch: int) -> float:
+    """Set the learning rate of (1-based) ``epoch`` on every parameter group; return it."""
+    lr = learning_rate_at(cfg, epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr

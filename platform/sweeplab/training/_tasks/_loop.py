@@ -13,7 +13,7 @@ from torch import nn
 from sweeplab.errors import UserError
 from sweeplab.training._config import TrainConfig
 from sweeplab.training._fit import DivergedError, EpochResult
-from sweeplab.training._optim import learning_rate_at, make_optimizer
+from sweeplab.training._optim import make_optimizer, start_epoch_lr
 
 __all__ = ["OnEpoch", "TaskResult", "check_task_config"]
 
@@ -72,9 +72,7 @@ def _loop(
     history: list[dict[str, float]] = []
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        lr = learning_rate_at(cfg, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = start_epoch_lr(optimizer, cfg, epoch)
         model.train()
         losses = torch.empty(n_steps)
         for step in range(n_steps):
