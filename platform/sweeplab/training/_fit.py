@@ -244,7 +244,7 @@ def _train_epoch(
         # this epoch only (the next shuffle puts it in a full batch).
         n_steps -= 1
     perm = torch.randperm(m, generator=generator).to(X.device) if bs < m else None
-    losses = torch.empty(n_steps, device=X.device, dtype=torch.float32)
+    losses: list[torch.Tensor] = []  # step costs, kept on the device (stacked once per epoch)
     checked = 0
     for step in range(n_steps):
         if perm is None:
@@ -260,19 +260,21 @@ def _train_epoch(
         optimizer.zero_grad(set_to_none=True)
         cost.backward()
         optimizer.step()
-        losses[step] = cost.detach()
+        losses.append(cost.detach())
         if step + 1 - checked >= _CHECK_EVERY:
-            _check_finite(losses, checked, step + 1, epoch)
+            _check_finite(torch.stack(losses[checked:]), checked, epoch)
             checked = step + 1
-    _check_finite(losses, checked, n_steps, epoch)
-    return losses
+    stacked = torch.stack(losses).float()
+    _check_finite(stacked[checked:], checked, epoch)
+    return stacked
 
 
-def _check_finite(losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
-    bad = ~torch.isfinite(losses[lo:hi])
+def _check_finite(losses: torch.Tensor, offset: int, epoch: int) -> None:
+    """``losses``: the step costs from step ``offset`` (0-based) on."""
+    bad = ~torch.isfinite(losses)
     if bad.any():  # a host sync, every _CHECK_EVERY steps
-        i = lo + int(bad.nonzero()[0, 0])
-        raise DivergedError(epoch=epoch, step=i + 1, value=float(losses[i]), what="loss")
+        i = int(bad.nonzero()[0, 0])
+        raise DivergedError(epoch=epoch, step=offset + i + 1, value=float(losses[i]), what="loss")
 
 
 def _check_metrics(metrics: dict[str, float], epoch: int) -> None:

@@ -6,7 +6,10 @@
   direction but a step 1/(1 − β) times larger for the same α, so α would not mean the same.
 * ``rmsprop``: ``torch.optim.RMSprop(alpha=β2, eps=ε)``, which computes exactly
   ``S = β2 S + (1 − β2) dW²; W -= α dW / (√S + ε)`` (ε outside the root; tested).
-* ``adam``: ``torch.optim.Adam(betas=(β1, β2), eps=ε)``, with bias correction.
+* ``adam``: ``torch.optim.Adam(betas=(β1, β2), eps=ε)``, with bias correction; PyTorch's
+  fused kernel (one call per step for all parameters) where the parameters allow it: on the
+  CPU it makes an MLP step on digits ~25 % faster than the default per-tensor loop, with the
+  same update up to float rounding (benchmarks/bench_training.py).
 
 L2 regularization is not an optimizer's weight decay: it is a term of the cost (see ``fit``).
 """
@@ -66,7 +69,12 @@ def make_optimizer(params: Iterable[torch.Tensor], cfg: TrainConfig) -> torch.op
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=cfg.beta2, eps=cfg.epsilon)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.epsilon)
+        params = list(params)
+        kwargs = {"lr": lr, "betas": (cfg.beta1, cfg.beta2), "eps": cfg.epsilon}
+        try:
+            return torch.optim.Adam(params, fused=True, **kwargs)
+        except RuntimeError:  # parameters on a device or of a dtype torch cannot fuse
+            return torch.optim.Adam(params, **kwargs)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")  # unreachable: TrainConfig checks
 
 

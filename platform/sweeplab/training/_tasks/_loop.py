@@ -74,13 +74,14 @@ def _loop(
         start = time.perf_counter()
         lr = start_epoch_lr(optimizer, cfg, epoch)
         model.train()
-        losses = torch.empty(n_steps)
-        for step in range(n_steps):
+        steps: list[torch.Tensor] = []  # kept on the device: no host sync per step
+        for _ in range(n_steps):
             cost = step_loss(generator)
             optimizer.zero_grad(set_to_none=True)
             cost.backward()
             optimizer.step()
-            losses[step] = cost.detach().cpu()
+            steps.append(cost.detach())
+        losses = torch.stack(steps).float().cpu()  # one sync per epoch
         if not torch.isfinite(losses).all():
             i = int((~torch.isfinite(losses)).nonzero()[0, 0])
             raise DivergedError(epoch=epoch, step=i + 1, value=float(losses[i]))
