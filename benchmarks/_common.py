@@ -226,14 +226,25 @@ def load_context(project: Path) -> Any:
 
 
 def calibrate_epochs(ctx: Any, target_s: float, *, lo: int = 3, hi: int = 400) -> int:
-    """Epochs of the project's training run that take about ``target_s`` here, now."""
-    probe = 3
-    cfg = ctx.project.train.model_copy(update={"epochs": probe})
-    plain_trial(ctx, cfg)  # warm-up
-    t0 = time.perf_counter()
-    plain_trial(ctx, cfg)
-    per_epoch = (time.perf_counter() - t0) / probe
-    return max(lo, min(hi, round(target_s / per_epoch)))
+    """Epochs of the project's training run that take about ``target_s`` here, now: the
+    slope between a short and a longer run (so the first epoch's warm-up and the model's
+    construction are not taken for per-epoch time), the best of three tries each."""
+    short, long = 3, 15
+
+    def best_of_3(epochs: int) -> float:
+        cfg = ctx.project.train.model_copy(update={"epochs": epochs})
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            plain_trial(ctx, cfg)
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    best_of_3(short)  # warm-up
+    t_short, t_long = best_of_3(short), best_of_3(long)
+    per_epoch = max(1e-6, (t_long - t_short) / (long - short))
+    fixed = max(0.0, t_short - short * per_epoch)
+    return max(lo, min(hi, round((target_s - fixed) / per_epoch)))
 
 
 @contextlib.contextmanager
