@@ -103,10 +103,20 @@ def sweep(
         SchedulerChoice.none, "--scheduler", help="Trial scheduler (ray backend): none | asha."
     ),
     grace_period: int = typer.Option(
-        1, "--grace-period", min=1, help="ASHA: epochs before a trial can be stopped."
+        3,  # measured: 1 and 2 epochs stop the best trial too early (benchmarks/bench_search.py)
+        "--grace-period",
+        min=1,
+        help="Epochs before a trial can be stopped, for Ray's --scheduler asha and Optuna's "
+        "--pruner successive_halving | hyperband (ignored otherwise). On --resume the "
+        "sweep's own value is kept.",
     ),
     reduction_factor: int = typer.Option(
-        3, "--reduction-factor", min=2, help="ASHA: keep 1/factor of the trials at each rung."
+        3,
+        "--reduction-factor",
+        min=2,
+        help="Keep 1/factor of the trials at each rung (grace period × factor^k epochs), for "
+        "Ray's --scheduler asha and Optuna's --pruner successive_halving | hyperband "
+        "(ignored otherwise). On --resume the sweep's own value is kept.",
     ),
 ) -> None:
     """Run a hyperparameter sweep: every trial trains the project's model with sampled

@@ -8,11 +8,17 @@ import math
 import time
 from typing import Any
 
-from sweeplab.errors import SweeplabError
+from sweeplab.errors import SweeplabError, UserError
 from sweeplab.tracking import new_run_key
 from sweeplab.tuning._context import fixed_settings
 from sweeplab.tuning._record import TrialRecorder, failure_reason
-from sweeplab.tuning._sweep import SweepOutcome, SweepSetup, TrialOutcome, objective_value
+from sweeplab.tuning._sweep import (
+    SweepOutcome,
+    SweepSetup,
+    TrialOutcome,
+    objective_value,
+    trial_epochs,
+)
 from sweeplab.tuning._trial import TrialPruned, run_trial
 
 __all__ = [
@@ -49,15 +55,39 @@ def _constraints_func(trial) -> list[float]:
     return list(trial.user_attrs.get("constraints", []))
 
 
-def make_pruner(name: str):
+def make_pruner(
+    name: str,
+    *,
+    grace_period: int = 3,
+    reduction_factor: int = 3,
+    max_epochs: int | None = None,
+):
+    """Optuna's pruner for ``--pruner``. Successive halving and Hyperband take the same
+    ``--grace-period`` / ``--reduction-factor`` as Ray's ASHA: no trial stops before
+    ``grace_period`` epochs, and each rung (``grace_period × factor^k`` epochs) keeps the
+    best 1/factor of the trials that reached it. ``max_epochs``: a trial's epochs when every
+    trial trains the same number (Hyperband's largest budget; else Optuna's "auto")."""
     import optuna
 
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner()
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner()
+    if name in ("successive_halving", "hyperband"):
+        if max_epochs is not None and grace_period >= max_epochs:
+            raise UserError(
+                f"--grace-period {grace_period} is "
+                f"{'longer than' if grace_period > max_epochs else 'as long as'} a trial "
+                f"({max_epochs} epochs): --pruner {name} could never stop a trial before its "
+                "last epoch; use a smaller --grace-period"
+            )
+        if name == "successive_halving":
+            return optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=grace_period, reduction_factor=reduction_factor
+            )
+        return optuna.pruners.HyperbandPruner(
+            min_resource=grace_period,
+            max_resource=max_epochs if max_epochs is not None else "auto",
+            reduction_factor=reduction_factor,
+        )
     return optuna.pruners.NopPruner()
 
 
@@ -73,7 +103,13 @@ def open_study(setup: SweepSetup):
         storage=storage,
         study_name=setup.name,
         sampler=make_sampler(setup.sampler, seed=setup.seed, constrained=bool(setup.constraints)),
-        pruner=make_pruner(setup.pruner),
+        # setup.settings holds the sweep's own values on --resume (see setup_sweep)
+        pruner=make_pruner(
+            setup.pruner,
+            grace_period=setup.settings.grace_period,
+            reduction_factor=setup.settings.reduction_factor,
+            max_epochs=trial_epochs(setup.project_file.project, setup.space),
+        ),
         direction=setup.goal,
         load_if_exists=True,
     )

@@ -47,7 +47,12 @@ class SweepSettings:
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
     scheduler: str | None = None
-    grace_period: int = 1
+    # Early stopping by rungs: Ray's `--scheduler asha` and Optuna's `--pruner
+    # successive_halving | hyperband` (no trial stops before grace_period epochs; each rung
+    # keeps 1/reduction_factor of the trials). On --resume the sweep's own values are used.
+    # 3 epochs: on the digits MLP space (benchmarks/bench_search.py, 12-epoch trials) a grace
+    # period of 1 or 2 stopped the eventual best trial on some seeds; 3 kept it on every seed.
+    grace_period: int = 3
     reduction_factor: int = 3
     # Extra tags on the sweep's parent run (e.g. sweeplab.refined_from by `sweeplab refine`).
     parent_tags: dict[str, str] = field(default_factory=dict)
@@ -201,6 +206,15 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         or settings.pruner
         or project.search.pruner.value
     )
+    if settings.resume:
+        # The rungs the sweep started with (sweep.json; older sweeps have them only in the
+        # recorded settings), whatever the defaults of this command line are.
+        saved = {**info.get("settings", {}), **info}
+        settings = replace(
+            settings,
+            grace_period=int(saved.get("grace_period", settings.grace_period)),
+            reduction_factor=int(saved.get("reduction_factor", settings.reduction_factor)),
+        )
     seed = (
         info.get("seed")
         if settings.resume
@@ -212,6 +226,15 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     else:
         trials = settings.trials or info.get("trials") or project.search.trials or 20
     max_failures = settings.max_failures or project.search.max_failures
+    if settings.backend == "optuna":  # e.g. a grace period as long as a trial: before any work
+        from sweeplab.tuning._optuna import make_pruner
+
+        make_pruner(
+            pruner,
+            grace_period=settings.grace_period,
+            reduction_factor=settings.reduction_factor,
+            max_epochs=trial_epochs(project, space),
+        )
 
     sweep_dir = ws.sweep_dir(name)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -311,6 +334,14 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 "trials": trials,
                 "seed": seed,
                 "pruner": pruner,
+                **(
+                    {
+                        "grace_period": settings.grace_period,
+                        "reduction_factor": settings.reduction_factor,
+                    }
+                    if _uses_rungs(settings, pruner)
+                    else {}
+                ),
                 "backend": settings.backend,
                 "model": project.model.name,
                 "objective": f"{project.metrics.optimize.goal} {project.metrics.optimize.name}",
@@ -334,6 +365,8 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 "backend": settings.backend,
                 "sampler": sampler,
                 "pruner": pruner,
+                "grace_period": settings.grace_period,
+                "reduction_factor": settings.reduction_factor,
                 "seed": seed,
                 "trials": trials,
                 "tracking_uri": tracking_uri,
@@ -367,6 +400,21 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         constraints=constraints,
         resumed=settings.resume,
     )
+
+
+def trial_epochs(project: Any, space: Any) -> int | None:
+    """The epochs every trial trains (the project's ``train.epochs``), or None when the
+    search space sets them per trial."""
+    if "epochs" in space.names:
+        return None
+    return int(project.train.epochs)
+
+
+def _uses_rungs(settings: SweepSettings, pruner: str) -> bool:
+    """Whether --grace-period / --reduction-factor shape this sweep's early stopping."""
+    if settings.backend == "ray":
+        return settings.scheduler == "asha"
+    return pruner in ("successive_halving", "hyperband")
 
 
 def _never_recorded(ws: Workspace, name: str) -> bool:
