@@ -195,3 +195,36 @@ def test_rays_asha_gets_the_same_rungs_from_the_default_settings():
     asha = _scheduler(setup)
     # rungs at 3 and 9 epochs, as Optuna's successive halving with the same defaults
     assert sorted(milestone for milestone, _ in asha._brackets[0]._rungs) == [3, 9]
+
+
+def test_a_trial_is_not_pruned_at_its_last_epoch():
+    """A rung on the last epoch (grace 3, factor 3, 9-epoch trials) would drop a trial that
+    has spent its whole budget; the reporter asks the pruner only before the last epoch."""
+    from sweeplab.tuning._optuna import _Reporter
+    from sweeplab.tuning._trial import TrialPruned
+
+    class Recorder:
+        def epoch(self, epoch, metrics):
+            pass
+
+    def run(study, values, last_epoch):
+        trial = study.ask()
+        reporter = _Reporter(
+            trial, Recorder(), "dev_error", True, lambda e, m: None, last_epoch=last_epoch
+        )
+        try:
+            for epoch, value in enumerate(values, 1):
+                reporter.epoch(epoch, {"dev_error": value})
+        except TrialPruned as exc:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            return exc.epoch
+        study.tell(trial, values[-1])
+        return None
+
+    study = _study(make_pruner("successive_halving", grace_period=3, reduction_factor=3))
+    for _ in range(3):
+        assert run(study, [0.1] * 9, last_epoch=9) is None
+    # good until epoch 3, bad at the rung of epoch 9, which is its last epoch: it finishes
+    assert run(study, [0.1, 0.1, 0.1] + [0.9] * 6, last_epoch=9) is None
+    # the same values with a longer budget: pruned at the rung of epoch 9
+    assert run(study, [0.1, 0.1, 0.1] + [0.9] * 6 + [0.9], last_epoch=10) == 9

@@ -126,7 +126,14 @@ class _Reporter:
     """Per-epoch hook: MLflow metrics (buffered) and Optuna pruning."""
 
     def __init__(
-        self, trial, recorder: TrialRecorder, objective: str, prune: bool, on_epoch
+        self,
+        trial,
+        recorder: TrialRecorder,
+        objective: str,
+        prune: bool,
+        on_epoch,
+        *,
+        last_epoch: int | None = None,
     ) -> None:
         self.trial, self.recorder, self.objective, self.prune, self.on_epoch = (
             trial,
@@ -135,6 +142,10 @@ class _Reporter:
             prune,
             on_epoch,
         )
+        # A trial is never pruned at its last epoch: it has spent its whole budget, so
+        # stopping it saves nothing and would only drop a finished result (a rung of
+        # successive halving can fall on the last epoch: grace 3, factor 3, 9 epochs).
+        self.last_epoch = last_epoch
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         self.recorder.epoch(epoch, metrics)
@@ -142,7 +153,11 @@ class _Reporter:
         value = metrics.get(self.objective)
         if self.prune and value is not None and math.isfinite(value):
             self.trial.report(value, epoch)
-            if self.trial.should_prune():
+            # asked even at the last epoch: successive halving records the trial's rung
+            # value then, and later trials (a sampled `epochs`) are compared with it
+            prune = self.trial.should_prune()
+            final = self.last_epoch is not None and epoch >= self.last_epoch
+            if prune and not final:
                 raise TrialPruned(epoch)
 
 
@@ -384,6 +399,7 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
         setup.objective,
         setup.pruner != "none",
         lambda e, m: say("epoch", {"epoch": e, "metrics": m}),
+        last_epoch=_trial_epochs(setup, params),
     )
     outcome = TrialOutcome(
         number=trial.number, status="failed", params=params, run_id=recorder.run_id
@@ -446,6 +462,14 @@ _OUTBOX_DRAIN_S = 10.0
 def _wait_for_run(recorder: TrialRecorder) -> None:
     run = recorder.run
     run.run_id = run.outbox.wait_created(run.key, _OUTBOX_DRAIN_S) or run.run_id
+
+
+def _trial_epochs(setup: SweepSetup, params: dict[str, Any]) -> int | None:
+    """The epochs this trial trains: sampled, else the project's."""
+    try:
+        return int(params.get("epochs", setup.context.project.train.epochs))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _torch_threads() -> int:
