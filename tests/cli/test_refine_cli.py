@@ -165,3 +165,22 @@ def test_refine_runs_a_new_sweep_linked_to_the_old_one(coarse, capsys):
     # a name that exists is refused, with one line
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_refine_keeps_the_coarse_sweeps_early_stopping(tmp_path):
+    """A refined sweep stops trials by the same rungs as the coarse one (not the defaults)."""
+    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "project.yaml").write_text(PROJECT.replace("epochs: 2", "epochs: 4"))
+    ws = tmp_path / "ws"
+    coarse = ["sweep", str(tmp_path / "project.yaml"), "--name", "sh", "--trials", "3"]
+    rungs = ["--pruner", "successive_halving", "--grace-period", "2", "--reduction-factor", "4"]
+    assert main([*coarse, *rungs, "--workspace", str(ws)]) == 0
+    refine_args = ["refine", "sh", "--top", "2", "--trials", "1", "--name", "sh-fine"]
+    assert main([*refine_args, "--workspace", str(ws)]) == 0
+    new = json.loads((ws / "sweeps" / "sh-fine" / "sweep.json").read_text())
+    assert (new["pruner"], new["grace_period"], new["reduction_factor"]) == (
+        "successive_halving",
+        2,
+        4,
+    )

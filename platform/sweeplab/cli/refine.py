@@ -151,6 +151,9 @@ def refine(
     from sweeplab.cli.sweep import _print_outcome, _ProgressDisplay
     from sweeplab.tuning import SweepSettings, run_sweep
 
+    # the coarse sweep's early stopping as it ran (older sweeps keep it in `settings` only)
+    saved = {**old.info.get("settings", {}), **old.info}
+    rungs = {k: int(saved[k]) for k in ("grace_period", "reduction_factor") if saved.get(k)}
     settings = SweepSettings(
         project_path=Path(old.info["project"]),
         space_path=space_path,
@@ -162,6 +165,12 @@ def refine(
         workspace=ws.root,
         tracking_uri=tracking_uri or old.info.get("tracking_uri"),
         backend=old.info.get("backend") or "optuna",
+        scheduler=saved.get("scheduler"),
+        cpus_per_trial=float(saved.get("cpus_per_trial") or 1.0),
+        gpus_per_trial=float(saved.get("gpus_per_trial") or 0.0),
+        max_concurrent=saved.get("max_concurrent"),
+        ray_address=saved.get("ray_address"),
+        **rungs,
         parent_tags={
             REFINED_FROM_TAG: old.name,
             "sweeplab.refined_from_run": old.info["parent_run_id"],
