@@ -72,6 +72,13 @@ def summarize(results: dict) -> list[dict]:
             ">= 0.95",
             r["met"],
         )
+        if "ratio_fit_over_hand_fused" in r:
+            row(
+                f"1 fit vs hand loop with fused Adam too ({name}), samples/s ratio",
+                r["ratio_fit_over_hand_fused"],
+                "(the loops alone)",
+                None,
+            )
     if "gpu" in t:
         g = t["gpu"]
         row(
@@ -133,6 +140,14 @@ def summarize(results: dict) -> list[dict]:
                 a["epochs_ratio_none_over_pruned"]["median"],
                 ">= 2",
                 a["met"],
+            )
+        if "hyperband_vs_none" in p:
+            h = p["hyperband_vs_none"]
+            row(
+                "5 epochs none / Hyperband (Optuna)",
+                h["epochs_ratio_none_over_pruned"]["median"],
+                "(report)",
+                None,
             )
     u = results.get("startup", {})
     if "help_s" in u:
