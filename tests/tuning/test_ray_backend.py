@@ -284,7 +284,8 @@ def test_asha_trains_fewer_epochs_and_finds_about_as_good_a_trial(
     assert asha_best <= best_full + 0.01
 
 
-def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspace):
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspace, sampler):
     import sqlite3
 
     db = workspace / "mlflow.db"
@@ -302,6 +303,8 @@ def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspac
         "6",
         "--max-concurrent",
         "1",
+        "--sampler",  # random: BasicVariantGenerator; tpe: OptunaSearch in a ConcurrencyLimiter
+        sampler,
     ]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -332,7 +335,8 @@ def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspac
 
     # In a subprocess with a time limit: a resume that hangs fails this test with its output
     # instead of holding CI until its own limit (seen once in a full -n 2 run: the restored
-    # Tune controller waited with no trial pending; not reproduced alone).
+    # searcher waited for a trial that the restored trial list had ended; made on purpose in
+    # test_resume_when_trial_list_and_searcher_are_from_different_steps).
     try:
         resume = subprocess.run(
             [*cmd[: cmd.index("--trials")], "--resume"],
@@ -353,3 +357,122 @@ def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspac
     # What was running when the driver died is marked KILLED, not left RUNNING.
     assert "RUNNING" not in set(children["status"])
     assert set(children[~children["run_id"].isin(done["run_id"])]["status"]) <= {"KILLED"}
+
+
+# -- a resume from files that a killed driver left from different steps ---------------------------
+# Tune writes its trial list and the searcher's state every step into a staging folder and a
+# background thread copies them, file by file, to the run folder that --resume reads: a driver
+# killed mid-copy leaves the two from different steps (seen once as a resume that hung). The
+# test makes that state on purpose: it keeps two consistent snapshots of the run folder (the
+# first trial running; the first trial ended and the next one running), kills the driver,
+# and puts back the trial list of one next to the searcher's state of the other.
+def _tune_files(run_dir: Path):
+    """The newest trial list and searcher state in the run folder, read as Tune restores
+    them, when both are whole and agree on the live trials; else ``None``."""
+    import json
+    import pickle
+
+    import ray.cloudpickle as cloudpickle
+
+    try:
+        exp_path = max(run_dir.glob("experiment_state-*.json"))
+        var_path = max(run_dir.glob("basic-variant-state-*.json"))
+        exp, var = exp_path.read_bytes(), var_path.read_bytes()
+        if exp_path.read_bytes() != exp:
+            return None
+        status = {}
+        for state, _ in json.loads(exp)["trial_data"]:
+            trial = json.loads(state)
+            status[trial["trial_id"]] = trial["status"]
+        live = set(cloudpickle.loads(var)["_live_trials"])
+    except (ValueError, OSError, EOFError, KeyError, pickle.UnpicklingError):
+        return None  # not there yet, or being copied
+    if live != {t for t, s in status.items() if s not in ("TERMINATED", "ERROR")}:
+        return None
+    return {"exp_path": exp_path, "exp": exp, "var_path": var_path, "var": var, "status": status}
+
+
+def _text(output: bytes | str | None) -> str:
+    """The end of a timed-out process's output (bytes, even with ``text=True``)."""
+    if isinstance(output, bytes):
+        output = output.decode(errors="replace")
+    return (output or "")[-3000:]
+
+
+@pytest.mark.parametrize("searcher", ["behind", "ahead"])
+def test_resume_when_trial_list_and_searcher_are_from_different_steps(
+    cluster, tiny_project, workspace, searcher
+):
+    trials = 5
+    db = workspace / "mlflow.db"
+    cmd = [
+        str(Path(sys.executable).with_name("sweeplab")),
+        "sweep",
+        str(tiny_project),
+        "--backend",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        "--name",
+        "torn",
+        "--trials",
+        str(trials),
+        "--max-concurrent",
+        "1",
+    ]
+    run_dir = workspace / "sweeps" / "torn" / "ray"
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        early = late = None
+        deadline = time.monotonic() + 180
+        while late is None:
+            assert proc.poll() is None, "the sweep ended before the test could stop it"
+            assert time.monotonic() < deadline, f"no state to use: early={early is not None}"
+            files = _tune_files(run_dir)
+            status = files["status"] if files else {}
+            ended = {t for t, s in status.items() if s in ("TERMINATED", "ERROR")}
+            if early is None and len(status) == 1 and not ended:
+                early, first = files, next(iter(status))  # the first trial running (or pending)
+            elif early is not None and first in ended and len(ended) < len(status):
+                late = files  # the first trial ended, a later one running (or pending)
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    if searcher == "behind":  # the searcher still waits for the first trial; Tune ended it
+        trial_list, state = late, early
+    else:  # the searcher handed out a trial that Tune's trial list does not have
+        trial_list, state = early, late
+    late["exp_path"].write_bytes(trial_list["exp"])
+    late["var_path"].write_bytes(state["var"])
+    for path in run_dir.glob("*-state-*.json"):
+        assert path in (late["exp_path"], late["var_path"]), path  # nothing newer to restore
+
+    _, children = _children(f"sqlite:///{db}", "torn")
+    before = set(children[children["tags.sweeplab.status"] == "finished"]["run_id"])
+    # A run that finished but whose Tune trial the restored list lacks: its trial is run again.
+    lost = children[
+        (children["tags.sweeplab.status"] == "finished")
+        & ~children["tags.sweeplab.ray_trial_id"].isin(trial_list["status"])
+    ]
+    try:
+        resume = subprocess.run(
+            [*cmd[: cmd.index("--trials")], "--resume"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"--resume did not finish within 300 s; its output ends: {_text(exc.stderr)}")
+    assert resume.returncode == 0, resume.stdout[-2000:] + resume.stderr[-2000:]
+    _, children = _children(f"sqlite:///{db}", "torn")
+    done = children[children["tags.sweeplab.status"].isin(["finished", "pruned", "failed"])]
+    assert before <= set(done["run_id"])
+    assert done["tags.sweeplab.trial_number"].astype(int).is_unique
+    # Every trial once: no variant handed out twice (Tune ids unique), none lost.
+    assert done["tags.sweeplab.ray_trial_id"].is_unique
+    assert len(done) == trials + len(lost)
+    assert "RUNNING" not in set(children["status"])

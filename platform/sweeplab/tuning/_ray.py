@@ -3,7 +3,8 @@
 ``run_ray`` starts a local Ray (or joins ``--ray-address``), translates the search space
 (``space.to_tune()``; the trainable calls ``space.resolve``), picks Tune's searcher for the
 sampler (random and grid: BasicVariantGenerator, seeded, grid points first; tpe:
-OptunaSearch with the space's define-by-run ``suggest``), optionally ASHA, and runs a
+OptunaSearch with the space's define-by-run ``suggest``; both in the ``Resumable*`` forms of
+_ray_driver that a resume squares with Tune's restored trials), optionally ASHA, and runs a
 ``Tuner`` whose run folder is ``workspace/sweeps/<name>/ray``. Trials run in
 :mod:`sweeplab.tuning._ray_worker`; the outcomes are summed up by the shared ``_finish``.
 """
@@ -25,6 +26,9 @@ from sweeplab.tuning._ray_driver import (
     LIVE,
     Driver,
     Numbering,
+    ResumableOptuna,
+    ResumableSearch,
+    ResumableVariants,
     SweepCallback,
     TrialNames,
     trial_dirname,
@@ -43,7 +47,6 @@ def _search_alg(setup: SweepSetup):
         import warnings
 
         import optuna
-        from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -51,25 +54,27 @@ def _search_alg(setup: SweepSetup):
         from sweeplab.tuning._optuna import make_sampler
 
         # define-by-run: inactive conditional parameters never reach the sampler's model
-        searcher = OptunaSearch(
+        searcher = ResumableOptuna(
             space=_SuggestFn(setup.space),
             metric=setup.objective,
             mode="min" if setup.goal == "minimize" else "max",
             sampler=make_sampler("tpe", seed=setup.seed, constrained=False),
         )
-        if not setup.settings.max_concurrent:
-            return searcher
-        from ray.tune.search import ConcurrencyLimiter
+        if setup.settings.max_concurrent:
+            from ray.tune.search import ConcurrencyLimiter
 
-        return ConcurrencyLimiter(searcher, max_concurrent=setup.settings.max_concurrent)
-    from ray.tune.search import BasicVariantGenerator
+            searcher = ConcurrencyLimiter(searcher, max_concurrent=setup.settings.max_concurrent)
+        # Our own SearchGenerator (Tune would wrap the searcher in one): a resume squares it
+        # with Tune's restored trials (see _ray_driver).
+        return ResumableSearch(searcher, setup.name)
 
     points = None
     if setup.sampler == "grid":
         # Every grid point once, first; a longer sweep samples the rest at random (as Optuna).
         points = setup.space.grid()[: setup.trials]
     # The limit lives in the searcher (not TuneConfig), so a restored run keeps it.
-    return BasicVariantGenerator(
+    return ResumableVariants(
+        setup.name,
         points_to_evaluate=points,
         random_state=setup.seed,
         max_concurrent=setup.settings.max_concurrent or 0,

@@ -1,6 +1,6 @@
 """The driver's side of a Ray sweep: trial numbers and names, progress, the outcome of each
-Tune trial in the shared form, and the MLflow end state of trials whose worker could not
-write it (stopped by ASHA, crashed)."""
+Tune trial in the shared form, the MLflow end state of trials whose worker could not
+write it (stopped by ASHA, crashed), and searchers that a resume squares with Tune's trials."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
+from ray.tune.experiment import Trial
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchGenerator
+from ray.tune.search.optuna import OptunaSearch
+from ray.tune.utils import flatten_dict
 
 from sweeplab.tuning._ray_worker import RAY_TRIAL_TAG, RESULT_KEY, trial_number
 from sweeplab.tuning._sweep import SweepSetup, TrialOutcome
@@ -21,6 +25,9 @@ __all__ = [
     "TrialNames",
     "SweepCallback",
     "Driver",
+    "ResumableVariants",
+    "ResumableSearch",
+    "ResumableOptuna",
     "outcome_of",
     "trial_dirname",
 ]
@@ -73,6 +80,9 @@ class SweepCallback(Callback):
     def __init__(self, key: str) -> None:
         self.key = key
 
+    def on_step_begin(self, iteration, trials, **info):
+        LIVE[self.key].step_begins(trials)
+
     def on_trial_start(self, iteration, trials, trial, **info):
         LIVE[self.key].started(trial)
 
@@ -108,6 +118,21 @@ class Driver:
         self.outcomes = done  # trial id -> outcome (those finished before a resume included)
         self.lock = threading.Lock()
         self.ran, self.train_s = 0, 0.0  # trials this run saw end; their time inside run_trial
+        self.restored_search: Any = None  # a searcher Tune restored, until the first step
+
+    def step_begins(self, trials: list[Any]) -> None:
+        # Tune has restored its trials and the searcher (resume) before its first step, and
+        # asks the searcher for trials only after this: the one moment to square the two.
+        search, self.restored_search = self.restored_search, None
+        if search is None:
+            return
+        try:
+            search.sync_with(trials)
+        except (AttributeError, KeyError, TypeError) as exc:  # a Ray whose searchers differ
+            self.say(
+                "status",
+                {"message": f"could not check the restored searcher against the trials: {exc!r}"},
+            )
 
     def started(self, trial: Any) -> None:
         self.say("trial_start", {"number": trial_number(trial.custom_trial_name), "params": {}})
@@ -148,6 +173,127 @@ class Driver:
             "trial",
             {"outcome": outcome, "done": len(done), "total": self.setup.trials, "best": best},
         )
+
+
+# -- searchers that a resume squares with Tune's trials ----------------------------------------
+# Tune saves its state every step (TUNE_GLOBAL_CHECKPOINT_S=0, _ray_cluster.connect) into a
+# staging folder, as separate files (the trial list; the searcher's state, one or two files),
+# and a background thread copies the folder, file by file, to the run folder that --resume
+# reads (TuneController.save_to_dir and _ExperimentCheckpointManager.sync_up_experiment_state,
+# ray/tune/execution/). A driver killed while it copies leaves the trial list of one step next
+# to the searcher's state of another, either way round: a searcher whose live trials hold one
+# that the trial list has already ended (or that it never got), so that with --max-concurrent
+# it waits forever for that trial to end (the resumed sweep hangs); or a searcher whose count
+# lags the trial list, so that it hands out again a variant (trial id) that Tune has. At the
+# first step after a resume, ``sync_with`` takes Tune's restored trials as the truth. When the
+# files agree it changes nothing.
+
+
+def _restored_ids(trials: list[Any]) -> tuple[set[str], set[str]]:
+    """The ids of Tune's restored trials: all of them, and the live ones (not ended)."""
+    ids = {t.trial_id for t in trials}
+    return ids, {t.trial_id for t in trials if not t.is_finished()}
+
+
+def _hand_to_driver(search: Any) -> None:
+    driver = LIVE.get(getattr(search, "sweep_key", None) or "")
+    if driver is not None:
+        driver.restored_search = search
+
+
+class ResumableVariants(BasicVariantGenerator):
+    """Tune's BasicVariantGenerator (random and grid) that a resume squares with the trials."""
+
+    def __init__(self, key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sweep_key = key
+        self._known: frozenset[str] = frozenset()  # restored trial ids (after a resume)
+
+    def restore_from_dir(self, dirpath: str) -> None:
+        super().restore_from_dir(dirpath)
+        _hand_to_driver(self)
+
+    def get_state(self):
+        state = super().get_state()
+        if isinstance(state, dict):
+            state.pop("_known", None)
+        return state
+
+    def sync_with(self, trials: list[Any]) -> None:
+        ids, live = _restored_ids(trials)
+        self._live_trials = set(live)
+        self._known = frozenset(ids)
+        # Variants handed out for trials that the trial list lacks (the searcher's state is the
+        # newer one) are lost: sample as many again, so the sweep still gets all its trials.
+        if len(self._iterators) == 1:
+            lost = int(getattr(self._iterators[0], "counter", 0)) - len(ids)
+            if lost > 0:
+                self._iterators[0].num_samples_left += lost
+                self._finished = False
+
+    def next_trial(self):
+        while True:
+            live = set(self._live_trials)
+            trial = super().next_trial()
+            if trial is None or trial.trial_id not in self._known:
+                return trial
+            # The searcher's state is the older one: Tune has this trial already. Its variant
+            # is used; skip it (the next has the next id).
+            self._live_trials = live
+
+
+class ResumableSearch(SearchGenerator):
+    """Tune's SearchGenerator (what it wraps a Searcher in) that a resume squares with the
+    trials: its trial count, a ConcurrencyLimiter's live trials, ``ResumableOptuna``."""
+
+    def __init__(self, searcher: Any, key: str) -> None:
+        super().__init__(searcher)
+        self.sweep_key = key
+
+    def restore_from_dir(self, dirpath: str) -> None:
+        super().restore_from_dir(dirpath)
+        _hand_to_driver(self)
+
+    def sync_with(self, trials: list[Any]) -> None:
+        ids, live = _restored_ids(trials)
+        self._counter = len(ids)  # every restored trial came from here; none is made twice
+        searcher = self.searcher
+        while searcher is not None:
+            if isinstance(searcher, ConcurrencyLimiter) and not searcher.batch:
+                searcher.live_trials = set(live)
+                searcher.num_unfinished_live_trials = len(live)
+            if isinstance(searcher, ResumableOptuna):
+                searcher.sync_with(trials)
+            searcher = getattr(searcher, "searcher", None)
+
+
+class ResumableOptuna(OptunaSearch):
+    """OptunaSearch that a resume squares with the trials: Optuna learns how the trials that
+    ended (in Tune's list) ended, fails the ones it asked for and Tune never got, and ignores
+    the results of a trial it has no record of (asked for after its state was saved)."""
+
+    def sync_with(self, trials: list[Any]) -> None:
+        ids, _ = _restored_ids(trials)
+        for t in trials:
+            if (
+                t.is_finished()
+                and t.trial_id in self._ot_trials
+                and t.trial_id not in self._completed_trials
+            ):
+                error = t.status == Trial.ERROR  # as Tune tells the searcher (stop_trial)
+                result = None if error or not t.last_result else flatten_dict(t.last_result)
+                super().on_trial_complete(t.trial_id, result=result, error=error)
+        for trial_id in list(self._ot_trials):
+            if trial_id not in ids and trial_id not in self._completed_trials:
+                super().on_trial_complete(trial_id, error=True)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._ot_trials:
+            super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        if trial_id in self._ot_trials:
+            super().on_trial_complete(trial_id, result=result, error=error)
 
 
 def outcome_of(
