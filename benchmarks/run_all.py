@@ -89,7 +89,19 @@ def summarize(results: dict) -> list[dict]:
         )
     s = results.get("sweep", {})
     if "ratio" in s:
-        row("2 sweep / plain loop wall time, ~2-s trials", s["ratio"], "<= 1.05", s["ratio_met"])
+        if "ratio_instrumented" in s:
+            row(
+                "2 sweep trial phase / its own training time (instrumented), ~2-s trials",
+                s["ratio_instrumented"],
+                "<= 1.05",
+                s["ratio_instrumented_met"],
+            )
+        row(
+            "2 sweep / plain loop wall time, ~2-s trials, paired A/B (median; best / best)",
+            [s["ratio"], s.get("ratio_of_best")],
+            "<= 1.05 (noisy)",
+            s["ratio_met"],
+        )
         row(
             "2 fixed cost per trial, ms", s["fixed_cost_per_trial_ms"], "<= 50", s["fixed_cost_met"]
         )

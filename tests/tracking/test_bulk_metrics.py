@@ -13,7 +13,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
 from sweeplab.tracking import client_for, get_or_create_experiment
-from sweeplab.tracking._bulk import bulk_enabled, write_metrics
+from sweeplab.tracking._bulk import bulk_enabled, write_batch, write_metrics
 from sweeplab.tracking._outbox import Outbox
 
 
@@ -145,20 +145,20 @@ def test_steps_aside_for_non_finite_values_other_stores_and_when_off(client, exp
     assert _stored(client, run) == ({}, {})
 
 
-def test_outbox_sends_metric_batches_through_the_bulk_writer(client, exp, monkeypatch):
-    """The outbox's metric writes take the bulk path; tags in the same op still arrive, and a
+def test_outbox_sends_batches_through_the_bulk_writer(client, exp, monkeypatch):
+    """The outbox's log_batch writes take the bulk path (metrics with tags in one), and a
     retried op (tries > 0) sends only the points the store lacks."""
     calls = []
 
     import sweeplab.tracking._outbox as outbox_mod
 
-    real = outbox_mod.write_metrics
+    real = outbox_mod.write_batch
 
-    def counting(c, run_id, points):
-        calls.append(len(points))
-        return real(c, run_id, points)
+    def counting(c, run_id, **kw):
+        calls.append(len(kw.get("metrics") or []))
+        return real(c, run_id, **kw)
 
-    monkeypatch.setattr(outbox_mod, "write_metrics", counting)
+    monkeypatch.setattr(outbox_mod, "write_batch", counting)
     box = Outbox(client)
     key = box.create_run(exp, run_name="r", tags={})
     box.submit(key, {"op": "log_batch", "metrics": [["loss", 1.0, 1, 0]], "tags": {"t": "x"}})
@@ -170,3 +170,50 @@ def test_outbox_sends_metric_batches_through_the_bulk_writer(client, exp, monkey
     run = client.get_run(run_id)
     assert run.data.tags["t"] == "x"
     assert _stored(client, run_id)[0] == {"loss": [(0, 1, 1.0), (1, 2, 0.5)]}
+
+
+def _params_tags(client, run_id) -> tuple[dict, dict]:
+    run = client.get_run(run_id)
+    tags = {k: v for k, v in run.data.tags.items() if k != "mlflow.runName"}  # random per run
+    return dict(run.data.params), tags
+
+
+def test_params_and_tags_as_log_batch_writes_them(client, exp):
+    from mlflow.entities import Param, RunTag
+
+    ours, theirs = _run(client, exp), _run(client, exp)
+    batches = [
+        ({"lr": "0.01", "model.name": "mlp", "long": "x" * 7000}, {"a": "1", "b": "2"}),
+        ({"lr": "0.01", "epochs": "3"}, {"a": "changed", "c": "y" * 9000}),  # same value again
+    ]
+    for i, (params, tags) in enumerate(batches):
+        point = ["m", float(i), i + 1, i]
+        assert write_batch(client, ours, params=params, tags=tags, metrics=[point])
+        client.log_batch(
+            theirs,
+            metrics=[Metric(*point)],
+            params=[Param(k, v) for k, v in params.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
+        )
+    assert _params_tags(client, ours) == _params_tags(client, theirs)
+    assert _stored(client, ours) == _stored(client, theirs)
+    assert len(_params_tags(client, ours)[0]["long"]) == 6000  # MLflow's truncation
+
+
+def test_a_changed_param_is_refused_and_nothing_is_written(client, exp):
+    from mlflow.entities import Param
+
+    run = _run(client, exp)
+    assert write_batch(client, run, params={"lr": "0.01"})
+    with pytest.raises(MlflowException) as ours:
+        write_batch(client, run, params={"lr": "0.02"}, metrics=[["m", 1.0, 1, 0]])
+    with pytest.raises(MlflowException) as theirs:
+        client.log_batch(run, params=[Param("lr", "0.02")])
+    assert ours.value.error_code == theirs.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert _params_tags(client, run)[0] == {"lr": "0.01"}
+    assert _stored(client, run) == ({}, {})  # the metric of the refused batch is not there
+
+
+def test_the_run_name_tag_is_left_to_log_batch(client, exp):
+    run = _run(client, exp)
+    assert not write_batch(client, run, tags={"mlflow.runName": "renamed"})

@@ -7,11 +7,14 @@ per trial. When the tracking store is an MLflow SQL store in this process (the d
 ``sqlite:///…/mlflow.db`` of a workspace, or a database URI), :func:`write_metrics` writes the
 same rows with one SQLAlchemy Core ``INSERT`` (executemany) through the store's own engine
 and MLflow's own table definitions, plus the ``latest_metrics`` rows MLflow keeps for the
-runs table, in one transaction: ~10 µs per value.
+runs table, in one transaction: ~10 µs per value. :func:`write_batch` does the same for a
+whole ``log_batch`` (params and tags too), so a trial's params, or its last metrics with its
+status tags, are one transaction instead of MLflow's three ORM sessions.
 
 It writes what ``log_batch`` writes — tested against it row for row
 (tests/tracking/test_bulk_metrics.py): the metric history, and per key the latest value by
-(step, timestamp, value), as MLflow's ``_update_latest_metrics_if_necessary`` picks it. It
+(step, timestamp, value), as MLflow's ``_update_latest_metrics_if_necessary`` picks it;
+params that never change once logged; tags that replace the run's value. It
 validates the metric names with MLflow's validator and refuses a run that is not active with
 MLflow's error. Whatever it cannot write the same way it leaves to ``log_batch``: a store that
 is not SQL (a tracking server, a file store), non-finite values, a point the run already
@@ -25,7 +28,7 @@ import math
 import os
 from typing import Any
 
-__all__ = ["bulk_enabled", "write_metrics"]
+__all__ = ["bulk_enabled", "write_batch", "write_metrics"]
 
 _log = logging.getLogger(__name__)
 
@@ -59,13 +62,39 @@ def write_metrics(client: Any, run_id: str, points: list[list[Any]]) -> bool:
     deleted run) are raised as ``log_batch`` raises them; a database error (locked, gone)
     propagates too, and the outbox retries the batch.
     """
-    if not points or not bulk_enabled():
+    return bool(points) and write_batch(client, run_id, metrics=points)
+
+
+def write_batch(
+    client: Any,
+    run_id: str,
+    *,
+    metrics: list[list[Any]] | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+) -> bool:
+    """``log_batch(run_id, metrics, params, tags)`` in one transaction; True when written.
+
+    Params: new keys are inserted, a key logged again with the same value is left as it is,
+    and one with another value is refused with MLflow's error (nothing is written). Tags: set,
+    replacing a value the run holds. False (nothing written) where the bulk path does not apply
+    (see the module's docstring, and the ``mlflow.runName`` tag, which MLflow also writes to
+    the run's name): the caller sends the batch through ``log_batch``.
+    """
+    if not (metrics or params or tags) or not bulk_enabled():
         return False
     store = _sql_store(client)
     if store is None:
         return False
-    rows = _rows(run_id, points)
+    rows = _rows(run_id, metrics or [])
     if rows is None:
+        return False
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+    from mlflow.utils.validation import _validate_param, _validate_tag
+
+    param_list = [_validate_param(k, str(v)) for k, v in (params or {}).items()]
+    tag_list = [_validate_tag(k, str(v)) for k, v in (tags or {}).items()]
+    if any(t.key == MLFLOW_RUN_NAME for t in tag_list):
         return False
     import sqlalchemy
     from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric
@@ -76,13 +105,80 @@ def write_metrics(client: Any, run_id: str, points: list[list[Any]]) -> bool:
                 conn.exec_driver_sql("PRAGMA foreign_keys = ON")
                 conn.exec_driver_sql("PRAGMA busy_timeout = 20000")
             _check_active(conn, run_id)
-            conn.execute(sqlalchemy.insert(SqlMetric.__table__), rows)
-            _update_latest(conn, SqlLatestMetric.__table__, run_id, rows)
+            if param_list:
+                _insert_params(conn, run_id, param_list)
+            if rows:
+                conn.execute(sqlalchemy.insert(SqlMetric.__table__), rows)
+                _update_latest(conn, SqlLatestMetric.__table__, run_id, rows)
+            if tag_list:
+                _set_tags(conn, run_id, tag_list)
     except sqlalchemy.exc.IntegrityError:
         # A point the run already holds (a batch retried after its commit went through):
         # the transaction rolled back; log_batch writes the rest without duplicates.
         return False
     return True
+
+
+def _held(conn: Any, table: Any, run_id: str, keys: list[str]) -> dict[str, Any]:
+    """``key -> row`` of the run's rows in ``table`` among ``keys`` (500 keys per query, as
+    MLflow bounds its bound parameters)."""
+    import sqlalchemy
+
+    out: dict[str, Any] = {}
+    for i in range(0, len(keys), 500):
+        query = sqlalchemy.select(table).where(
+            table.c.run_uuid == run_id, table.c.key.in_(keys[i : i + 500])
+        )
+        for r in conn.execute(query):
+            out[r.key] = r
+    return out
+
+
+def _insert_params(conn: Any, run_id: str, params: list[Any]) -> None:
+    """MLflow's ``_log_params``: a param's value never changes once logged."""
+    import sqlalchemy
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+    from mlflow.store.tracking.dbmodels.models import SqlParam
+
+    table = SqlParam.__table__
+    held = _held(conn, table, run_id, [p.key for p in params])
+    changed = [
+        {"key": p.key, "old_value": held[p.key].value, "new_value": p.value}
+        for p in params
+        if p.key in held and held[p.key].value != p.value
+    ]
+    if changed:
+        raise MlflowException(
+            "Changing param values is not allowed. Params were already"
+            f" logged='{changed}' for run ID='{run_id}'.",
+            INVALID_PARAMETER_VALUE,
+        )
+    new = [
+        {"run_uuid": run_id, "key": p.key, "value": p.value} for p in params if p.key not in held
+    ]
+    if new:
+        conn.execute(sqlalchemy.insert(table), new)
+
+
+def _set_tags(conn: Any, run_id: str, tags: list[Any]) -> None:
+    """MLflow's ``_set_tags``: a tag's value is replaced when the run holds the key."""
+    import sqlalchemy
+    from mlflow.store.tracking.dbmodels.models import SqlTag
+
+    table = SqlTag.__table__
+    values = {t.key: t.value for t in tags}  # the last value of a key given twice wins
+    held = _held(conn, table, run_id, list(values))
+    new = [{"run_uuid": run_id, "key": k, "value": v} for k, v in values.items() if k not in held]
+    if new:
+        conn.execute(sqlalchemy.insert(table), new)
+    for key, value in values.items():
+        if key in held and held[key].value != value:
+            conn.execute(
+                sqlalchemy.update(table)
+                .where(table.c.run_uuid == run_id, table.c.key == key)
+                .values(value=value)
+            )
 
 
 def _rows(run_id: str, points: list[list[Any]]) -> list[dict[str, Any]] | None:

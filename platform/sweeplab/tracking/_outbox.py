@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeplab.tracking._bulk import write_metrics
+from sweeplab.tracking._bulk import write_batch
 
 __all__ = ["Outbox", "RUN_KEY_TAG", "new_run_key", "quiet_http_retries", "sync_directory"]
 
@@ -329,9 +329,11 @@ class Outbox:
             if metrics and op.get("tries"):
                 metrics = self._unsent_metrics(q.run_id, metrics)
                 op["metrics"] = metrics
-            if metrics and write_metrics(self.client, q.run_id, metrics):
-                metrics = op["metrics"] = []  # stored: a retry of this op sends the rest only
             if not (metrics or op.get("params") or op.get("tags")):
+                return
+            if write_batch(
+                self.client, q.run_id, metrics=metrics, params=op.get("params"), tags=op.get("tags")
+            ):
                 return
             self.client.log_batch(
                 q.run_id,
