@@ -14,6 +14,12 @@ started in both) and one of C + k: ``(T(C + k) − T(C)) / k``.
 * overhead per trial = slope at C = 1 − the same trial in a plain loop here (1 thread),
   timed before every sweep (so under the same load as the sweeps);
 * throughput ratio = slope at C = 1 / slope at C = 2 (target ≥ 1.8× on 2 cores).
+
+The slope is the difference of two ~10-s sweeps, each moving by ±1 s on this machine, over
+4 trials. Beside it, ``steady_*``: in the longer sweep of each C, the time between the C-th
+trial's end and the last trial's end (MLflow child runs' end times) over the trials that
+ended in between — per-trial time at full concurrency, with no sweep-level cost in it and no
+difference of two sweeps.
 """
 
 from __future__ import annotations
@@ -69,7 +75,34 @@ def _sweep(project, workspace, *, trials: int, concurrent: int, name: str) -> di
     dt = time.perf_counter() - t0
     tail = err.getvalue().strip().splitlines()[-6:]
     log(f"ray sweep {name}: {trials} trials, C={concurrent}: {dt:.1f} s, rc={rc}")
-    return {"trials": trials, "concurrent": concurrent, "wall_s": dt, "rc": rc, "output_tail": tail}
+    out = {"trials": trials, "concurrent": concurrent, "wall_s": dt, "rc": rc, "output_tail": tail}
+    if rc == 0:
+        out["trial_end_s"] = _trial_ends(workspace, name)
+    return out
+
+
+def _trial_ends(workspace, name: str) -> list[float]:
+    """When each trial of sweep ``name`` ended (its MLflow child run's end time), in seconds
+    after the first one ended, in order."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(
+        ids, filter_string=f"tags.`sweeplab.sweep` = '{name}' and tags.`sweeplab.kind` = 'trial'"
+    )
+    ends = sorted(r.info.end_time for r in runs if r.info.end_time)
+    return [(e - ends[0]) / 1000 for e in ends]
+
+
+def _steady_per_trial(sweep: dict) -> float | None:
+    """Seconds per trial while the sweep ran at full concurrency C: the time between the
+    C-th trial's end and the last one's over the trials that ended in between (start-up of
+    Ray, the Tuner and the actors, and the final report, are outside it)."""
+    ends, c = sweep.get("trial_end_s") or [], sweep["concurrent"]
+    if len(ends) <= c:
+        return None
+    return (ends[-1] - ends[c - 1]) / (len(ends) - c)
 
 
 def main() -> None:
@@ -147,7 +180,26 @@ def main() -> None:
             }
             return (t[c + extra] - t[c]) / extra
 
+        def steady(c: int) -> float | None:
+            got = [
+                _steady_per_trial(r)
+                for r in runs[1:]
+                if r["concurrent"] == c and r["trials"] == c + extra
+            ]
+            got = [g for g in got if g is not None]
+            return median(got) if got else None
+
         s1, s2 = slope(1), slope(2)
+        d1, d2 = steady(1), steady(2)
+        if d1 is not None and d2 is not None:
+            result.update(
+                {
+                    "steady_per_trial_s_concurrent_1": round(d1, 3),
+                    "steady_per_trial_s_concurrent_2": round(d2, 3),
+                    "steady_overhead_per_trial_s": round(d1 - median(plain), 3),
+                    "steady_throughput_ratio_2_over_1": round(d1 / d2, 3),
+                }
+            )
         overhead = s1 - median(plain)
         result.update(
             {
