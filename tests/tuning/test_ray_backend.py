@@ -337,17 +337,7 @@ def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspac
     # instead of holding CI until its own limit (seen once in a full -n 2 run: the restored
     # searcher waited for a trial that the restored trial list had ended; made on purpose in
     # test_resume_when_trial_list_and_searcher_are_from_different_steps).
-    try:
-        resume = subprocess.run(
-            [*cmd[: cmd.index("--trials")], "--resume"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"--resume did not finish within 300 s; its output ends: {exc.stderr!s:.3000}")
-    assert resume.returncode == 0, resume.stdout[-2000:] + resume.stderr[-2000:]
+    _resume(cmd)
     _, children = _children(f"sqlite:///{db}", "killed")
     done = children[children["tags.sweeplab.status"].isin(["finished", "pruned", "failed"])]
     # Every trial finished before the kill is still there, unchanged, and was not run again.
@@ -397,6 +387,22 @@ def _text(output: bytes | str | None) -> str:
     if isinstance(output, bytes):
         output = output.decode(errors="replace")
     return (output or "")[-3000:]
+
+
+def _resume(cmd: list[str]) -> None:
+    """``cmd`` (a sweep command) again with ``--resume``, in a subprocess with a time limit:
+    a resume that hangs fails the test with its output instead of holding CI."""
+    try:
+        resume = subprocess.run(
+            [*cmd[: cmd.index("--trials")], "--resume"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"--resume did not finish within 300 s; its output ends: {_text(exc.stderr)}")
+    assert resume.returncode == 0, resume.stdout[-2000:] + resume.stderr[-2000:]
 
 
 @pytest.mark.parametrize("searcher", ["behind", "ahead"])
@@ -457,17 +463,7 @@ def test_resume_when_trial_list_and_searcher_are_from_different_steps(
         (children["tags.sweeplab.status"] == "finished")
         & ~children["tags.sweeplab.ray_trial_id"].isin(trial_list["status"])
     ]
-    try:
-        resume = subprocess.run(
-            [*cmd[: cmd.index("--trials")], "--resume"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"--resume did not finish within 300 s; its output ends: {_text(exc.stderr)}")
-    assert resume.returncode == 0, resume.stdout[-2000:] + resume.stderr[-2000:]
+    _resume(cmd)
     _, children = _children(f"sqlite:///{db}", "torn")
     done = children[children["tags.sweeplab.status"].isin(["finished", "pruned", "failed"])]
     assert before <= set(done["run_id"])
