@@ -245,14 +245,7 @@ def _update_latest(conn: Any, table: Any, run_id: str, rows: list[dict[str, Any]
         best = newest.get(row["key"])
         if best is None or _order(row) > _order(best):
             newest[row["key"]] = row
-    keys = sorted(newest)
-    held = {}
-    for i in range(0, len(keys), 500):  # bound the bound parameters per query, as MLflow does
-        query = sqlalchemy.select(table.c.key, table.c.step, table.c.timestamp, table.c.value)
-        for r in conn.execute(
-            query.where(table.c.run_uuid == run_id, table.c.key.in_(keys[i : i + 500]))
-        ):
-            held[r.key] = r
+    held = _held(conn, table, run_id, sorted(newest))
     inserts = [row for key, row in newest.items() if key not in held]
     if inserts:
         conn.execute(sqlalchemy.insert(table), inserts)
