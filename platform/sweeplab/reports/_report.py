@@ -316,6 +316,20 @@ def _write_task_report(
         paths[t.id] = folder / f"{t.id}.csv"
         t.frame.to_csv(paths[t.id], index=False)
     problem = _log_files(ref.run_id, uri, list(paths.values())) if log else None
+    final = dict(evaluation.metrics) if evaluation is not None else {}
+    return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final)
+
+
+def _report_files(
+    folder: Path,
+    paths: dict[str, Path],
+    data: Any,
+    *,
+    log: bool,
+    problem: str | None,
+    final_metrics: dict[str, float],
+) -> ReportFiles:
+    """What a report command wrote (``_write_pages``' paths) and whether it reached MLflow."""
     return ReportFiles(
         folder=folder,
         html=paths["html"],
@@ -324,7 +338,7 @@ def _write_task_report(
         data=data,
         logged=log and problem is None,
         log_problem=problem,
-        final_metrics=dict(evaluation.metrics) if evaluation is not None else {},
+        final_metrics=final_metrics,
     )
 
 
@@ -390,13 +404,4 @@ def write_report(
     paths["table"] = folder / "error_table.csv"
     data.table.rows.to_csv(paths["table"])
     problem = _log_artifacts(ev, list(paths.values()), tracking_uri) if log else None
-    return ReportFiles(
-        folder=folder,
-        html=paths["html"],
-        markdown=paths["markdown"],
-        summary=paths["summary"],
-        data=data,
-        logged=log and problem is None,
-        log_problem=problem,
-        final_metrics=final_metrics,
-    )
+    return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final_metrics)
