@@ -218,8 +218,7 @@ def plain_trial(ctx: Any, cfg: Any) -> None:
 
 def load_context(project: Path) -> Any:
     """The sweep's shared context (data loaded, split, tensors), as ``setup_sweep`` builds it."""
-    from sweeplab.config.project import load_project
-    from sweeplab.tuning import prepare_context
+    from sweeplab.tasks import load_project, prepare_context
 
     ctx, _, _ = prepare_context(load_project(project))
     return ctx

@@ -101,8 +101,9 @@ def main() -> None:
 
 
 def measure(folder: Path, *, epochs: int, repeats: int, chain: int) -> dict:
+    from sweeplab.tasks import run_trial
     from sweeplab.tracking import Outbox, SweepRun
-    from sweeplab.tuning import SweepSettings, run_trial, setup_sweep
+    from sweeplab.tuning import SweepSettings, setup_sweep
     from sweeplab.tuning._record import TrialRecorder
 
     project = write_project(

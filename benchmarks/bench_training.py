@@ -50,8 +50,7 @@ MODELS = {
 
 
 def _context(model: dict, folder):
-    from sweeplab.config.project import load_project
-    from sweeplab.tuning import prepare_context
+    from sweeplab.tasks import load_project, prepare_context
 
     pf = load_project(write_project(folder, name=f"bench-{model['name']}", model=model))
     ctx, _, _ = prepare_context(pf)

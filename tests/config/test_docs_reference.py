@@ -43,8 +43,8 @@ def test_readme_and_reference_examples_load():
 
 
 def test_shipped_projects_and_spaces_load():
-    from sweeplab.config.project import load_project
     from sweeplab.space import load_space
+    from sweeplab.tasks import load_project
 
     projects = sorted((REPO / "projects").glob("*.yaml"))
     assert len(projects) >= 2

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from tests.conftest import write
 
-from sweeplab.config.project import known_metrics, load_project
 from sweeplab.errors import UserError
+from sweeplab.tasks import known_metrics, load_project
 
 MULTILABEL = """
 name: ml

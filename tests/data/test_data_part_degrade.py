@@ -144,8 +144,7 @@ def test_part_and_degrade_change_the_fingerprint():
 
 
 def test_resume_refuses_splits_built_before_degrade_changed(tmp_path: Path):
-    from sweeplab.config.project import load_project
-    from sweeplab.tuning._context import prepare_context
+    from sweeplab.tasks import load_project, prepare_context
 
     def project(strength: float) -> Path:
         path = tmp_path / "p.yaml"

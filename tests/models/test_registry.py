@@ -9,14 +9,18 @@ import torch
 from pydantic import ValidationError
 from torch.nn import functional as F
 
-from sweeplab.config.project import VISION_TASKS
 from sweeplab.models import MODELS
 from sweeplab.models._summary import describe
+from sweeplab.tasks import TASKS
+from sweeplab.tasks.classification import Classification
+
+# the tasks whose models are not classifiers (detection, segmentation, …)
+VISION_TASKS = {t for t in TASKS if not isinstance(TASKS.get(t), Classification)}
 
 # Classification networks: (B, num_outputs) logits. The vision-task networks (grid
 # detector, U-Net, Siamese encoder, style feature net) have their own output shapes and are
 # tested in tests/vision/test_vision_registry.py.
-NAMES = [n for n in MODELS if not set(MODELS.get(n).tasks) & set(VISION_TASKS)]
+NAMES = [n for n in MODELS if not set(MODELS.get(n).tasks) & VISION_TASKS]
 
 
 def _build(name: str, seed: int = 0) -> torch.nn.Module:

@@ -62,8 +62,7 @@ def test_thumbnail_is_a_png_data_uri_scaled_up():
 @pytest.fixture
 def synthetic_evaluation(tmp_path):
     """Iris with the project's real splits and a fake model: 70% right, seeded."""
-    from sweeplab.config.project import load_project
-    from sweeplab.tuning import prepare_context
+    from sweeplab.tasks import load_project, prepare_context
 
     path = tmp_path / "iris.yaml"
     path.write_text(

@@ -129,8 +129,7 @@ def _report(ws: Path, *extra: str) -> dict:
 
 def _task_data(ws: Path, name: str) -> dict:
     """The sweep's split sets, rebuilt from its project file and split manifest."""
-    from sweeplab.config.project import load_project
-    from sweeplab.tuning import prepare_context
+    from sweeplab.tasks import load_project, prepare_context
 
     ctx, _, _ = prepare_context(
         load_project(ws.parent / "project.yaml"), manifest_path=ws / "sweeps" / name / "splits.json"

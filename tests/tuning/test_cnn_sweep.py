@@ -10,13 +10,11 @@ import pytest
 import torch
 
 from sweeplab.cli import main
-from sweeplab.config.project import load_project
 from sweeplab.errors import UserError
 from sweeplab.models import MODELS
 from sweeplab.space import load_space
+from sweeplab.tasks import check_space_names, load_project, prepare_context, run_trial
 from sweeplab.training import TrainConfig
-from sweeplab.tuning._context import check_space_names, prepare_context
-from sweeplab.tuning._trial import run_trial
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,7 +117,7 @@ def test_pretrain_logs_a_checkpoint_and_finetune_starts_from_the_best_trial(
 
     from mlflow import MlflowClient
 
-    from sweeplab.models import load_checkpoint
+    from sweeplab.tracking import load_checkpoint
 
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     exp = client.get_experiment_by_name("pre")
@@ -169,7 +167,7 @@ def test_pretrain_logs_a_checkpoint_and_finetune_starts_from_the_best_trial(
 
 @pytest.mark.slow
 def test_unknown_run_and_project_are_clear_errors(workspace: Path) -> None:
-    from sweeplab.models import load_checkpoint
+    from sweeplab.tracking import load_checkpoint
 
     with pytest.raises(UserError, match="no MLflow experiment named 'nope'"):
         load_checkpoint("best:nope")

@@ -200,8 +200,8 @@ def test_rays_asha_gets_the_same_rungs_from_the_default_settings():
 def test_a_trial_is_not_pruned_at_its_last_epoch():
     """A rung on the last epoch (grace 3, factor 3, 9-epoch trials) would drop a trial that
     has spent its whole budget; the reporter asks the pruner only before the last epoch."""
+    from sweeplab.tasks import TrialPruned
     from sweeplab.tuning._optuna import _Reporter
-    from sweeplab.tuning._trial import TrialPruned
 
     class Recorder:
         def epoch(self, epoch, metrics):

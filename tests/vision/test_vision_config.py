@@ -10,10 +10,9 @@ import pytest
 import torch
 
 from sweeplab.cli import main
-from sweeplab.config.project import load_project
 from sweeplab.models import MODELS, build_model
 from sweeplab.space import load_space
-from sweeplab.tuning._context import check_space_names, prepare_context
+from sweeplab.tasks import check_space_names, load_project, prepare_context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -167,9 +166,8 @@ SHIPPED = [
 @pytest.mark.parametrize(("name", "task"), SHIPPED)
 def test_shipped_vision_projects_load_and_their_spaces_route(name: str, task: str) -> None:
     pf = load_project(REPO / f"projects/{name}.yaml")
-    from sweeplab.config.project import task_of
+    from sweeplab.tasks import TASKS, task_of
     from sweeplab.training import TrainConfig
-    from sweeplab.training._tasks import task_args_schema
 
     assert task_of(pf.project) == task
     spec = MODELS.get(pf.project.model.name)
@@ -180,7 +178,7 @@ def test_shipped_vision_projects_load_and_their_spaces_route(name: str, task: st
         model_name=spec.name,
         model_fields=frozenset() if style else frozenset(spec.args.model_fields),
         train_fields=frozenset() if style else frozenset(TrainConfig.model_fields),
-        task_fields=frozenset(task_args_schema(task).model_fields),
+        task_fields=frozenset(TASKS.get(task).args.model_fields),
         task=task,
         space_file=name,
     )

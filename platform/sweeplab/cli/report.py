@@ -61,7 +61,7 @@ def report(
     The best trial is the best optimizing value among trials that satisfy every constraint."""
     from sweeplab.cli._common import console, path_arg
     from sweeplab.reports import write_report
-    from sweeplab.reports._report import ERROR_MEASURES
+    from sweeplab.tasks import TASKS
 
     if review is not None:
         path_arg(review)
@@ -87,7 +87,7 @@ def report(
     )
     if d is not None:
         ladder = "  ".join(f"{k}={v:.4f}" for k, v in d.ladder().items())
-        measure = ERROR_MEASURES.get(task or "")
+        measure = TASKS.get(task).error_measure if task else ""
         c.print(f"errors: {ladder}" + (f"  ({measure})" if measure else ""), highlight=False)
         c.print(d.verdict, style="bold", soft_wrap=True)
     if task:
@@ -147,12 +147,12 @@ def evaluate(
     from sweeplab.analysis import diagnose
     from sweeplab.cli._common import console
     from sweeplab.reports import evaluate_trial, final_evaluation, resolve_trial
-    from sweeplab.reports._task_report import TASK_REPORTS, project_task
+    from sweeplab.reports._task_report import project_task
 
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
-    pf, task = project_task(ref)
-    if task in TASK_REPORTS:
-        _evaluate_task(ref, pf, task, tracking_uri)
+    pf, spec = project_task(ref)
+    if spec is not None and spec.logged_report:
+        _evaluate_task(ref, pf, spec.name, tracking_uri)
         return
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     metrics = final_evaluation(ev, tracking_uri=tracking_uri)
@@ -183,8 +183,8 @@ def _evaluate_task(ref, pf, task: str, tracking_uri: str | None) -> None:
     """The final evaluation of a vision-task or multi-label trial (see reports._task_final)."""
     from sweeplab.analysis import diagnose
     from sweeplab.cli._common import console
-    from sweeplab.reports._report import ERROR_MEASURES
     from sweeplab.reports._task_final import final_task_evaluation
+    from sweeplab.tasks import TASKS
 
     c = console()
     ev = final_task_evaluation(
@@ -217,7 +217,7 @@ def _evaluate_task(ref, pf, task: str, tracking_uri: str | None) -> None:
             dev=m["dev_error"],
             test=ev.metrics["test_error"],
         )
-        measure = ERROR_MEASURES.get(task)
+        measure = TASKS.get(task).error_measure
         c.print(
             "  ".join(f"{k}={v:.4f}" for k, v in d.ladder().items())
             + (f"  ({measure})" if measure else ""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -68,7 +69,9 @@ def runs(
     param_names = sorted(
         {p for t in ranked for p in t["params"] if not p.startswith(FIXED_PREFIXES)}
     )
-    metric_cols = metric_columns(metric, [t["metrics"] for t in ranked], wide=wide)
+    metric_cols = metric_columns(
+        metric, [t["metrics"] for t in ranked], info.get("columns", {}), wide=wide
+    )
     rows = []
     for rank, t in enumerate(ranked, 1):
         row = {"rank": rank, "trial": t["number"], "status": t["status"], "feasible": t["feasible"]}
@@ -138,24 +141,29 @@ def runs(
     Console().print(table)
 
 
-#: A task's headline metric, shown beside its error (the first one the trials logged).
-HEADLINES = ("dev_map", "dev_mean_iou", "dev_verification_accuracy", "cost_ratio")
-_PER_CLASS = ("dev_error_", "dev_ap_", "dev_iou_")
 _BASE = ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms")
 
 
-def metric_columns(objective: str, metrics: list[dict[str, float]], *, wide: bool = False):
-    """The objective, the task's headline metric, the errors the trials have, size and speed;
-    with ``wide`` the per-label / per-class metrics too. A column no trial logged is left out
-    (a vision task has no train-dev error; style transfer no dev error) unless no trial has
-    finished yet."""
+def metric_columns(
+    objective: str,
+    metrics: list[dict[str, float]],
+    columns: dict[str, Any],
+    *,
+    wide: bool = False,
+) -> list[str]:
+    """The objective, the task's summary metric, the errors the trials have, size and speed;
+    with ``wide`` the per-label / per-class metrics too (``columns``: what the sweep recorded
+    of its task in sweep.json). A column no trial logged is left out (a vision task has no
+    train-dev error; style transfer no dev error) unless no trial has finished yet."""
     logged = {k for m in metrics for k in m}
-    headline = [h for h in HEADLINES if h in logged][:1]
+    summary = columns.get("summary")
+    headline = [summary] if summary in logged else []
     cols = [objective] + [m for m in (*headline, *_BASE) if m != objective]
     if logged:
         cols = [c for c in cols if c == objective or c in logged]
     if wide:
-        extra = sorted(k for k in logged if k.startswith(_PER_CLASS) and k not in cols)
+        per_class = tuple(columns.get("per_class", ()))
+        extra = sorted(k for k in logged if per_class and k.startswith(per_class) and k not in cols)
         cols += extra
     return cols
 

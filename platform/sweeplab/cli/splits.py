@@ -51,9 +51,9 @@ def splits(
     from rich.table import Table
 
     from sweeplab.cli._common import path_arg
-    from sweeplab.config.project import load_project
     from sweeplab.data import SplitManifest, build_splits, load_dataset
     from sweeplab.errors import UserError
+    from sweeplab.tasks import load_project
 
     pf = load_project(path_arg(project))
     ds = load_dataset(pf.project.data, base_dir=pf.base_dir)

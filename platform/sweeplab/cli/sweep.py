@@ -269,12 +269,14 @@ def _print_outcome(outcome) -> None:
     table = Table(
         title=f"sweep {outcome.name}: best trials by {outcome.objective} ({outcome.goal})"
     )
-    from sweeplab.cli.runs import HEADLINES
-
     # the objective, the task's headline metric (dev mAP, mean IoU …) and the training errors
     # the trials have (a vision task has no train-dev set, style transfer no errors at all)
     logged = {k for t in ranked for k in t.metrics}
-    headline = [h for h in HEADLINES if h in logged and h != outcome.objective][:1]
+    from sweeplab.workspace import Workspace
+
+    columns = Workspace.at(outcome.workspace).read_sweep(outcome.name).get("columns", {})
+    summary = columns.get("summary")
+    headline = [summary] if summary in logged and summary != outcome.objective else []
     metric_cols = [outcome.objective, *headline] + [
         m
         for m in ("train_error", "train_dev_error")

@@ -40,8 +40,12 @@ def validate_doc(
 
 
 def format_validation_error(
-    exc: ValidationError, model: type[BaseModel], doc: YamlDoc, *, root: tuple = ()
+    exc: ValidationError, model: type[BaseModel], doc: YamlDoc | None = None, *, root: tuple = ()
 ) -> UserError:
+    """pydantic's errors as one :class:`UserError`: the most useful error first, with the key
+    path under ``root`` and, when ``doc`` is given, the file and line. Without a document
+    (settings sampled by a sweep, not read from a file) the message names the key alone."""
+    doc = doc if doc is not None else YamlDoc(data=None, file=None)
     errors = exc.errors(include_url=False)
     # The most useful error first: unknown keys, then missing ones, then the rest.
     order = {"extra_forbidden": 0, "missing": 1}
@@ -96,7 +100,8 @@ def format_validation_error(
             uerr = doc.error(msg, path)
     extra = len(errors) - 1
     if extra > 0:
-        uerr.message += f" (and {extra} more problem{'s' if extra > 1 else ''} in this file)"
+        where = "in this file" if doc.file else "here"
+        uerr.message += f" (and {extra} more problem{'s' if extra > 1 else ''} {where})"
     return UserError(
         uerr.message, file=uerr.file, line=uerr.line, key=uerr.key, suggestions=uerr.suggestions
     )

@@ -33,7 +33,7 @@ class YamlDoc:
     """A parsed YAML document: plain data plus the line (1-based) of every key path."""
 
     data: Any
-    file: str
+    file: str | None
     lines: dict[KeyPath, int] = field(default_factory=dict)
 
     def line_of(self, path: KeyPath) -> int | None:

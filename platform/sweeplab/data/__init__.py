@@ -69,6 +69,7 @@ from sweeplab.data._dataset import Dataset, fingerprint, row_hashes
 from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, degrade_all, derive_target
 from sweeplab.data._generated import (
     SHAPE_CLASSES,
+    TRIANGLE_LANDMARKS,
     DetectionSet,
     IdentitySet,
     LandmarkSet,
@@ -88,6 +89,14 @@ from sweeplab.data._sizes import SplitsConfig, TargetSplitsConfig
 from sweeplab.data._sources import DATASETS, load_dataset
 from sweeplab.data._splits import build_splits
 from sweeplab.data._target_config import DeriveConfig, TargetConfig
+from sweeplab.data._task_data import (
+    GENERATED,
+    generator_arguments,
+    identity_splits,
+    load_style_image,
+    load_task_data,
+    split_task_data,
+)
 from sweeplab.data._tensors import SplitTensors, prepare_tensors
 
 __all__ = [
@@ -128,4 +137,11 @@ __all__ = [
     "resize_images",
     "row_hashes",
     "take_part",
+    "GENERATED",
+    "TRIANGLE_LANDMARKS",
+    "generator_arguments",
+    "identity_splits",
+    "load_style_image",
+    "load_task_data",
+    "split_task_data",
 ]

@@ -17,18 +17,20 @@ from sweeplab.models import (  # noqa: E402,F401  (logreg, softmax, mlp)  # noqa
 )
 from sweeplab.models._registry import MODELS, ModelSpec, build_model, register_model
 from sweeplab.models._transfer import (
+    CHECKPOINT_ARTIFACT,
     apply_transfer,
-    load_checkpoint,
     output_layer_name,
+    read_state_dict,
     save_checkpoint,
 )
 
 __all__ = [
+    "CHECKPOINT_ARTIFACT",
     "MODELS",
     "ModelSpec",
     "apply_transfer",
     "build_model",
-    "load_checkpoint",
+    "read_state_dict",
     "output_layer_name",
     "register_model",
     "save_checkpoint",

@@ -19,8 +19,6 @@ normalizes with batch statistics in training mode (PyTorch's usual behaviour).
 
 from __future__ import annotations
 
-import re
-import tempfile
 from pathlib import Path
 
 import torch
@@ -32,7 +30,7 @@ __all__ = [
     "CHECKPOINT_ARTIFACT",
     "TRANSFER_MODES",
     "apply_transfer",
-    "load_checkpoint",
+    "read_state_dict",
     "output_layer_name",
     "save_checkpoint",
     "set_trainable",
@@ -41,7 +39,6 @@ __all__ = [
 
 CHECKPOINT_ARTIFACT = "model/state_dict.pt"
 TRANSFER_MODES = ("fine_tune_all", "freeze_backbone", "fine_tune_last_k", "scratch")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
@@ -65,7 +62,7 @@ def save_checkpoint(model: nn.Module | dict[str, torch.Tensor], path: str | Path
     return path
 
 
-def _read_state_dict(path: Path, shown: str) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path, shown: str) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
@@ -81,85 +78,6 @@ def _read_state_dict(path: Path, shown: str) -> dict[str, torch.Tensor]:
             key="train.init_from",
         )
     return state
-
-
-def _default_tracking_uri() -> str:
-    from sweeplab.tracking._store import default_tracking_uri
-    from sweeplab.workspace import Workspace
-
-    return default_tracking_uri(Workspace.at(None).root)  # as `sweeplab sweep` without flags
-
-
-def _best_run_id(client, project: str) -> str:
-    exp = client.get_experiment_by_name(project)
-    if exp is None:
-        raise UserError(
-            f"init_from best:{project}: there is no MLflow experiment named {project!r}; run "
-            "its sweep first (with train.save_checkpoint: true)",
-            key="train.init_from",
-        )
-    runs = client.search_runs(
-        [exp.experiment_id],
-        filter_string="tags.`sweeplab.kind` = 'sweep'",
-        order_by=["attributes.start_time DESC"],
-        max_results=50,
-    )
-    for run in runs:
-        best = run.data.tags.get("sweeplab.best_run_id")
-        if best:
-            return best
-    raise UserError(
-        f"init_from best:{project}: no finished sweep of {project!r} has a best trial yet",
-        key="train.init_from",
-    )
-
-
-def load_checkpoint(
-    source: str, *, base_dir: str | Path = ".", tracking_uri: str | None = None
-) -> dict[str, torch.Tensor]:
-    """The state_dict ``source`` names, on the CPU.
-
-    ``source``: a file path (relative to ``base_dir``); an MLflow run id or ``runs:/ID``
-    (the run's artifact ``model/state_dict.pt``); or ``best:PROJECT``, the best trial of
-    that project's latest sweep. Runs are looked up at ``tracking_uri`` (default: the
-    default workspace's store, as ``sweeplab sweep`` uses it).
-    """
-    source = source.strip()
-    path = Path(source)
-    if not path.is_absolute():
-        path = Path(base_dir) / path
-    if path.is_file():
-        return _read_state_dict(path, str(path))
-    run_id = source.removeprefix("runs:/").split("/")[0]
-    if not (source.startswith(("runs:/", "best:")) or _RUN_ID.match(run_id)):
-        raise UserError(
-            f"checkpoint {source!r} is neither a file ({path} does not exist) nor an MLflow "
-            "run id (32 hex digits, or runs:/ID) nor best:PROJECT",
-            key="train.init_from",
-        )
-    from sweeplab.tracking._store import client_for
-
-    uri = tracking_uri or _default_tracking_uri()
-    client = client_for(uri)
-    if source.startswith("best:"):
-        run_id = _best_run_id(client, source.removeprefix("best:"))
-    try:
-        client.get_run(run_id)
-    except Exception:  # noqa: BLE001 - mlflow raises MlflowException for an unknown id
-        raise UserError(
-            f"init_from: no MLflow run {run_id!r} in the tracking store {uri}",
-            key="train.init_from",
-        ) from None
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = client.download_artifacts(run_id, CHECKPOINT_ARTIFACT, tmp)
-        except Exception:  # noqa: BLE001 - a missing artifact raises an OSError or MlflowException
-            raise UserError(
-                f"MLflow run {run_id} has no artifact {CHECKPOINT_ARTIFACT}; train it with "
-                "train.save_checkpoint: true",
-                key="train.init_from",
-            ) from None
-        return _read_state_dict(Path(local), f"{CHECKPOINT_ARTIFACT} of run {run_id}")
 
 
 def transfer_weights(

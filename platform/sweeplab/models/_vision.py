@@ -10,6 +10,8 @@ style feature network ``(B, K)`` logits (its activations are what style transfer
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
@@ -20,7 +22,7 @@ from sweeplab.models._shapes import image_shape
 from sweeplab.models._siamese import Encoder, EncoderArgs
 from sweeplab.models._unet import UNet, UNetArgs
 
-__all__ = ["FeatureNetArgs"]
+__all__ = ["FeatureNet", "FeatureNetArgs"]
 
 
 @register_model(
@@ -101,6 +103,41 @@ class FeatureNetArgs(Schema):
     filters: int = Field(default=16, ge=1, description="Filters of conv1; conv2 and conv3 have 2×.")
 
 
+class FeatureNet(nn.Module):
+    """A small CNN whose activations define content and style; also a classifier to train it.
+
+    ``conv1`` (3×3, f) -> ``conv2`` (3×3, 2f) -> pool -> ``conv3`` (3×3, 2f) -> pool ->
+    global average -> ``num_classes`` logits. :meth:`features` returns the post-ReLU
+    activations of the named layers.
+    """
+
+    LAYERS = ("conv1", "conv2", "conv3")
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 3, *, filters: int = 16) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, filters, 3, padding=1)
+        self.conv2 = nn.Conv2d(filters, 2 * filters, 3, padding=1)
+        self.conv3 = nn.Conv2d(2 * filters, 2 * filters, 3, padding=1)
+        self.out = nn.Linear(2 * filters, num_classes)
+
+    def features(
+        self, x: torch.Tensor, layers: tuple[str, ...] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Activations ``{name: (B, n_C, n_H, n_W)}`` of ``layers`` (all by default)."""
+        out: dict[str, torch.Tensor] = {}
+        a1 = F.relu(self.conv1(x))  # (B, f, H, W)
+        a2 = F.relu(self.conv2(a1))  # (B, 2f, H, W)
+        a3 = F.relu(self.conv3(F.max_pool2d(a2, 2)))  # (B, 2f, H/2, W/2)
+        for name, a in zip(self.LAYERS, (a1, a2, a3), strict=True):
+            if layers is None or name in layers:
+                out[name] = a
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a3 = self.features(x, ("conv3",))["conv3"]
+        return self.out(F.max_pool2d(a3, 2).mean(dim=(2, 3)))  # (B, num_classes)
+
+
 @register_model(
     "feature_net",
     args=FeatureNetArgs,
@@ -113,7 +150,5 @@ def _feature_net(
     args: FeatureNetArgs, *, input_shape: tuple[int, ...], num_outputs: int
 ) -> nn.Module:
     """Small CNN (conv1..conv3) whose activations define content and style costs."""
-    from sweeplab.training._style import FeatureNet  # training depends on models, not back
-
     c, _, _ = image_shape(input_shape, model="feature_net")
     return FeatureNet(c, num_outputs, filters=args.filters)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from sweeplab.errors import UserError, close_matches
+from sweeplab.tasks import TASKS, SweepContext, prepare_context, run_trial, trial_setup
 from sweeplab.tuning._record import is_fixed_param
 
 __all__ = [
@@ -221,17 +222,9 @@ def _client(ref: TrialRef, tracking_uri: str | None):
     return client_for(tracking_uri or ref.info["tracking_uri"])
 
 
-def _build(ctx: Any, params: dict[str, Any]):
-    from sweeplab.models import build_model
-    from sweeplab.tuning import route_params
-
-    model_params, _ = route_params(ctx, params)
-    return build_model(
-        ctx.model_name,
-        {**ctx.model_args, **model_params},
-        input_shape=ctx.tensors.input_shape,
-        num_outputs=1 if ctx.task == "binary" else ctx.tensors.num_classes,
-    )
+def _build(ctx: SweepContext, params: dict[str, Any]):
+    """The trial's untrained network (the shape its cached weights load into)."""
+    return TASKS.get(ctx.task).build_model(ctx, trial_setup(ctx, params))
 
 
 def _cached_model(client: Any, ref: TrialRef, ctx: Any):
@@ -256,8 +249,6 @@ def _cached_model(client: Any, ref: TrialRef, ctx: Any):
 
 
 def _retrain(ctx: Any, ref: TrialRef):
-    from sweeplab.tuning import run_trial
-
     try:
         result = run_trial(ctx, ref.params, None, keep_model=True)
     except UserError as exc:
@@ -302,8 +293,7 @@ def evaluate_trial(
     ref: TrialRef, *, tracking_uri: str | None = None, cache: bool = True
 ) -> Evaluation:
     """Load (or re-train) the trial's model and predict train, train-dev and dev. Never test."""
-    from sweeplab.config.project import load_project
-    from sweeplab.tuning import prepare_context
+    from sweeplab.tasks import load_project
 
     project_path = Path(ref.info["project"])
     if not project_path.is_file():

@@ -18,7 +18,8 @@ from typing import Any
 
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
 from sweeplab.reports._report_data import ReportData, build_report
-from sweeplab.reports._task_report import TaskReportData
+from sweeplab.reports._task_report import TaskReportData, project_task
+from sweeplab.tasks import TASKS, pct
 
 __all__ = ["ReportFiles", "ladder_figure", "render_report", "render_task_report", "write_report"]
 
@@ -43,16 +44,6 @@ class ReportFiles:
     logged: bool = False
     log_problem: str | None = None
     final_metrics: dict[str, float] = field(default_factory=dict)
-
-
-def pct(x: Any, digits: int | None = None) -> str:
-    """``0.0812 -> '8.1%'``; below 1% two decimals; None / NaN -> '–'."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    x = float(x)
-    if digits is None:
-        digits = 1 if abs(x) >= 0.01 or x == 0 else 2
-    return f"{x * 100:.{digits}f}%"
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -234,23 +225,11 @@ def render_report(data: ReportData) -> tuple[str, str]:
     return html, md
 
 
-#: What ``train_error`` / ``dev_error`` measure, per task (the report says it above the ladder).
-ERROR_MEASURES = {
-    "detection": "1 − mAP@0.5",
-    "segmentation": "1 − mean IoU over classes",
-    "verification": "1 − verification accuracy of balanced pairs at the best τ of the set",
-    "localization": "share of images with a wrong presence (p_c), wrong class or box IoU < 0.5",
-    "landmarks": "mean distance between predicted and true landmarks, relative to the image "
-    "side (a distance, not a rate: 5% = 0.05 of the side)",
-    "multilabel": "the mean over labels of each label's error on its labeled entries",
-}
-
-
 def render_task_report(data: TaskReportData) -> tuple[str, str]:
     """(HTML, Markdown) of a vision-task or multi-label report."""
     env = _env()
     d = data.diagnosis
-    ctx: dict[str, Any] = {"r": data, "d": d, "error_measure": ERROR_MEASURES.get(data.task, "")}
+    ctx: dict[str, Any] = {"r": data, "d": d, "error_measure": TASKS.get(data.task).error_measure}
     if d is not None:
         ctx["ladder"] = [
             {"key": k, "label": _LEVEL_LABELS[k], "value": v} for k, v in d.ladder().items()
@@ -377,16 +356,15 @@ def write_report(
     Vision-task and multi-label trials get the task's report (``_task_report``); ``say``
     announces a re-training that a final evaluation needs.
     """
-    from sweeplab.reports._task_report import TASK_REPORTS, project_task
     from sweeplab.workspace import Workspace
 
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
-    pf, task = project_task(ref)
-    if task in TASK_REPORTS:
+    pf, spec = project_task(ref)
+    if spec is not None and spec.logged_report:
         return _write_task_report(
             ref,
             pf,
-            task,
+            spec.name,
             workspace=workspace,
             tracking_uri=tracking_uri,
             review=review,

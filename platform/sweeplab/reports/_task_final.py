@@ -28,18 +28,26 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import torch
 
 from sweeplab.errors import UserError
-from sweeplab.reports._evaluate import TrialRef
+from sweeplab.reports._evaluate import (
+    MODEL_ARTIFACT,
+    TrialRef,
+    _cache_model,
+    _client,
+    parse_param,
+)
+from sweeplab.tasks import TASKS, TrialSetup, prepare_context, run_trial, trial_setup
+from sweeplab.tracking import TrialRun, flatten_params
+from sweeplab.tuning._record import FIXED_TASK_PREFIX
 
 __all__ = ["FinalEvaluation", "final_task_evaluation"]
-
-VISION_FINAL = ("detection", "segmentation", "verification", "localization", "landmarks")
 
 
 @dataclass
@@ -65,9 +73,6 @@ def _trial_params(ref: TrialRef, ctx: Any) -> tuple[dict[str, Any], list[str]]:
 
 def _fixed_changed(ref: TrialRef, fixed: dict[str, Any]) -> list[str]:
     """Notes for the task settings the project file now sets differently from the trial."""
-    from sweeplab.reports._evaluate import parse_param
-    from sweeplab.tracking import flatten_params
-    from sweeplab.tuning._record import FIXED_TASK_PREFIX
 
     now = flatten_params(fixed)
     changed = []
@@ -86,12 +91,6 @@ def _fixed_changed(ref: TrialRef, fixed: dict[str, Any]) -> list[str]:
 
 
 def _load_cached(client: Any, run_id: str, model: Any) -> bool:
-    import tempfile
-
-    import torch
-
-    from sweeplab.reports._evaluate import MODEL_ARTIFACT
-
     try:
         names = {a.path for a in client.list_artifacts(run_id, "model")}
         if MODEL_ARTIFACT not in names:
@@ -106,19 +105,11 @@ def _load_cached(client: Any, run_id: str, model: Any) -> bool:
     return True
 
 
-def _model(ref: TrialRef, ctx: Any, params: dict[str, Any], client: Any, say: Any):
+def _model(
+    ref: TrialRef, ctx: Any, setup: TrialSetup, params: dict[str, Any], client: Any, say: Any
+):
     """(model, source, notes): cached weights, else a seeded re-training (announced)."""
-    from sweeplab.reports._evaluate import _cache_model
-    from sweeplab.tuning import run_trial
-
-    if ctx.task in VISION_FINAL:
-        from sweeplab.tuning._task_trials import build_task_model, task_setup
-
-        skeleton = build_task_model(ctx, task_setup(ctx, params))
-    else:
-        from sweeplab.reports._evaluate import _build
-
-        skeleton = _build(ctx, params)
+    skeleton = TASKS.get(ctx.task).build_model(ctx, setup)
     if _load_cached(client, ref.run_id, skeleton):
         return skeleton, "cached", []
     if say is not None:
@@ -140,126 +131,6 @@ def _model(ref: TrialRef, ctx: Any, params: dict[str, Any], client: Any, say: An
     return model, "retrained", notes
 
 
-def _detection(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
-    from sweeplab.analysis import mean_average_precision
-    from sweeplab.training._tasks import detect
-    from sweeplab.tuning._task_trials import task_setup
-
-    args = task_setup(ctx, params).args
-    names = ctx.task_data["train"].class_names
-
-    def score(split: str):
-        preds, truth = detect(model, ctx.task_data[split], args=args)
-        return mean_average_precision(preds, truth, num_classes=len(names), iou_threshold=0.5)
-
-    test = score("test")
-    out = {"test_map": test.map, "test_error": 1.0 - test.map}
-    out.update({f"test_ap_{c}": float(a) for c, a in zip(names, test.per_class, strict=True)})
-    return out, score("dev").map
-
-
-def _segmentation(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
-    from sweeplab.analysis import mean_iou
-    from sweeplab.training._tasks import predict_masks
-
-    sets = ctx.task_data
-
-    def score(split: str):
-        s = sets[split]
-        return mean_iou(predict_masks(model, s), s.masks.numpy(), num_classes=s.num_classes)
-
-    miou, per = score("test")
-    out = {"test_mean_iou": float(miou), "test_error": 1.0 - float(miou)}
-    names = sets["train"].class_names
-    out.update({f"test_iou_{c}": float(v) for c, v in zip(names, per, strict=True) if v == v})
-    return out, float(score("dev")[0])
-
-
-def _verification(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
-    from sweeplab.training._tasks import evaluate_verification
-    from sweeplab.tuning._task_trials import task_setup
-
-    setup = task_setup(ctx, params)
-    dev, test = ctx.task_data["dev"], ctx.task_data["test"]
-    seed = setup.cfg.seed
-    # Verification on every test pair at the τ chosen on dev (as the trial chose it) …
-    pairs = evaluate_verification(model, dev, test, seed=seed)
-    # … and one-shot recognition with the trial's share of distractor identities.
-    ids = np.unique(test.labels.numpy())
-    n_distract = min(int(round(len(ids) * setup.args.one_shot_distractors)), len(ids) - 2)
-    database = test.subset(ids[: len(ids) - n_distract])
-    distractors = test.subset(ids[len(ids) - n_distract :]) if n_distract > 0 else None
-    shot = evaluate_verification(model, dev, database, distractors=distractors, seed=seed)
-    out = {
-        "test_verification_accuracy": pairs.test_accuracy,
-        "test_one_shot_accuracy": shot.one_shot_accuracy,
-        "test_error": 1.0 - pairs.test_accuracy,
-        "test_tau": pairs.tau,
-    }
-    return out, pairs.dev_accuracy
-
-
-def _localization(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
-    from sweeplab.training._tasks import localization_result
-
-    def score(split: str) -> dict[str, float]:
-        outcomes, ious = localization_result(model, ctx.task_data[split])
-        return {
-            "test_error": float((outcomes != "correct").mean()),
-            "test_presence_error": float(np.isin(outcomes, ("missed", "false_alarm")).mean()),
-            "test_box_iou": float(np.nanmean(ious)) if np.isfinite(ious).any() else math.nan,
-        }
-
-    return score("test"), score("dev")["test_error"]
-
-
-def _landmarks(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
-    from sweeplab.analysis import landmark_distance_table
-    from sweeplab.training._tasks import predict_landmarks
-
-    def table(split: str):
-        s = ctx.task_data[split]
-        return landmark_distance_table(
-            predict_landmarks(model, s).numpy(), s.points.numpy(), s.point_names
-        )
-
-    test = table("test")
-    mean = float(test["mean_distance"].mean())
-    out = {"test_landmark_distance": mean, "test_error": mean}
-    out.update(
-        {f"test_distance_{r['name']}": float(r["mean_distance"]) for _, r in test.iterrows()}
-    )
-    return out, float(table("dev")["mean_distance"].mean())
-
-
-def _multilabel(ctx: Any, model: Any, params: dict[str, Any]) -> tuple[dict[str, float], float]:
-    from sweeplab.analysis import multilabel_error_table
-    from sweeplab.training import predict
-
-    labels = [str(c) for c in ctx.tensors.classes]
-
-    def table(split: str):
-        X, y = ctx.tensors.splits[split]
-        pred, _ = predict(model, X, task="multilabel")
-        return multilabel_error_table(y.cpu().numpy(), pred, labels)
-
-    test = table("test")
-    rates = test.set_index("label")["error_rate"]
-    out = {f"test_error_{k}": float(v) for k, v in rates.items() if v == v}
-    out["test_error"] = float(rates.mean())  # NaN-skipping: labels with labeled entries
-    return out, float(table("dev")["error_rate"].mean())
-
-
-_SCORERS = {
-    "detection": (_detection, "dev_map"),
-    "segmentation": (_segmentation, "dev_mean_iou"),
-    "verification": (_verification, "dev_verification_accuracy"),
-    "localization": (_localization, "dev_error"),
-    "landmarks": (_landmarks, "dev_landmark_distance"),
-    "multilabel": (_multilabel, "dev_error"),
-}
-
-
 def final_task_evaluation(
     ref: TrialRef, pf: Any, task: str, *, tracking_uri: str | None = None, say: Any = None
 ) -> FinalEvaluation:
@@ -267,15 +138,11 @@ def final_task_evaluation(
 
     ``say(text)`` announces a re-training before it starts (the CLI prints it).
     """
-    from sweeplab.reports._evaluate import _client
-    from sweeplab.tracking import TrialRun
-    from sweeplab.tuning import prepare_context
-
-    if task not in _SCORERS:
+    spec = TASKS.get(task)
+    if spec.final_dev_metric is None:
         raise UserError(
-            f"sweep {ref.sweep!r} is a {task} sweep: a trial optimizes one image (J(G) from "
-            "start to end), so there is no test set to evaluate; `sweeplab report` shows its "
-            "costs and the generated image"
+            f"sweep {ref.sweep!r} is a {task} sweep: its trials have no test set to evaluate "
+            f"({spec.description}); `sweeplab report` shows what they logged"
         )
     manifest_path = ref.sweep_dir / "splits.json"
     if not manifest_path.is_file():
@@ -298,15 +165,13 @@ def final_task_evaluation(
             f"{ref.metrics['test_error']:.4f}); choosing trials by the test error would make it "
             "as optimistic as the dev error"
         )
-    if task in VISION_FINAL:
-        from sweeplab.tuning._task_trials import task_setup
-
-        notes += _fixed_changed(ref, task_setup(ctx, params).fixed)
+    setup = trial_setup(ctx, params)
+    notes += _fixed_changed(ref, setup.fixed)
     client = _client(ref, tracking_uri)
-    model, source, more = _model(ref, ctx, params, client, say)
+    model, source, more = _model(ref, ctx, setup, params, client, say)
     notes += more
-    scorer, dev_metric = _SCORERS[task]
-    metrics, dev_now = scorer(ctx, model, params)
+    dev_metric = spec.final_dev_metric
+    metrics, dev_now = spec.final_scores(ctx, model, setup)
     logged_dev = ref.metrics.get(dev_metric)
     check = None
     if logged_dev is not None:

@@ -1,5 +1,6 @@
 """MLflow tracking: an experiment per project, a parent run per sweep, a child run per trial."""
 
+from sweeplab.tracking._checkpoints import load_checkpoint
 from sweeplab.tracking._outbox import (
     RUN_KEY_TAG,
     Outbox,
@@ -29,6 +30,7 @@ __all__ = [
     "flatten_params",
     "get_or_create_experiment",
     "is_local_uri",
+    "load_checkpoint",
     "new_run_key",
     "quiet_http_retries",
     "rank_trials",

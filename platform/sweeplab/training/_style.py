@@ -24,9 +24,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
-from torch import nn
 
 from sweeplab.config._base import Schema
+from sweeplab.models._vision import FeatureNet
 
 __all__ = [
     "FeatureNet",
@@ -70,41 +70,6 @@ def style_cost(
 ) -> torch.Tensor:
     """``Σ_l λ_l J^[l]_style(S, G)`` over the layers named in ``weights``."""
     return sum(w * layer_style_cost(feats_s[name], feats_g[name]) for name, w in weights.items())
-
-
-class FeatureNet(nn.Module):
-    """A small CNN whose activations define content and style; also a classifier to train it.
-
-    ``conv1`` (3×3, f) -> ``conv2`` (3×3, 2f) -> pool -> ``conv3`` (3×3, 2f) -> pool ->
-    global average -> ``num_classes`` logits. :meth:`features` returns the post-ReLU
-    activations of the named layers.
-    """
-
-    LAYERS = ("conv1", "conv2", "conv3")
-
-    def __init__(self, in_channels: int = 3, num_classes: int = 3, *, filters: int = 16) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, filters, 3, padding=1)
-        self.conv2 = nn.Conv2d(filters, 2 * filters, 3, padding=1)
-        self.conv3 = nn.Conv2d(2 * filters, 2 * filters, 3, padding=1)
-        self.out = nn.Linear(2 * filters, num_classes)
-
-    def features(
-        self, x: torch.Tensor, layers: tuple[str, ...] | None = None
-    ) -> dict[str, torch.Tensor]:
-        """Activations ``{name: (B, n_C, n_H, n_W)}`` of ``layers`` (all by default)."""
-        out: dict[str, torch.Tensor] = {}
-        a1 = F.relu(self.conv1(x))  # (B, f, H, W)
-        a2 = F.relu(self.conv2(a1))  # (B, 2f, H, W)
-        a3 = F.relu(self.conv3(F.max_pool2d(a2, 2)))  # (B, 2f, H/2, W/2)
-        for name, a in zip(self.LAYERS, (a1, a2, a3), strict=True):
-            if layers is None or name in layers:
-                out[name] = a
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a3 = self.features(x, ("conv3",))["conv3"]
-        return self.out(F.max_pool2d(a3, 2).mean(dim=(2, 3)))  # (B, num_classes)
 
 
 def train_feature_net(

@@ -33,7 +33,7 @@ from torch import nn
 from sweeplab.errors import UserError, unknown_name_error
 
 __all__ = [
-    "TASKS",
+    "FIT_TASKS",
     "UNLABELED",
     "check_task",
     "data_loss",
@@ -49,14 +49,14 @@ __all__ = [
     "probabilities",
 ]
 
-TASKS = ("binary", "multiclass", "multilabel")
+FIT_TASKS = ("binary", "multiclass", "multilabel")
 
 UNLABELED = -1  # in a multi-label target, as well as NaN: "not labeled", not "absent"
 
 
 def check_task(task: str) -> str:
-    if task not in TASKS:
-        raise unknown_name_error("training task", task, TASKS)
+    if task not in FIT_TASKS:
+        raise unknown_name_error("training task", task, FIT_TASKS)
     return task
 
 

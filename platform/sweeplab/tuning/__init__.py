@@ -1,21 +1,13 @@
-"""Tuning backends (Optuna in-process, Ray Tune) and the trial function both call."""
+"""Tuning backends (Optuna in-process, Ray Tune): they ask for parameters, call the task's
+``run_trial`` (``sweeplab.tasks``) and record the outcome."""
 
-from sweeplab.tuning._context import SweepContext, prepare_context, route_params
 from sweeplab.tuning._sweep import SweepOutcome, SweepSettings, TrialOutcome, setup_sweep
-from sweeplab.tuning._trial import Reporter, TrialPruned, TrialResult, run_trial
 
 __all__ = [
-    "Reporter",
-    "SweepContext",
     "SweepOutcome",
     "SweepSettings",
     "TrialOutcome",
-    "TrialPruned",
-    "TrialResult",
-    "prepare_context",
-    "route_params",
     "run_sweep",
-    "run_trial",
     "setup_sweep",
 ]
 

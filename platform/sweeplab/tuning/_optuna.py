@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from sweeplab.errors import SweeplabError, UserError
+from sweeplab.tasks import TrialPruned, fixed_settings, run_trial
 from sweeplab.tracking import new_run_key
-from sweeplab.tuning._context import fixed_settings
 from sweeplab.tuning._record import TrialRecorder, failure_reason
 from sweeplab.tuning._sweep import (
     SweepOutcome,
@@ -19,7 +19,6 @@ from sweeplab.tuning._sweep import (
     objective_value,
     trial_epochs,
 )
-from sweeplab.tuning._trial import TrialPruned, run_trial
 
 __all__ = [
     "run_optuna",

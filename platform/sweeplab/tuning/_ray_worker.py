@@ -1,10 +1,10 @@
 """The Ray Tune side of a trial: what runs inside a Tune worker, on whichever node.
 
-The trainable gets the sweep's :class:`~sweeplab.tuning.SweepContext` once per worker process
+The trainable gets the sweep's :class:`~sweeplab.tasks.SweepContext` once per worker process
 (``tune.with_parameters`` puts it in the object store) and a small :class:`WorkerSpec` that
 says where to record: tracking URI, experiment id, parent run id. It resolves the sampled
 config with ``space.resolve``, creates the trial's MLflow child run itself (nested under the
-parent whichever node runs it), calls the one :func:`~sweeplab.tuning.run_trial`, and reports
+parent whichever node runs it), calls the one :func:`~sweeplab.tasks.run_trial`, and reports
 every epoch to Tune (ASHA reads ``epoch`` and the objective).
 
 Who writes the child run's end state: the worker for finished and failed trials; the driver
@@ -168,11 +168,10 @@ def sweep_trainable(
     """Tune function trainable: one trial of the sweep (see the module docstring)."""
     from ray import tune
 
-    from sweeplab.tuning._context import fixed_settings
+    from sweeplab.tasks import fixed_settings, run_trial
     from sweeplab.tuning._optuna import _diagnosis_tag, constraint_violations
     from sweeplab.tuning._record import TrialRecorder, failure_reason
     from sweeplab.tuning._sweep import objective_value
-    from sweeplab.tuning._trial import run_trial
 
     assert ctx is not None and spec is not None, "pass ctx and spec with tune.with_parameters"
     t0 = time.monotonic()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.errors import UserError
+from sweeplab.tasks import TASKS
 from sweeplab.workspace import Workspace, check_safe_name
 
 __all__ = [
@@ -119,8 +120,8 @@ def _default_name(project_name: str) -> str:
 
 
 def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepSetup:
-    from sweeplab.config.project import load_project
     from sweeplab.space import load_space
+    from sweeplab.tasks import check_space_names, load_project, prepare_context
     from sweeplab.tracking import (
         Outbox,
         SweepRun,
@@ -130,7 +131,6 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         get_or_create_experiment,
         quiet_http_retries,
     )
-    from sweeplab.tuning._context import check_space_names, prepare_context
 
     say = progress or (lambda event, data: None)
     pf = load_project(settings.project_path)
@@ -372,6 +372,9 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 "tracking_uri": tracking_uri,
                 "experiment_id": exp_id,
                 "parent_run_id": sweep_run.run_id,
+                # what `sweeplab runs` shows beside the errors, without loading the task
+                "task": ctx.task,
+                "columns": _task_columns(ctx.task),
                 "created": _dt.datetime.now().isoformat(timespec="seconds"),
                 "settings": {
                     k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
@@ -400,6 +403,15 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         constraints=constraints,
         resumed=settings.resume,
     )
+
+
+def _task_columns(task: str) -> dict[str, Any]:
+    """The task's summary metric and its per-class metric prefixes (dev set only)."""
+    spec = TASKS.get(task)
+    return {
+        "summary": spec.summary_metric,
+        "per_class": [f for f in spec.families if f.startswith("dev_")],
+    }
 
 
 def trial_epochs(project: Any, space: Any) -> int | None:

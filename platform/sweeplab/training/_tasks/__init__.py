@@ -29,14 +29,6 @@ is the task's error measure: 1 − mAP@0.5 (detection), 1 − mean IoU (segmenta
 (wrong presence, class or IoU < 0.5) and the mean landmark distance.
 """
 
-from sweeplab.training._tasks._args import (
-    TASK_ARGS,
-    LandmarkArgs,
-    LocalizationArgs,
-    SegmentationArgs,
-    VerificationArgs,
-    task_args_schema,
-)
 from sweeplab.training._tasks._detection import DetectionArgs, detect, detection_map, train_detector
 from sweeplab.training._tasks._localization import (
     localization_result,
@@ -72,12 +64,6 @@ from sweeplab.training._tasks._verification import (
 )
 
 __all__ = [
-    "TASK_ARGS",
-    "LandmarkArgs",
-    "LocalizationArgs",
-    "SegmentationArgs",
-    "VerificationArgs",
-    "task_args_schema",
     "DetectionArgs",
     "SiameseArgs",
     "TaskResult",

@@ -1,0 +1,93 @@
+"""Tasks: one module per kind of learning problem, registered like models.
+
+A :class:`Task` owns everything the platform knows about its problem: its ``task_args``
+schema, the metrics its trials log and their per-class families, its headline metrics and
+what its ``dev_error`` measures, its data preparation (once per sweep), its trial runner, its
+report tables and its final-evaluation scorer. The rest of sweeplab reaches a task only
+through :data:`TASKS` — ``run_trial`` is one dispatch — so a new task is one new module::
+
+    from sweeplab.tasks import Task, register_task
+
+    @register_task
+    class Counting(Task):
+        name = "counting"
+        ...
+
+Shipped: ``binary``, ``multiclass``, ``multilabel`` (:mod:`.classification`),
+``localization``, ``landmarks``, ``detection``, ``segmentation``, ``verification``,
+``style_transfer``.
+"""
+
+from pathlib import Path
+
+from sweeplab.config.project import ProjectFile
+from sweeplab.tasks import (  # noqa: F401  (each module registers its tasks)
+    classification,
+    detection,
+    landmarks,
+    localization,
+    segmentation,
+    style_transfer,
+    verification,
+)
+from sweeplab.tasks._context import (
+    SweepContext,
+    TrialSetup,
+    check_space_names,
+    fixed_settings,
+    sweep_manifest,
+    trial_setup,
+)
+from sweeplab.tasks._project import known_metrics, load_project, task_of, task_spec
+from sweeplab.tasks._spec import COMMON_METRICS, TASKS, Fetch, OnEpoch, Task, register_task
+from sweeplab.tasks._tables import ReportTable, num, pct, report_table
+from sweeplab.tasks._trial import (
+    Reporter,
+    TrialPruned,
+    TrialResult,
+    diagnosis_metrics,
+    measure_latency_ms,
+    network_result,
+    run_trial,
+)
+
+__all__ = [
+    "COMMON_METRICS",
+    "TASKS",
+    "Fetch",
+    "OnEpoch",
+    "ReportTable",
+    "Reporter",
+    "SweepContext",
+    "Task",
+    "TrialPruned",
+    "TrialResult",
+    "TrialSetup",
+    "check_space_names",
+    "diagnosis_metrics",
+    "fixed_settings",
+    "known_metrics",
+    "load_project",
+    "measure_latency_ms",
+    "network_result",
+    "num",
+    "pct",
+    "prepare_context",
+    "register_task",
+    "report_table",
+    "run_trial",
+    "sweep_manifest",
+    "task_of",
+    "task_spec",
+    "trial_setup",
+]
+
+
+def prepare_context(
+    pf: ProjectFile, *, manifest_path: Path | None = None, tracking_uri: str | None = None
+) -> tuple[SweepContext, object, object]:
+    """What a sweep prepares once — ``(context, dataset, split manifest)`` — by its task
+    (binary or multiclass when the data decides)."""
+    return TASKS.get(task_of(pf.project) or "multiclass").prepare(
+        pf, manifest_path=manifest_path, tracking_uri=tracking_uri
+    )

@@ -1,0 +1,219 @@
+"""What a sweep prepares once and every trial reuses, and a trial's typed settings.
+
+:class:`SweepContext` is built once per sweep by the task's ``prepare`` (data loaded, split,
+normalized and turned into tensors once); :func:`trial_setup` turns a trial's sampled
+parameters into typed settings — model arguments, a validated ``TrainConfig`` and the task's
+``task_args`` — in one place, for every task and both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from sweeplab.config import Schema, format_validation_error
+from sweeplab.data import SplitManifest
+from sweeplab.errors import UserError, close_matches
+from sweeplab.models import MODELS, ModelSpec
+from sweeplab.tasks._spec import TASKS
+from sweeplab.training import TrainConfig
+
+if TYPE_CHECKING:
+    from sweeplab.config.project import Project, ProjectFile
+
+__all__ = [
+    "SweepContext",
+    "TrialSetup",
+    "check_space_names",
+    "fixed_settings",
+    "model_for_task",
+    "sweep_manifest",
+    "trial_setup",
+]
+
+
+@dataclass
+class SweepContext:
+    """Everything ``run_trial`` needs besides the trial's own parameters.
+
+    Plain data, so Ray can ship it to its workers through the object store.
+    """
+
+    project: Project
+    task: str
+    tensors: Any  # data.SplitTensors (classification tasks); None for the others
+    model_name: str
+    model_args: dict[str, Any]
+    model_fields: frozenset[str]
+    train_fields: frozenset[str]
+    human_level_error: float | None = None
+    # train.init_from's state_dict, loaded once per sweep (transfer learning); None without it
+    init_state: dict[str, Any] | None = None
+    base_dir: str = "."  # the project file's folder: relative checkpoint paths start there
+    # The task's own settings (task_args) and their field names (the third routing group),
+    # and the data the task made once per sweep (e.g. {split name: DetectionSet}).
+    task_fields: frozenset[str] = frozenset()
+    task_args: dict[str, Any] = field(default_factory=dict)
+    task_data: dict[str, Any] = field(default_factory=dict)
+    _device_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def splits_on(self, device: Any) -> dict[str, tuple[Any, Any]]:
+        """The split tensors on ``device``, moved once per device and process."""
+        key = str(device)
+        if key not in self._device_cache:
+            self._device_cache[key] = {
+                name: (X.to(device), y.to(device)) for name, (X, y) in self.tensors.splits.items()
+            }
+        return self._device_cache[key]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_device_cache"] = {}
+        return state
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """A trial's settings, typed and validated: what its task builds and trains with."""
+
+    model_args: dict[str, Any]
+    cfg: TrainConfig
+    args: Schema | None  # the task's settings (its ``args`` schema); None: it takes none
+    # the task settings this trial did not sample (task_args of the project and defaults)
+    fixed: dict[str, Any]
+
+
+def trial_setup(ctx: SweepContext, params: dict[str, Any], device: str | None = None) -> TrialSetup:
+    """Route ``params`` by name (model arguments, then the task's settings, then training
+    settings), merge them into the project's fixed settings and validate each group once.
+
+    The task group comes before training settings: style transfer's ``learning_rate`` is
+    the step size on G's pixels (its training settings are fixed, used once per sweep).
+    """
+    model, train, task = {}, {}, {}
+    for name, value in params.items():
+        if name in ctx.model_fields:
+            model[name] = value
+        elif name in ctx.task_fields:
+            task[name] = value
+        elif name in ctx.train_fields:
+            train[name] = value
+        else:  # checked when the sweep starts (check_space_names)
+            raise UserError(
+                f"parameter {name!r} is neither a model argument, a task setting nor a "
+                "training setting"
+            )
+    base = ctx.project.train
+    update = {**train, **({"device": device} if device is not None else {})}
+    cfg = _validated(TrainConfig, {**base.model_dump(), **update}, "train") if update else base
+    schema = TASKS.get(ctx.task).args
+    args, fixed = None, {}
+    if schema is not None:
+        args = _validated(schema, {**ctx.task_args, **task}, "task_args")
+        fixed = {k: v for k, v in args.model_dump(mode="json").items() if k not in task}
+    return TrialSetup({**ctx.model_args, **model}, cfg, args, fixed)
+
+
+def _validated(schema: type[Schema], values: dict[str, Any], group: str) -> Any:
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        raise format_validation_error(exc, schema, root=(group,)) from None
+
+
+def fixed_settings(ctx: SweepContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The trial's settings that it did not sample, defaults included, as params
+    ``model.<name>``, ``train.<name>`` and ``task.<name>`` (unset ones left out): every run
+    says how it was made, and runs of different sweeps compare in the MLflow UI."""
+    groups = {
+        "model.": MODELS.get(ctx.model_name).args(**ctx.model_args).model_dump(mode="json"),
+        "train.": ctx.project.train.model_dump(mode="json"),
+    }
+    schema = TASKS.get(ctx.task).args
+    if ctx.task_fields and schema is not None:
+        groups["task."] = schema(**ctx.task_args).model_dump(mode="json")
+    return {
+        f"{prefix}{name}": value
+        for prefix, values in groups.items()
+        for name, value in values.items()
+        if name not in params and value is not None
+    }
+
+
+def check_space_names(
+    space: Any,
+    *,
+    model_name: str,
+    model_fields: frozenset[str],
+    train_fields: frozenset[str],
+    space_file: str | None,
+    task_fields: frozenset[str] = frozenset(),
+    task: str | None = None,
+) -> None:
+    """Every search-space parameter must be a model argument, a task setting or a training setting."""
+    known = sorted(model_fields | train_fields | task_fields)
+    for name in space.names:
+        if name not in model_fields and name not in train_fields and name not in task_fields:
+            line = None
+            doc = getattr(space, "doc", None)
+            if doc is not None:
+                line = doc.line_of(("parameters", name))
+            searchable = bool(model_fields or train_fields)
+            if task_fields and not searchable:
+                what = f"it is not a {task} task setting (task_args)"
+            elif task_fields:
+                what = (
+                    f"it is neither an argument of model {model_name!r}, a {task} task "
+                    "setting (task_args) nor a training setting"
+                )
+            else:
+                what = f"it is neither an argument of model {model_name!r} nor a training setting"
+            if not searchable:
+                what += " (the feature network and its training run once per sweep)"
+            raise UserError(
+                f"unknown parameter {name!r}: {what}; expected one of: {', '.join(known)}",
+                file=space_file,
+                line=line,
+                key=f"parameters.{name}",
+                suggestions=close_matches(name, known),
+            )
+
+
+def model_for_task(pf: ProjectFile, task: str) -> ModelSpec:
+    """The project's model, which must support ``task`` (else: one that does, by name)."""
+    spec = MODELS.get(pf.project.model.name)
+    if task not in spec.tasks:
+        names = MODELS.names(lambda s: task in s.tasks)
+        raise pf.error(
+            f"model {spec.name!r} does not support task {task!r}; it supports: "
+            f"{', '.join(spec.tasks)}. Use {names[0] if names else '?'!r}",
+            "model",
+        )
+    return spec
+
+
+def sweep_manifest(
+    pf: ProjectFile,
+    dataset: Any,
+    manifest_path: Path | None,
+    build: Callable[[Any, Any], SplitManifest],
+) -> SplitManifest:
+    """The sweep's split manifest: reused on ``--resume`` (the data must not have changed),
+    else built once and saved."""
+    if manifest_path is not None and manifest_path.is_file():
+        manifest = SplitManifest.from_json(manifest_path)
+        if manifest.fingerprint != dataset.fingerprint():
+            raise UserError(
+                f"the data changed since this sweep started (fingerprint mismatch with "
+                f"{manifest_path}); start a new sweep instead of resuming"
+            )
+        return manifest
+    manifest = build(dataset, pf.project.data)
+    if manifest_path is not None:
+        manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        manifest.to_json(manifest_path)
+    return manifest
