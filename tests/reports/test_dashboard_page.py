@@ -90,9 +90,7 @@ def test_dashboard_of_a_sweep_with_too_few_trials_has_a_note_not_an_importance_p
     )
     dst.add_trials(src.trials[:3])
     out = tmp_path / "page.html"
-    assert (
-        main(["dashboard", "d1", "--workspace", str(ws), "-o", str(out), "--no-log-artifact"]) == 0
-    )
+    assert main(["dashboard", "d1", "--workspace", str(ws), "-o", str(out), "--no-log"]) == 0
     html = out.read_text()
     assert 'id="importance-note"' in html and "at least 4 finished trials" in html
     assert html.count('class="plotly-graph-div"') == N_FIGURES - 1
@@ -144,10 +142,7 @@ def _open(page_path: Path, png: Path) -> dict:
 
 def test_dashboard_opens_in_headless_chromium_with_every_plot_drawn(swept, tmp_path):
     page = tmp_path / "d1.html"
-    assert (
-        main(["dashboard", "d1", "--workspace", str(swept), "-o", str(page), "--no-log-artifact"])
-        == 0
-    )
+    assert main(["dashboard", "d1", "--workspace", str(swept), "-o", str(page), "--no-log"]) == 0
     png = tmp_path / "dashboard.png"
     seen = _open(page, png)
     assert seen["errors"] == [] and seen["external"] == []

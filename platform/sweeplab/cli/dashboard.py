@@ -29,15 +29,15 @@ def dashboard(
         max=0.99,
         help="β of the bias-corrected EWMA of the learning curves (0: none).",
     ),
-    output: Path | None = typer.Option(
+    out: Path | None = typer.Option(
         None,
-        "--output",
+        "--out",
         "-o",
         help="Write the page here (default: WORKSPACE/dashboards/SWEEP.html).",
     ),
-    log_artifact: bool = typer.Option(
+    log: bool = typer.Option(
         True,
-        "--log-artifact/--no-log-artifact",
+        "--log/--no-log",
         help="Also log the page as an artifact of the sweep's parent run.",
     ),
     workspace: Path | None = WorkspaceOpt,
@@ -58,8 +58,8 @@ def dashboard(
         tracking_uri=tracking_uri,
         top=top,
         smoothing=smoothing,
-        output=output,
-        log_artifact=log_artifact,
+        output=out,
+        log_artifact=log,
     )
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)

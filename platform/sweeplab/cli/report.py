@@ -50,8 +50,8 @@ def report(
         "-o",
         help="Folder for the report (default: WORKSPACE/reports/<sweep>-trial<N>).",
     ),
-    no_log: bool = typer.Option(
-        False, "--no-log", help="Do not log the report as artifacts of the run."
+    log: bool = typer.Option(
+        True, "--log/--no-log", help="Log the report as artifacts of the run."
     ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
@@ -74,7 +74,7 @@ def report(
         review=review,
         final=final,
         out=out,
-        log=not no_log,
+        log=log,
         say=lambda text: c.print(f"[yellow]{text}[/yellow]", soft_wrap=True),
     )
     data = files.data

@@ -49,7 +49,6 @@ def runs(
     wide: bool = typer.Option(
         False,
         "--wide",
-        "-w",
         help="Also the per-label / per-class columns: dev_error_<label> (multilabel), "
         "dev_ap_<class> (detection), dev_iou_<class> (segmentation).",
     ),
