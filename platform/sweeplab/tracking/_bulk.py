@@ -19,6 +19,10 @@ validates the metric names with MLflow's validator and refuses a run that is not
 MLflow's error. Whatever it cannot write the same way it leaves to ``log_batch``: a store that
 is not SQL (a tracking server, a file store), non-finite values, a point the run already
 holds (a retried batch: ``log_batch`` skips duplicates), or ``SWEEPLAB_BULK_METRICS=0``.
+
+The MLflow internals it needs (the client's SQL store and engine, the ORM tables, the private
+validators) come from :mod:`sweeplab.tracking._mlflow_internals`, which names each one and the
+MLflow versions it was checked with.
 """
 
 from __future__ import annotations
@@ -27,6 +31,20 @@ import logging
 import math
 import os
 from typing import Any
+
+from sweeplab.tracking._mlflow_internals import (
+    latest_metrics_table,
+    metrics_table,
+    params_table,
+    run_name_tag,
+    runs_table,
+    sql_store,
+    tags_table,
+    transaction,
+    validate_metric,
+    validate_param,
+    validate_tag,
+)
 
 __all__ = ["bulk_enabled", "write_batch", "write_metrics"]
 
@@ -38,20 +56,6 @@ ENV = "SWEEPLAB_BULK_METRICS"
 
 def bulk_enabled() -> bool:
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _sql_store(client: Any) -> Any | None:
-    """The client's MLflow SQL store, if it has one in this process."""
-    try:
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-    except ImportError:  # pragma: no cover - mlflow without its SQL extras
-        return None
-    tracking = getattr(client, "_tracking_client", None)
-    try:
-        store = tracking.store if tracking is not None else None
-    except Exception:  # noqa: BLE001 - a store that cannot be built is log_batch's to report
-        return None
-    return store if isinstance(store, SqlAlchemyStore) else None
 
 
 def write_metrics(client: Any, run_id: str, points: list[list[Any]]) -> bool:
@@ -83,33 +87,26 @@ def write_batch(
     """
     if not (metrics or params or tags) or not bulk_enabled():
         return False
-    store = _sql_store(client)
+    store = sql_store(client)
     if store is None:
         return False
     rows = _rows(run_id, metrics or [])
     if rows is None:
         return False
-    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
-    from mlflow.utils.validation import _validate_param, _validate_tag
-
-    param_list = [_validate_param(k, str(v)) for k, v in (params or {}).items()]
-    tag_list = [_validate_tag(k, str(v)) for k, v in (tags or {}).items()]
-    if any(t.key == MLFLOW_RUN_NAME for t in tag_list):
+    param_list = [validate_param(k, str(v)) for k, v in (params or {}).items()]
+    tag_list = [validate_tag(k, str(v)) for k, v in (tags or {}).items()]
+    if run_name_tag() in {t.key for t in tag_list}:
         return False
     import sqlalchemy
-    from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric
 
     try:
-        with store.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":  # what MLflow's own sessions set on SQLite
-                conn.exec_driver_sql("PRAGMA foreign_keys = ON")
-                conn.exec_driver_sql("PRAGMA busy_timeout = 20000")
+        with transaction(store) as conn:
             _check_active(conn, run_id)
             if param_list:
                 _insert_params(conn, run_id, param_list)
             if rows:
-                conn.execute(sqlalchemy.insert(SqlMetric.__table__), rows)
-                _update_latest(conn, SqlLatestMetric.__table__, run_id, rows)
+                conn.execute(sqlalchemy.insert(metrics_table()), rows)
+                _update_latest(conn, latest_metrics_table(), run_id, rows)
             if tag_list:
                 _set_tags(conn, run_id, tag_list)
     except sqlalchemy.exc.IntegrityError:
@@ -139,9 +136,8 @@ def _insert_params(conn: Any, run_id: str, params: list[Any]) -> None:
     import sqlalchemy
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-    from mlflow.store.tracking.dbmodels.models import SqlParam
 
-    table = SqlParam.__table__
+    table = params_table()
     held = _held(conn, table, run_id, [p.key for p in params])
     changed = [
         {"key": p.key, "old_value": held[p.key].value, "new_value": p.value}
@@ -164,9 +160,8 @@ def _insert_params(conn: Any, run_id: str, params: list[Any]) -> None:
 def _set_tags(conn: Any, run_id: str, tags: list[Any]) -> None:
     """MLflow's ``_set_tags``: a tag's value is replaced when the run holds the key."""
     import sqlalchemy
-    from mlflow.store.tracking.dbmodels.models import SqlTag
 
-    table = SqlTag.__table__
+    table = tags_table()
     values = {t.key: t.value for t in tags}  # the last value of a key given twice wins
     held = _held(conn, table, run_id, list(values))
     new = [{"run_uuid": run_id, "key": k, "value": v} for k, v in values.items() if k not in held]
@@ -185,8 +180,6 @@ def _rows(run_id: str, points: list[list[Any]]) -> list[dict[str, Any]] | None:
     """Insert rows, validated as MLflow validates them; duplicates within the batch dropped
     (log_batch drops them too). None when a value is not finite (log_batch stores NaN / ±inf
     in its own way; the outbox never sends one, see ``TrialRun.log_metrics``)."""
-    from mlflow.utils.validation import _validate_metric
-
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, int, int, float]] = set()
     checked: set[str] = set()
@@ -195,7 +188,7 @@ def _rows(run_id: str, points: list[list[Any]]) -> list[dict[str, Any]] | None:
         if not math.isfinite(value):
             return None
         if key not in checked:  # the name's rules; values are floats and ints by now
-            _validate_metric(key, value, timestamp, step)
+            validate_metric(key, value, timestamp, step)
             checked.add(key)
         ident = (key, timestamp, step, value)
         if ident in seen:
@@ -217,12 +210,11 @@ def _rows(run_id: str, points: list[list[Any]]) -> list[dict[str, Any]] | None:
 def _check_active(conn: Any, run_id: str) -> None:
     """MLflow's checks before a write: the run exists and is active (not deleted)."""
     import sqlalchemy
-    from mlflow.entities.lifecycle_stage import LifecycleStage
+    from mlflow.entities import LifecycleStage
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
-    from mlflow.store.tracking.dbmodels.models import SqlRun
 
-    runs = SqlRun.__table__
+    runs = runs_table()
     stage = conn.execute(
         sqlalchemy.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == run_id)
     ).scalar()

@@ -16,6 +16,20 @@ from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchGen
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils import flatten_dict
 
+from sweeplab.tuning._ray_internals import (
+    concurrency_limiter_batches,
+    optuna_search_asked,
+    optuna_search_asked_ids,
+    optuna_search_completed,
+    set_concurrency_limiter_live_trials,
+    set_search_generator_count,
+    set_variant_generator_live_trials,
+    trial_iterator_made,
+    trial_iterator_sample_more,
+    variant_generator_iterator,
+    variant_generator_live_trials,
+    variant_generator_unfinish,
+)
 from sweeplab.tuning._ray_worker import RAY_TRIAL_TAG, RESULT_KEY, trial_number
 from sweeplab.tuning._sweep import SweepSetup, TrialOutcome
 
@@ -186,7 +200,8 @@ class Driver:
 # it waits forever for that trial to end (the resumed sweep hangs); or a searcher whose count
 # lags the trial list, so that it hands out again a variant (trial id) that Tune has. At the
 # first step after a resume, ``sync_with`` takes Tune's restored trials as the truth. When the
-# files agree it changes nothing.
+# files agree it changes nothing. What it touches of Ray's searchers is not public API: it goes
+# through _ray_internals, which names each internal and the Ray versions it was checked with.
 
 
 def _restored_ids(trials: list[Any]) -> tuple[set[str], set[str]]:
@@ -215,31 +230,32 @@ class ResumableVariants(BasicVariantGenerator):
 
     def get_state(self):
         state = super().get_state()
-        if isinstance(state, dict):
+        if isinstance(state, dict):  # Ray's state is the generator's __dict__ (_ray_internals)
             state.pop("_known", None)
         return state
 
     def sync_with(self, trials: list[Any]) -> None:
         ids, live = _restored_ids(trials)
-        self._live_trials = set(live)
+        set_variant_generator_live_trials(self, live)
         self._known = frozenset(ids)
         # Variants handed out for trials that the trial list lacks (the searcher's state is the
         # newer one) are lost: sample as many again, so the sweep still gets all its trials.
-        if len(self._iterators) == 1:
-            lost = int(getattr(self._iterators[0], "counter", 0)) - len(ids)
+        iterator = variant_generator_iterator(self)
+        if iterator is not None:
+            lost = trial_iterator_made(iterator) - len(ids)
             if lost > 0:
-                self._iterators[0].num_samples_left += lost
-                self._finished = False
+                trial_iterator_sample_more(iterator, lost)
+                variant_generator_unfinish(self)
 
     def next_trial(self):
         while True:
-            live = set(self._live_trials)
+            live = variant_generator_live_trials(self)
             trial = super().next_trial()
             if trial is None or trial.trial_id not in self._known:
                 return trial
             # The searcher's state is the older one: Tune has this trial already. Its variant
             # is used; skip it (the next has the next id).
-            self._live_trials = live
+            set_variant_generator_live_trials(self, live)
 
 
 class ResumableSearch(SearchGenerator):
@@ -256,12 +272,13 @@ class ResumableSearch(SearchGenerator):
 
     def sync_with(self, trials: list[Any]) -> None:
         ids, live = _restored_ids(trials)
-        self._counter = len(ids)  # every restored trial came from here; none is made twice
+        # every restored trial came from here; none is made twice
+        set_search_generator_count(self, len(ids))
         searcher = self.searcher
         while searcher is not None:
-            if isinstance(searcher, ConcurrencyLimiter) and not searcher.batch:
-                searcher.live_trials = set(live)
-                searcher.num_unfinished_live_trials = len(live)
+            limiter = isinstance(searcher, ConcurrencyLimiter)
+            if limiter and not concurrency_limiter_batches(searcher):
+                set_concurrency_limiter_live_trials(searcher, live)
             if isinstance(searcher, ResumableOptuna):
                 searcher.sync_with(trials)
             searcher = getattr(searcher, "searcher", None)
@@ -277,22 +294,22 @@ class ResumableOptuna(OptunaSearch):
         for t in trials:
             if (
                 t.is_finished()
-                and t.trial_id in self._ot_trials
-                and t.trial_id not in self._completed_trials
+                and optuna_search_asked(self, t.trial_id)
+                and not optuna_search_completed(self, t.trial_id)
             ):
                 error = t.status == Trial.ERROR  # as Tune tells the searcher (stop_trial)
                 result = None if error or not t.last_result else flatten_dict(t.last_result)
                 super().on_trial_complete(t.trial_id, result=result, error=error)
-        for trial_id in list(self._ot_trials):
-            if trial_id not in ids and trial_id not in self._completed_trials:
+        for trial_id in optuna_search_asked_ids(self):
+            if trial_id not in ids and not optuna_search_completed(self, trial_id):
                 super().on_trial_complete(trial_id, error=True)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._ot_trials:
+        if optuna_search_asked(self, trial_id):
             super().on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
-        if trial_id in self._ot_trials:
+        if optuna_search_asked(self, trial_id):
             super().on_trial_complete(trial_id, result=result, error=error)
 
 

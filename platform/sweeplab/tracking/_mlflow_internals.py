@@ -1,0 +1,177 @@
+"""Every MLflow internal sweeplab uses, in one place (the bulk metric writer, ``_bulk``).
+
+MLflow has no public API for what :mod:`sweeplab.tracking._bulk` does (writing a batch of
+metric rows in one SQL ``INSERT``), so it reaches into these; nothing else in sweeplab may
+(tests/test_library_internals.py walks the package and fails on any other use):
+
+- ``MlflowClient._tracking_client`` (a private attribute) and its ``.store`` (the client's
+  tracking store, ``mlflow.tracking._tracking_service.client.TrackingServiceClient.store``);
+- ``mlflow.store.tracking.sqlalchemy_store.SqlAlchemyStore`` and its ``.engine`` (the
+  SQLAlchemy engine of a SQL tracking store), and the two PRAGMAs that MLflow's own sessions
+  set on SQLite (``mlflow.store.db.utils``: ``foreign_keys = ON``, ``busy_timeout = 20000``);
+- the ORM tables of ``mlflow.store.tracking.dbmodels.models``: ``SqlMetric`` (``metrics``),
+  ``SqlLatestMetric`` (``latest_metrics``), ``SqlParam`` (``params``), ``SqlTag`` (``tags``),
+  ``SqlRun`` (``runs``), with the columns ``_bulk`` reads and writes (see ``COLUMNS``) and the
+  metrics table's primary key over a whole point (a point stored twice is an IntegrityError);
+- the private validators ``mlflow.utils.validation._validate_metric``, ``_validate_param`` and
+  ``_validate_tag`` (the latter two return the ``Param`` / ``RunTag`` to write, the value
+  truncated as ``log_batch`` truncates it);
+- ``mlflow.utils.mlflow_tags.MLFLOW_RUN_NAME`` (the run-name tag, which MLflow also writes
+  to the run's ``name`` column: ``_bulk`` leaves it to ``log_batch``).
+
+Checked with the MLflow versions in ``CHECKED``. :func:`check_version` compares major.minor:
+MLflow reworks its store and validators in minor releases, but a patch release (3.17.x) keeps
+them, and pyproject.toml bounds mlflow below the next minor (``<3.18``) to match. Every name is
+imported lazily (``import mlflow`` takes seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = [
+    "CHECKED",
+    "COLUMNS",
+    "check_version",
+    "sql_store",
+    "transaction",
+    "metrics_table",
+    "latest_metrics_table",
+    "params_table",
+    "tags_table",
+    "runs_table",
+    "validate_metric",
+    "validate_param",
+    "validate_tag",
+    "run_name_tag",
+]
+
+#: The library and the exact versions this module was checked with (tests/test_library_internals.py).
+CHECKED: dict[str, tuple[str, ...]] = {"mlflow": ("3.17.2",)}
+
+#: Table -> the columns ``_bulk`` reads or writes.
+COLUMNS: dict[str, frozenset[str]] = {
+    "metrics": frozenset({"run_uuid", "key", "value", "timestamp", "step", "is_nan"}),
+    "latest_metrics": frozenset({"run_uuid", "key", "value", "timestamp", "step", "is_nan"}),
+    "params": frozenset({"run_uuid", "key", "value"}),
+    "tags": frozenset({"run_uuid", "key", "value"}),
+    "runs": frozenset({"run_uuid", "lifecycle_stage"}),
+}
+
+_USES = (
+    "MlflowClient._tracking_client.store, SqlAlchemyStore.engine, the ORM tables metrics, "
+    "latest_metrics, params, tags and runs, and mlflow.utils.validation._validate_metric / "
+    "_validate_param / _validate_tag"
+)
+
+
+def check_version() -> str | None:
+    """None when the installed MLflow's major.minor is one in ``CHECKED``, else why not."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    lib = "mlflow"
+    try:
+        installed = version(lib)
+    except PackageNotFoundError:
+        return f"{lib} is not installed"
+    if _minor(installed) in {_minor(v) for v in CHECKED[lib]}:
+        return None
+    checked = ", ".join(f"{_minor(v)}.x" for v in CHECKED[lib])
+    return (
+        f"sweeplab was checked with {lib} {checked}; {lib} {installed} is installed: the bulk "
+        f"metric writer (sweeplab/tracking/_bulk.py) reaches into MLflow's internals {_USES}; "
+        "run tests/test_library_internals.py before use (SWEEPLAB_BULK_METRICS=0 sends every "
+        "batch through MlflowClient.log_batch)"
+    )
+
+
+def _minor(v: str) -> str:
+    return ".".join(v.split(".")[:2])
+
+
+# -- the store -------------------------------------------------------------------------------
+def sql_store(client: Any) -> Any | None:
+    """The client's MLflow SQL store (``SqlAlchemyStore``), if it has one in this process."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    except ImportError:  # pragma: no cover - mlflow without its SQL extras
+        return None
+    tracking = getattr(client, "_tracking_client", None)  # MlflowClient._tracking_client
+    try:
+        store = tracking.store if tracking is not None else None  # TrackingServiceClient.store
+    except Exception:  # noqa: BLE001 - a store that cannot be built is log_batch's to report
+        return None
+    return store if isinstance(store, SqlAlchemyStore) else None
+
+
+@contextmanager
+def transaction(store: Any) -> Iterator[Any]:
+    """A connection in one transaction on the store's engine (``SqlAlchemyStore.engine``),
+    with what MLflow's own sessions set on SQLite (``mlflow.store.db.utils``)."""
+    with store.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+            conn.exec_driver_sql("PRAGMA busy_timeout = 20000")
+        yield conn
+
+
+# -- the ORM tables (mlflow.store.tracking.dbmodels.models) ----------------------------------
+def metrics_table() -> Any:
+    from mlflow.store.tracking.dbmodels.models import SqlMetric
+
+    return SqlMetric.__table__  # SqlMetric: "metrics"
+
+
+def latest_metrics_table() -> Any:
+    from mlflow.store.tracking.dbmodels.models import SqlLatestMetric
+
+    return SqlLatestMetric.__table__  # SqlLatestMetric: "latest_metrics"
+
+
+def params_table() -> Any:
+    from mlflow.store.tracking.dbmodels.models import SqlParam
+
+    return SqlParam.__table__  # SqlParam: "params"
+
+
+def tags_table() -> Any:
+    from mlflow.store.tracking.dbmodels.models import SqlTag
+
+    return SqlTag.__table__  # SqlTag: "tags"
+
+
+def runs_table() -> Any:
+    from mlflow.store.tracking.dbmodels.models import SqlRun
+
+    return SqlRun.__table__  # SqlRun: "runs"
+
+
+# -- MLflow's validators (mlflow.utils.validation) -------------------------------------------
+def validate_metric(key: str, value: float, timestamp: int, step: int) -> None:
+    """Raise MLflow's error for a metric ``log_batch`` refuses (``_validate_metric``)."""
+    from mlflow.utils.validation import _validate_metric
+
+    _validate_metric(key, value, timestamp, step)
+
+
+def validate_param(key: str, value: str) -> Any:
+    """The ``Param`` that ``log_batch`` writes, or MLflow's error (``_validate_param``)."""
+    from mlflow.utils.validation import _validate_param
+
+    return _validate_param(key, value)
+
+
+def validate_tag(key: str, value: str) -> Any:
+    """The ``RunTag`` that ``log_batch`` writes, or MLflow's error (``_validate_tag``)."""
+    from mlflow.utils.validation import _validate_tag
+
+    return _validate_tag(key, value)
+
+
+def run_name_tag() -> str:
+    """The tag MLflow also writes to the run's name (``mlflow_tags.MLFLOW_RUN_NAME``)."""
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
+    return MLFLOW_RUN_NAME
