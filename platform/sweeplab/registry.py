@@ -32,6 +32,13 @@ class Registry(Generic[T]):
         self._entries[name] = entry
         return entry
 
+    def remove(self, name: str) -> T:
+        """Take ``name`` out (a plugin unloading, a test cleaning up); returns its entry."""
+        try:
+            return self._entries.pop(name)
+        except KeyError:
+            raise unknown_name_error(self.kind, name, self._entries) from None
+
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator form: ``@MODELS.register("mlp")``."""
 

@@ -139,6 +139,19 @@ class Classification(Task):
         )
 
 
+    def final_scores(
+        self, ctx: SweepContext, model: nn.Module, setup: TrialSetup
+    ) -> tuple[dict[str, float], float]:
+        """``test_error`` = 1 − test accuracy, and the dev error now."""
+
+        def error(split: str) -> float:
+            X, y = ctx.tensors.splits[split]
+            labels, _ = predict(model, X, task=ctx.task)
+            return float((labels != y.cpu().numpy()).mean())
+
+        return {"test_error": error("test")}, error("dev")
+
+
 def _start_from_checkpoint(ctx: SweepContext, model: nn.Module, cfg: TrainConfig) -> None:
     """Transfer learning: the checkpoint's weights, a new output layer, frozen layers.
 
