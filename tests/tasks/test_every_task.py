@@ -79,9 +79,7 @@ def test_one_trial_logs_what_its_task_declares(name: str, tmp_path: Path) -> Non
         for key in ("train_error", "dev_error", "params_count", "latency_ms"):
             assert math.isfinite(result.metrics[key]), key
     # the report builds from what the trial logged (its artifacts), and says nothing is missing
-    tables, images, notes = spec.report_tables(
-        result.metrics, result.artifacts.get, pf, tmp_path
-    )
+    tables, images, notes = spec.report_tables(result.metrics, result.artifacts.get, pf, tmp_path)
     assert not [n for n in notes if "logged no" in n], notes
     for table in tables:
         assert len(table.cells) == len(table.frame) and table.header

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -179,9 +179,7 @@ parameters:
 def parity_task() -> Iterator[None]:
     register_task(Parity)
 
-    @register_model(
-        "parity_linear", args=ParityNetArgs, tasks=("parity",), input_kind="vector"
-    )
+    @register_model("parity_linear", args=ParityNetArgs, tasks=("parity",), input_kind="vector")
     def _linear(args: ParityNetArgs, *, input_shape: tuple[int, ...], num_outputs: int):
         return nn.Linear(input_shape[0], num_outputs, bias=args.bias)
 

@@ -138,7 +138,6 @@ class Classification(Task):
             extra={"epochs_run": float(fitted.epochs_run), "best_epoch": float(fitted.best_epoch)},
         )
 
-
     def final_scores(
         self, ctx: SweepContext, model: nn.Module, setup: TrialSetup
     ) -> tuple[dict[str, float], float]:
