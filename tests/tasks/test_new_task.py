@@ -79,7 +79,7 @@ class Parity(Task):
             model_args=dict(project.model.args),
             model_fields=frozenset(spec.args.model_fields),
             train_fields=frozenset(TrainConfig.model_fields),
-            task_fields=frozenset(ParityArgs.model_fields),
+            args_schema=ParityArgs,
             task_args=dict(project.task_args),
         )
         return ctx, dataset, manifest

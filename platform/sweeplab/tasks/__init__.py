@@ -39,17 +39,17 @@ from sweeplab.tasks._context import (
     trial_setup,
 )
 from sweeplab.tasks._project import known_metrics, load_project, task_of, task_spec
-from sweeplab.tasks._spec import COMMON_METRICS, TASKS, Fetch, OnEpoch, Task, register_task
-from sweeplab.tasks._tables import ReportTable, num, pct, report_table
-from sweeplab.tasks._trial import (
+from sweeplab.tasks._result import (
     Reporter,
     TrialPruned,
     TrialResult,
     diagnosis_metrics,
     measure_latency_ms,
     network_result,
-    run_trial,
 )
+from sweeplab.tasks._spec import COMMON_METRICS, TASKS, Fetch, OnEpoch, Task, register_task
+from sweeplab.tasks._tables import ReportTable, num, pct, report_table
+from sweeplab.tasks._trial import run_trial
 
 __all__ = [
     "COMMON_METRICS",

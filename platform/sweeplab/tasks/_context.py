@@ -11,19 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from sweeplab.config import Schema, format_validation_error
+from sweeplab.config.project import Project, ProjectFile
 from sweeplab.data import SplitManifest
 from sweeplab.errors import UserError, close_matches
 from sweeplab.models import MODELS, ModelSpec
-from sweeplab.tasks._spec import TASKS
 from sweeplab.training import TrainConfig
-
-if TYPE_CHECKING:
-    from sweeplab.config.project import Project, ProjectFile
 
 __all__ = [
     "SweepContext",
@@ -54,12 +51,18 @@ class SweepContext:
     # train.init_from's state_dict, loaded once per sweep (transfer learning); None without it
     init_state: dict[str, Any] | None = None
     base_dir: str = "."  # the project file's folder: relative checkpoint paths start there
-    # The task's own settings (task_args) and their field names (the third routing group),
-    # and the data the task made once per sweep (e.g. {split name: DetectionSet}).
-    task_fields: frozenset[str] = frozenset()
+    # The task's own settings: their schema (the task's ``args``; its fields are the third
+    # routing group) and the project's task_args; and the data the task made once per
+    # sweep (e.g. {split name: DetectionSet}).
+    args_schema: type[Schema] | None = None
     task_args: dict[str, Any] = field(default_factory=dict)
     task_data: dict[str, Any] = field(default_factory=dict)
     _device_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def task_fields(self) -> frozenset[str]:
+        """The names a search space may give the task's settings."""
+        return frozenset(self.args_schema.model_fields) if self.args_schema else frozenset()
 
     def splits_on(self, device: Any) -> dict[str, tuple[Any, Any]]:
         """The split tensors on ``device``, moved once per device and process."""
@@ -110,7 +113,7 @@ def trial_setup(ctx: SweepContext, params: dict[str, Any], device: str | None = 
     base = ctx.project.train
     update = {**train, **({"device": device} if device is not None else {})}
     cfg = _validated(TrainConfig, {**base.model_dump(), **update}, "train") if update else base
-    schema = TASKS.get(ctx.task).args
+    schema = ctx.args_schema
     args, fixed = None, {}
     if schema is not None:
         args = _validated(schema, {**ctx.task_args, **task}, "task_args")
@@ -133,9 +136,8 @@ def fixed_settings(ctx: SweepContext, params: dict[str, Any]) -> dict[str, Any]:
         "model.": MODELS.get(ctx.model_name).args(**ctx.model_args).model_dump(mode="json"),
         "train.": ctx.project.train.model_dump(mode="json"),
     }
-    schema = TASKS.get(ctx.task).args
-    if ctx.task_fields and schema is not None:
-        groups["task."] = schema(**ctx.task_args).model_dump(mode="json")
+    if ctx.args_schema is not None:
+        groups["task."] = ctx.args_schema(**ctx.task_args).model_dump(mode="json")
     return {
         f"{prefix}{name}": value
         for prefix, values in groups.items()

@@ -61,7 +61,7 @@ class GeneratedTask(Task):
             if project.human_level_error
             else None,
             base_dir=str(pf.base_dir),
-            task_fields=frozenset(self.args.model_fields) if self.args else frozenset(),
+            args_schema=self.args,
             task_args=dict(project.task_args),
             task_data=sets,
         )

@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # annotations only
 
     from sweeplab.config.project import Project, ProjectFile
     from sweeplab.tasks._context import SweepContext, TrialSetup
+    from sweeplab.tasks._result import TrialResult
     from sweeplab.tasks._tables import ReportTable
-    from sweeplab.tasks._trial import TrialResult
     from sweeplab.training import TrainConfig
 
 __all__ = ["COMMON_METRICS", "TASKS", "Fetch", "OnEpoch", "Task", "register_task"]
@@ -46,7 +46,7 @@ COMMON_METRICS = (
 )
 
 #: ``fetch(artifact path) -> bytes | None``: a trial's logged artifact, for its report.
-Fetch = Callable[[str], "bytes | None"]
+Fetch = Callable[[str], bytes | None]
 #: Called after every epoch with an ``EpochResult``; may raise ``TrialPruned``.
 OnEpoch = Callable[[Any], None] | None
 

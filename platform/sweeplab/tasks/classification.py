@@ -32,9 +32,9 @@ from sweeplab.data import (
 )
 from sweeplab.models import MODELS, apply_transfer, build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup, sweep_manifest
+from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, OnEpoch, Task, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
-from sweeplab.tasks._trial import TrialResult, network_result
 from sweeplab.tracking import load_checkpoint
 from sweeplab.training import TrainConfig, TrainData, fit, predict, resolve_device
 

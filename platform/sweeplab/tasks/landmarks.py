@@ -20,9 +20,9 @@ from sweeplab.data import TRIANGLE_LANDMARKS
 from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
 from sweeplab.tasks._generated import GeneratedTask, table_artifacts
+from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, report_table
-from sweeplab.tasks._trial import TrialResult, network_result
 from sweeplab.training import predict_landmarks, train_landmarks
 
 __all__ = ["LandmarkArgs", "Landmarks"]

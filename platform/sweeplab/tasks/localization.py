@@ -22,9 +22,9 @@ from sweeplab.config import Schema
 from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
 from sweeplab.tasks._generated import GeneratedTask, table_artifacts
+from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
-from sweeplab.tasks._trial import TrialResult, network_result
 from sweeplab.training import localization_result, train_localizer
 
 __all__ = ["Localization", "LocalizationArgs"]

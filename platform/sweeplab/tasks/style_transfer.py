@@ -24,9 +24,9 @@ from sweeplab.config.project import ProjectFile
 from sweeplab.data import build_splits, load_dataset, load_style_image
 from sweeplab.errors import UserError
 from sweeplab.tasks._context import SweepContext, TrialSetup, model_for_task, sweep_manifest
+from sweeplab.tasks._result import TrialResult
 from sweeplab.tasks._spec import Fetch, OnEpoch, Task, register_task
 from sweeplab.tasks._tables import ReportTable
-from sweeplab.tasks._trial import TrialResult
 from sweeplab.training import EpochResult, StyleArgs, style_transfer, train_feature_net
 
 __all__ = ["StyleTransfer", "png_bytes"]
@@ -131,7 +131,7 @@ class StyleTransfer(Task):
             if project.human_level_error
             else None,
             base_dir=str(pf.base_dir),
-            task_fields=frozenset(StyleArgs.model_fields),
+            args_schema=StyleArgs,
             task_args=dict(project.task_args),
             task_data={
                 "net": net,

@@ -24,9 +24,9 @@ from sweeplab.models import build_model
 from sweeplab.models._siamese import PairClassifier
 from sweeplab.tasks._context import SweepContext, TrialSetup
 from sweeplab.tasks._generated import GeneratedTask
+from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
-from sweeplab.tasks._trial import TrialResult, network_result
 from sweeplab.training import (
     SiameseArgs,
     dissimilarities,
