@@ -1,6 +1,6 @@
 """Generate the key reference of project and search-space files from the schemas.
 
-``python -m sweeplab.config.reference > docs/reference.md`` — a test regenerates it and
+``python -m sweeplab.reports.reference > docs/reference.md`` — a test regenerates it and
 compares, so the reference cannot drift from the code.
 """
 
@@ -91,7 +91,7 @@ def render_reference() -> str:
     sections: list[str] = [
         "# sweeplab file reference",
         "",
-        "Generated from the schemas by `python -m sweeplab.config.reference`; a test keeps it "
+        "Generated from the schemas by `python -m sweeplab.reports.reference`; a test keeps it "
         "in step with the code. Worked examples: `projects/` and `search_spaces/`, and the "
         "README.",
         "",
