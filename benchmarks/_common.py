@@ -218,10 +218,10 @@ def plain_trial(ctx: Any, cfg: Any) -> None:
 
 def load_context(project: Path) -> Any:
     """The sweep's shared context (data loaded, split, tensors), as ``setup_sweep`` builds it."""
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.tuning import prepare_context
 
-    ctx, _, _ = prepare_context(load_project(project))
+    ctx, _, _ = prepare_context(load_checked_project(project))
     return ctx
 
 

@@ -50,10 +50,10 @@ MODELS = {
 
 
 def _context(model: dict, folder):
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.tuning import prepare_context
 
-    pf = load_project(write_project(folder, name=f"bench-{model['name']}", model=model))
+    pf = load_checked_project(write_project(folder, name=f"bench-{model['name']}", model=model))
     ctx, _, _ = prepare_context(pf)
     return ctx
 

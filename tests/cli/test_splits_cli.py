@@ -45,10 +45,9 @@ def _sweep_with_manifest(ws: Path, manifest) -> None:
 
 
 def test_a_stored_manifest_that_leaks_fails_the_check(tmp_path, capsys):
-    from sweeplab.config.project import load_project
-    from sweeplab.data import SplitManifest, build_splits, load_dataset
+    from sweeplab.data import SplitManifest, build_splits, load_checked_project, load_dataset
 
-    pf = load_project(REPO / "projects" / "digits_mlp.yaml")
+    pf = load_checked_project(REPO / "projects" / "digits_mlp.yaml")
     ds = load_dataset(pf.project.data, base_dir=pf.base_dir)
     good = build_splits(ds, pf.project.data)
     ws = tmp_path / "ws"

@@ -43,13 +43,13 @@ def test_readme_and_reference_examples_load():
 
 
 def test_shipped_projects_and_spaces_load():
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.space import load_space
 
     projects = sorted((REPO / "projects").glob("*.yaml"))
     assert len(projects) >= 2
     for path in projects:
-        pf = load_project(path)
+        pf = load_checked_project(path)
         if pf.project.search.space:
             load_space(pf.resolve(pf.project.search.space))
     for path in sorted((REPO / "search_spaces").glob("*.yaml")):

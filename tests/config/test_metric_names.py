@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from tests.conftest import write
 
-from sweeplab.config.project import known_metrics, load_project
+from sweeplab.config.project import known_metrics
+from sweeplab.data import load_checked_project
 from sweeplab.errors import UserError
 
 MULTILABEL = """
@@ -36,7 +37,7 @@ metrics:
 def _load(tmp_path, text: str, **fields: str):
     for k, v in fields.items():
         text = text.replace("{" + k + "}", v)
-    return load_project(write(tmp_path / "p.yaml", text))
+    return load_checked_project(write(tmp_path / "p.yaml", text))
 
 
 def test_per_label_constraint_is_known_and_a_typo_gets_the_close_match(tmp_path) -> None:

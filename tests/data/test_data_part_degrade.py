@@ -20,6 +20,7 @@ from sweeplab.data import (
     DeriveConfig,
     PartConfig,
     build_splits,
+    check_data_config,
     degrade,
     load_dataset,
     part_indices,
@@ -37,8 +38,8 @@ def _load(**kw: object):
 def _error(**kw: object) -> str:
     kw.setdefault("splits", {"train": 0.8, "dev": 0.2})
     kw.setdefault("source", "sklearn:digits")
-    with pytest.raises(ValidationError) as info:
-        DataConfig(**kw)
+    with pytest.raises((ValidationError, UserError)) as info:
+        check_data_config(DataConfig(**kw))  # the schema's error, or the registry check's
     return str(info.value)
 
 
@@ -144,7 +145,7 @@ def test_part_and_degrade_change_the_fingerprint():
 
 
 def test_resume_refuses_splits_built_before_degrade_changed(tmp_path: Path):
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.tuning._context import prepare_context
 
     def project(strength: float) -> Path:
@@ -165,11 +166,11 @@ def test_resume_refuses_splits_built_before_degrade_changed(tmp_path: Path):
         return path
 
     manifest = tmp_path / "splits.json"
-    _, _, built = prepare_context(load_project(project(0.6)), manifest_path=manifest)
-    _, _, again = prepare_context(load_project(project(0.6)), manifest_path=manifest)
+    _, _, built = prepare_context(load_checked_project(project(0.6)), manifest_path=manifest)
+    _, _, again = prepare_context(load_checked_project(project(0.6)), manifest_path=manifest)
     assert again == built  # the same data: the manifest is reused
     with pytest.raises(UserError, match="the data changed since this sweep started"):
-        prepare_context(load_project(project(0.5)), manifest_path=manifest)
+        prepare_context(load_checked_project(project(0.5)), manifest_path=manifest)
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_thumbnail_is_a_png_data_uri_scaled_up():
 @pytest.fixture
 def synthetic_evaluation(tmp_path):
     """Iris with the project's real splits and a fake model: 70% right, seeded."""
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.tuning import prepare_context
 
     path = tmp_path / "iris.yaml"
@@ -77,7 +77,7 @@ def synthetic_evaluation(tmp_path):
             """
         )
     )
-    pf = load_project(path)
+    pf = load_checked_project(path)
     ctx, ds, manifest = prepare_context(pf)
     rng = np.random.default_rng(0)
     preds = {}

@@ -129,11 +129,12 @@ def _report(ws: Path, *extra: str) -> dict:
 
 def _task_data(ws: Path, name: str) -> dict:
     """The sweep's split sets, rebuilt from its project file and split manifest."""
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.tuning import prepare_context
 
     ctx, _, _ = prepare_context(
-        load_project(ws.parent / "project.yaml"), manifest_path=ws / "sweeps" / name / "splits.json"
+        load_checked_project(ws.parent / "project.yaml"),
+        manifest_path=ws / "sweeps" / name / "splits.json",
     )
     return ctx.task_data
 

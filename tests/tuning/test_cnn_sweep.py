@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sweeplab.cli import main
-from sweeplab.config.project import load_project
+from sweeplab.data import load_checked_project
 from sweeplab.errors import UserError
 from sweeplab.models import MODELS
 from sweeplab.space import load_space
@@ -38,7 +38,7 @@ SHIPPED = [
 
 @pytest.mark.parametrize(("project", "space", "model"), SHIPPED)
 def test_shipped_spaces_name_only_model_arguments_and_training_settings(project, space, model):
-    pf = load_project(REPO / project)
+    pf = load_checked_project(REPO / project)
     assert pf.project.data.splits.sizes()  # loads and validates
     spec = MODELS.get(model)
     check_space_names(
@@ -51,7 +51,9 @@ def test_shipped_spaces_name_only_model_arguments_and_training_settings(project,
 
 
 def test_cnn_project_uses_the_mlp_projects_splits():
-    cnn, mlp = (load_project(REPO / f"projects/digits_{m}.yaml").project for m in ("cnn", "mlp"))
+    cnn, mlp = (
+        load_checked_project(REPO / f"projects/digits_{m}.yaml").project for m in ("cnn", "mlp")
+    )
     assert cnn.data == mlp.data
     assert MODELS.get(cnn.model.name).input_kind == "image"
 
@@ -139,7 +141,7 @@ def test_pretrain_logs_a_checkpoint_and_finetune_starts_from_the_best_trial(
         "{epochs: 1, init_from: 'best:pre', transfer: freeze_backbone}",
         "{train: 100, dev: 0.5, test: 0.5}",
     )
-    ctx, _, _ = prepare_context(load_project(fine))
+    ctx, _, _ = prepare_context(load_checked_project(fine))
     for k, v in by_id.items():
         torch.testing.assert_close(ctx.init_state[k], v, rtol=0, atol=0)
     result = run_trial(ctx, {}, keep_model=True)
@@ -162,7 +164,7 @@ def test_pretrain_logs_a_checkpoint_and_finetune_starts_from_the_best_trial(
     )
     text = other.read_text().replace("kernel_size: 3", "kernel_size: 5")
     other.write_text(text)
-    ctx, _, _ = prepare_context(load_project(other))
+    ctx, _, _ = prepare_context(load_checked_project(other))
     with pytest.raises(UserError, match="does not fit 'lenet5'.*another shape"):
         run_trial(ctx, {})
 

@@ -108,12 +108,12 @@ def test_one_sweep_tells_scratch_and_fine_tune_trials_apart(swept) -> None:
 @pytest.mark.slow
 def test_scratch_ignores_the_checkpoint(swept) -> None:
     """A scratch trial's curve is exactly the curve of the same project without init_from."""
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.tuning._context import prepare_context
     from sweeplab.tuning._trial import run_trial
 
     root, _, _, curves = swept
-    ctx, _, _ = prepare_context(load_project(_fine(root, init_from=False)))
+    ctx, _, _ = prepare_context(load_checked_project(_fine(root, init_from=False)))
     assert ctx.init_state is None
     plain = run_trial(ctx, {"seed": SEEDS[0]})
     assert [h["dev_error"] for h in plain.history] == pytest.approx(

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sweeplab.cli import main
-from sweeplab.config.project import load_project
+from sweeplab.data import load_checked_project
 from sweeplab.models import MODELS, build_model
 from sweeplab.space import load_space
 from sweeplab.tuning._context import check_space_names, prepare_context
@@ -166,7 +166,7 @@ SHIPPED = [
 
 @pytest.mark.parametrize(("name", "task"), SHIPPED)
 def test_shipped_vision_projects_load_and_their_spaces_route(name: str, task: str) -> None:
-    pf = load_project(REPO / f"projects/{name}.yaml")
+    pf = load_checked_project(REPO / f"projects/{name}.yaml")
     from sweeplab.config.project import task_of
     from sweeplab.training import TrainConfig
     from sweeplab.training._tasks import task_args_schema
@@ -189,7 +189,7 @@ def test_shipped_vision_projects_load_and_their_spaces_route(name: str, task: st
 def test_identity_splits_keep_dev_and_test_identities_out_of_training(tmp_path) -> None:
     import pickle
 
-    pf = load_project(REPO / "projects/faces_verification.yaml")
+    pf = load_checked_project(REPO / "projects/faces_verification.yaml")
     ctx, _, manifest = prepare_context(pf, manifest_path=tmp_path / "splits.json")
     ids = {k: set(v.labels.tolist()) for k, v in ctx.task_data.items()}
     assert len(ids["train"]) == 140 and len(ids["dev"]) == 30 and len(ids["test"]) == 30

@@ -51,11 +51,10 @@ def splits(
     from rich.table import Table
 
     from sweeplab.cli._common import path_arg
-    from sweeplab.config.project import load_project
-    from sweeplab.data import SplitManifest, build_splits, load_dataset
+    from sweeplab.data import SplitManifest, build_splits, load_checked_project, load_dataset
     from sweeplab.errors import UserError
 
-    pf = load_project(path_arg(project))
+    pf = load_checked_project(path_arg(project))
     ds = load_dataset(pf.project.data, base_dir=pf.base_dir)
     if sweep is not None:
         from sweeplab.workspace import Workspace

@@ -9,6 +9,7 @@ file, the line and the key.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -19,8 +20,8 @@ from pydantic import Field, field_validator, model_validator
 from sweeplab.config._base import Schema
 from sweeplab.config._validate import validate_doc
 from sweeplab.config._yaml import YamlDoc, load_yaml
+from sweeplab.config.data import DataConfig
 from sweeplab.config.train import TrainConfig
-from sweeplab.data import DataConfig
 from sweeplab.errors import UserError
 
 __all__ = [
@@ -353,11 +354,19 @@ class ProjectFile:
         return self.doc.error(message, tuple(path), suggestions=suggestions)
 
 
-def load_project(path: str | Path) -> ProjectFile:
+def load_project(
+    path: str | Path, *, checks: Sequence[Callable[[ProjectFile], None]] = ()
+) -> ProjectFile:
+    """The validated project file at ``path``. ``checks`` run right after the schema (before
+    the cross-section checks, which rely on them): e.g. ``sweeplab.data.check_project_data``,
+    the checks that need the data package's registries; the product loads projects through
+    ``sweeplab.data.load_checked_project``, which passes it."""
     path = Path(path)
     doc = load_yaml(path)
     project = validate_doc(doc, Project)
     pf = ProjectFile(project=project, path=path, doc=doc)
+    for check in checks:
+        check(pf)
     _check_task(pf)
     _check_model(pf)
     _check_metrics(pf)

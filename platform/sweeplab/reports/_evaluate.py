@@ -302,7 +302,7 @@ def evaluate_trial(
     ref: TrialRef, *, tracking_uri: str | None = None, cache: bool = True
 ) -> Evaluation:
     """Load (or re-train) the trial's model and predict train, train-dev and dev. Never test."""
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.tuning import prepare_context
 
     project_path = Path(ref.info["project"])
@@ -318,7 +318,7 @@ def evaluate_trial(
             "know which examples the trial trained on",
             file=str(manifest_path),
         )
-    pf = load_project(project_path)
+    pf = load_checked_project(project_path)
     if pf.project.task == "multilabel":  # one predicted class per example is assumed below
         per_label = sorted(k for k in ref.metrics if k.startswith("dev_error_"))
         raise UserError(

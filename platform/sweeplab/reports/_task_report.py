@@ -140,7 +140,8 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def project_task(ref: TrialRef) -> tuple[Any, str | None]:
     """(the sweep's project file, its task) — the task decides which report a trial gets."""
-    from sweeplab.config.project import load_project, task_of
+    from sweeplab.config.project import task_of
+    from sweeplab.data import load_checked_project
     from sweeplab.errors import UserError
 
     path = Path(ref.info["project"])
@@ -148,7 +149,7 @@ def project_task(ref: TrialRef) -> tuple[Any, str | None]:
         raise UserError(
             f"the project file of sweep {ref.sweep!r} is gone; the report needs it", file=str(path)
         )
-    pf = load_project(path)
+    pf = load_checked_project(path)
     return pf, task_of(pf.project)
 
 

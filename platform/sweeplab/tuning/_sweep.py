@@ -119,7 +119,7 @@ def _default_name(project_name: str) -> str:
 
 
 def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepSetup:
-    from sweeplab.config.project import load_project
+    from sweeplab.data import load_checked_project
     from sweeplab.space import load_space
     from sweeplab.tracking import (
         Outbox,
@@ -133,7 +133,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     from sweeplab.tuning._context import check_space_names, prepare_context
 
     say = progress or (lambda event, data: None)
-    pf = load_project(settings.project_path)
+    pf = load_checked_project(settings.project_path)
     project = pf.project
     ws = Workspace.at(settings.workspace).ensure()
 
