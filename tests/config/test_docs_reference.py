@@ -7,13 +7,13 @@ import re
 from tests.conftest import REPO
 
 from sweeplab.config import parse_yaml, validate_doc
-from sweeplab.config.reference import render_reference
+from sweeplab.reports.reference import render_reference
 
 
 def test_reference_is_current():
     current = (REPO / "docs" / "reference.md").read_text()
     assert current == render_reference(), (
-        "regenerate: python -m sweeplab.config.reference > docs/reference.md"
+        "regenerate: python -m sweeplab.reports.reference > docs/reference.md"
     )
 
 

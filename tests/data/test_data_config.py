@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from sweeplab.data import DataConfig
+from sweeplab.data import DataConfig, check_data_config
+from sweeplab.errors import UserError
+from sweeplab.tasks import load_project
 
 OK = {"train": 0.8, "dev": 0.2}
 
 
 def _error(**kw: object) -> str:
+    """The section's error: the schema's, or check_data_config's (names in the registries)."""
     kw.setdefault("splits", OK)
-    with pytest.raises(ValidationError) as info:
-        DataConfig(**kw)
+    with pytest.raises((ValidationError, UserError)) as info:
+        check_data_config(DataConfig(**kw))
     return str(info.value)
 
 
@@ -49,6 +52,50 @@ def test_unknown_dataset_lists_choices_and_close_match():
     assert "unknown dataset 'sklearn:digts'" in msg
     assert "sklearn:breast_cancer, sklearn:digits, sklearn:iris, sklearn:wine" in msg
     assert "Did you mean 'sklearn:digits'?" in msg
+
+
+def test_the_schema_checks_the_form_and_check_data_config_the_registered_names():
+    cfg = DataConfig(source="sklearn:digts", splits=OK)  # well-formed: the schema accepts it
+    assert (cfg.scheme, cfg.location) == ("sklearn", "digts")
+    with pytest.raises(UserError) as info:
+        check_data_config(cfg)
+    assert info.value.key == "data.source"
+    assert info.value.suggestions == ["sklearn:digits"]
+    gen = DataConfig(source="generated:shapez", splits=OK)
+    assert (gen.scheme, gen.location) == ("generated", "shapez")
+    with pytest.raises(UserError, match="unknown generated data set 'generated:shapez'") as info:
+        check_data_config(gen)
+    assert info.value.key == "data.source" and "generated:shapes" in info.value.suggestions
+    check_data_config(DataConfig(source="csv:nowhere.csv", label="y", splits=OK))  # a path
+
+
+def test_unknown_degradation_names_its_key():
+    with pytest.raises(UserError) as info:
+        check_data_config(
+            DataConfig(
+                source="sklearn:digits",
+                target={"derive": {"degradations": []}, "size": 10},
+                splits={"train": 1.0},
+            )
+        )
+    assert info.value.key == "data.target.derive.degradations"
+    assert "at least one degradation is needed, one of: blur," in info.value.message
+    msg = _error(source="sklearn:digits", degrade={"degradations": ["noise", "blurr"]})
+    assert msg.startswith("data.degrade.degradations: unknown degradation 'blurr'")
+
+
+def test_a_loaded_project_points_the_registry_errors_at_their_line(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "name: p\ndata:\n  source: sklearn:irsi\n  splits: {train: 0.6, dev: 0.4}\nmodel: softmax\n"
+    )
+    with pytest.raises(UserError) as info:
+        load_project(path)
+    assert str(info.value) == (
+        f"{path}:3: data.source: unknown dataset 'sklearn:irsi'; expected one of: "
+        "sklearn:breast_cancer, sklearn:digits, sklearn:iris, sklearn:wine, or csv:PATH, "
+        "parquet:PATH, images:DIR. Did you mean 'sklearn:iris'?"
+    )
 
 
 def test_misspelled_file_kind_suggests_the_right_one():

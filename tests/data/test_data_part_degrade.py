@@ -20,6 +20,7 @@ from sweeplab.data import (
     DeriveConfig,
     PartConfig,
     build_splits,
+    check_data_config,
     degrade,
     load_dataset,
     part_indices,
@@ -37,8 +38,8 @@ def _load(**kw: object):
 def _error(**kw: object) -> str:
     kw.setdefault("splits", {"train": 0.8, "dev": 0.2})
     kw.setdefault("source", "sklearn:digits")
-    with pytest.raises(ValidationError) as info:
-        DataConfig(**kw)
+    with pytest.raises((ValidationError, UserError)) as info:
+        check_data_config(DataConfig(**kw))  # the schema's error, or the registry check's
     return str(info.value)
 
 

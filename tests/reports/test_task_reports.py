@@ -132,7 +132,8 @@ def _task_data(ws: Path, name: str) -> dict:
     from sweeplab.tasks import load_project, prepare_context
 
     ctx, _, _ = prepare_context(
-        load_project(ws.parent / "project.yaml"), manifest_path=ws / "sweeps" / name / "splits.json"
+        load_project(ws.parent / "project.yaml"),
+        manifest_path=ws / "sweeps" / name / "splits.json",
     )
     return ctx.task_data
 

@@ -23,6 +23,7 @@ from sweeplab.cli import sample as _sample  # noqa: E402,F401
 from sweeplab.cli import splits as _splits  # noqa: E402,F401
 from sweeplab.cli import sweep as _sweep  # noqa: E402,F401
 from sweeplab.cli import sync as _sync  # noqa: E402,F401
+from sweeplab.cli import tasks as _tasks  # noqa: E402,F401
 from sweeplab.cli import ui as _ui  # noqa: E402,F401
 from sweeplab.cli._app import app, state
 

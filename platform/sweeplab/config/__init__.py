@@ -2,7 +2,11 @@
 
 ``sweeplab.config`` itself is light (the YAML loader and the base schema); the project
 schema, which composes the data, model and training sections, is in
-:mod:`sweeplab.config.project`.
+:mod:`sweeplab.config.project`, the sections' schemas in :mod:`sweeplab.config.data` and
+:mod:`sweeplab.config.train`. The package imports no other sweeplab package but
+``sweeplab.errors`` and ``sweeplab.registry`` (an import-linter contract in pyproject.toml):
+checks that need another package's registries live in that package, e.g.
+:func:`sweeplab.data.check_data_config`.
 """
 
 from sweeplab.config._base import Schema

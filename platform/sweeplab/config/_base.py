@@ -10,9 +10,11 @@ __all__ = ["Schema"]
 class Schema(BaseModel):
     """A strict, immutable section: unknown keys are errors (with close matches), not ignored.
 
-    Subpackages own the schema of their section (``data.DataConfig``, ``training.TrainConfig``,
-    a model's args); ``config.load_project`` composes them and turns pydantic's errors into
-    one-line :class:`sweeplab.errors.UserError` messages with file, line and key path.
+    The project file's sections are here (``config.data.DataConfig``,
+    ``config.train.TrainConfig``; the data and training packages re-export them); a model's
+    args are the models package's own. ``config.load_project`` composes them and turns
+    pydantic's errors into one-line :class:`sweeplab.errors.UserError` messages with file,
+    line and key path.
     Validators raise ``ValueError`` with the rule and what was found:
     ``"min <= max must hold, but got min=3, max=1"``.
     """

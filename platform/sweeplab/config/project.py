@@ -19,9 +19,9 @@ from pydantic import Field, field_validator, model_validator
 from sweeplab.config._base import Schema
 from sweeplab.config._validate import validate_doc
 from sweeplab.config._yaml import YamlDoc, load_yaml
-from sweeplab.data import DataConfig
+from sweeplab.config.data import DataConfig
+from sweeplab.config.train import TrainConfig
 from sweeplab.errors import UserError
-from sweeplab.training import TrainConfig
 
 __all__ = [
     "HumanLevel",

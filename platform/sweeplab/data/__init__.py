@@ -51,8 +51,12 @@ train part, and train_dev is carved from that pool::
       splits: {train: 0.95, train_dev: 0.05}
 
 Sizes are fractions in (0, 1] or counts (integers >= 1); fractions must sum to 1; 0 or an
-absent key means no such split. Errors in the section are ``ValueError``s inside pydantic
-validation (the config loader adds file and line); errors found in the data are
+absent key means no such split. The section's schemas live in :mod:`sweeplab.config.data`
+(re-exported here); errors in the section's form are ``ValueError``s inside pydantic
+validation (the config loader adds file and line). Names that only this package's registries
+know (the data set, ``generated:NAME``, degradations) are checked by
+:func:`check_data_config` (:func:`check_project_data` on a loaded project file, which
+:func:`check_project_data` runs). Errors found in the data are
 :class:`~sweeplab.errors.UserError` with ``key`` set and the data file named in the message.
 
 Order of operations: source -> ``part`` -> ``classes`` -> ``degrade`` (every example, scaled
@@ -64,7 +68,16 @@ Flow: ``load_dataset`` -> ``build_splits`` (a :class:`SplitManifest`, saved besi
 -> ``prepare_tensors`` (once per sweep, shared by every trial).
 """
 
-from sweeplab.data._config import DataConfig
+from sweeplab.config.data import (
+    DataConfig,
+    DeriveConfig,
+    PartConfig,
+    SplitsConfig,
+    StyleImagesConfig,
+    TargetConfig,
+    TargetSplitsConfig,
+)
+from sweeplab.data._check import check_data_config, check_project_data
 from sweeplab.data._dataset import Dataset, fingerprint, row_hashes
 from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, degrade_all, derive_target
 from sweeplab.data._generated import (
@@ -83,12 +96,10 @@ from sweeplab.data._generated import (
 from sweeplab.data._images import filter_classes, load_image_folder, resize_images
 from sweeplab.data._manifest import SplitManifest
 from sweeplab.data._normalize import Normalizer
-from sweeplab.data._part import PartConfig, part_indices, take_part
+from sweeplab.data._part import part_indices, take_part
 from sweeplab.data._quality import quality_tags
-from sweeplab.data._sizes import SplitsConfig, TargetSplitsConfig
 from sweeplab.data._sources import DATASETS, load_dataset
 from sweeplab.data._splits import build_splits
-from sweeplab.data._target_config import DeriveConfig, TargetConfig
 from sweeplab.data._task_data import (
     GENERATED,
     generator_arguments,
@@ -121,9 +132,12 @@ __all__ = [
     "SplitManifest",
     "SplitTensors",
     "SplitsConfig",
+    "StyleImagesConfig",
     "TargetConfig",
     "TargetSplitsConfig",
     "build_splits",
+    "check_data_config",
+    "check_project_data",
     "degrade",
     "degrade_all",
     "derive_target",

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sweeplab.config.data import DeriveConfig
 from sweeplab.data._allocate import allocate
 from sweeplab.data._dataset import Dataset
-from sweeplab.data._target_config import DeriveConfig
 from sweeplab.errors import UserError
 from sweeplab.registry import Registry
 

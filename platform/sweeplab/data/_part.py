@@ -3,7 +3,8 @@
 Two projects that take ``part: {of: 2, index: 0}`` and ``{of: 2, index: 1}`` with one seed
 see disjoint examples that together are the whole source: e.g. pre-training on clean images
 of one half and fine-tuning on degraded images of the other, so that no image's clean copy
-trains the network that is scored on its degraded copy.
+trains the network that is scored on its degraded copy. The section's schema,
+:class:`~sweeplab.config.data.PartConfig`, is in :mod:`sweeplab.config.data`.
 """
 
 from __future__ import annotations
@@ -11,33 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from pydantic import Field, model_validator
 
-from sweeplab.config._base import Schema
+from sweeplab.config.data import PartConfig
 from sweeplab.data._dataset import Dataset
 
-__all__ = ["PartConfig", "part_indices", "take_part"]
-
-
-class PartConfig(Schema):
-    """Part ``index`` of ``of``: a seeded permutation of the examples cut in ``of`` pieces."""
-
-    of: int = Field(ge=2, description="How many disjoint parts the source is cut into.")
-    index: int = Field(ge=0, description="Which part this project takes, 0 .. of-1.")
-    seed: int = Field(
-        default=0,
-        ge=0,
-        description="Seed of the permutation; every project sharing the source must use the same.",
-    )
-
-    @model_validator(mode="after")
-    def _index_in_range(self) -> PartConfig:
-        if self.index >= self.of:
-            raise ValueError(
-                f"part.index < part.of must hold (parts are numbered 0 .. {self.of - 1}), "
-                f"but got index={self.index}, of={self.of}"
-            )
-        return self
+__all__ = ["part_indices", "take_part"]
 
 
 def part_indices(n: int, cfg: PartConfig) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sweeplab.data._config import FILE_SCHEMES, IMAGE_SCHEMES, DataConfig
+from sweeplab.config.data import FILE_SCHEMES, IMAGE_SCHEMES, DataConfig
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError, unknown_name_error
 from sweeplab.registry import Registry

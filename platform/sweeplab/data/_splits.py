@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from sweeplab.config.data import SPLIT_ORDER, DataConfig
 from sweeplab.data._allocate import (
     allocate,
     duplicate_groups,
     keep_duplicates_together,
     split_sizes,
 )
-from sweeplab.data._config import SPLIT_ORDER, DataConfig
 from sweeplab.data._dataset import Dataset
 from sweeplab.data._manifest import SplitManifest
 from sweeplab.errors import UserError

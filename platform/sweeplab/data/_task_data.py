@@ -219,8 +219,8 @@ def load_task_data(source: str, generate: dict[str, Any] | None, *, seed: int) -
 
 def identity_splits(ds: Dataset, cfg: Any) -> Any:
     """A split manifest by identity: split sizes count identities, not examples."""
+    from sweeplab.config.data import SPLIT_ORDER
     from sweeplab.data._allocate import split_sizes
-    from sweeplab.data._config import SPLIT_ORDER
     from sweeplab.data._manifest import SplitManifest
 
     ids = np.unique(ds.y)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sweeplab.analysis import Constraint
 from sweeplab.config import format_validation_error
 from sweeplab.config.project import Project, ProjectFile, parse_project
-from sweeplab.data import GENERATED, generator_arguments
+from sweeplab.data import GENERATED, check_project_data, generator_arguments
 from sweeplab.errors import UserError, close_matches
 from sweeplab.models import MODELS
 from sweeplab.tasks._spec import COMMON_METRICS, TASKS, Task
@@ -25,6 +25,7 @@ __all__ = ["known_metrics", "load_project", "task_of", "task_spec"]
 def load_project(path: str | Path) -> ProjectFile:
     """Parse and check a project file: the one way the product reads one."""
     pf = parse_project(path)
+    check_project_data(pf)  # the registries' names first: the checks below look them up
     _check_task(pf)
     _check_model(pf)
     _check_metrics(pf)

@@ -7,7 +7,7 @@ per-epoch metrics named in the design brief (``train_loss``, ``train_loss_ewma``
 multi-label adds ``<set>_error_<label>``).
 """
 
-from sweeplab.training._config import TrainConfig
+from sweeplab.config.train import TrainConfig
 from sweeplab.training._device import resolve_device, seed_everything
 from sweeplab.training._fit import (
     EVAL_SETS,

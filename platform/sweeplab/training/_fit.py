@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from sweeplab.config.train import TrainConfig
 from sweeplab.errors import SweeplabError, UserError, unknown_name_error
 from sweeplab.training._augment import Augmenter, AugmentSpec
-from sweeplab.training._config import TrainConfig
 from sweeplab.training._device import resolve_device
 from sweeplab.training._optim import make_optimizer, start_epoch_lr
 from sweeplab.training._predict import evaluate, evaluate_labels

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import torch
 
-from sweeplab.training._config import TrainConfig
+from sweeplab.config.train import TrainConfig
 
 __all__ = ["EWMAMomentum", "learning_rate_at", "make_optimizer", "start_epoch_lr"]
 

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from sweeplab.config.train import TrainConfig
 from sweeplab.data._generated import DetectionSet, LandmarkSet
 from sweeplab.models._detection import decode_landmarks, decode_localization
-from sweeplab.training._config import TrainConfig
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 from sweeplab.training._tasks._losses import landmark_loss, localization_loss

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from sweeplab.config.train import TrainConfig
 from sweeplab.errors import UserError
-from sweeplab.training._config import TrainConfig
 from sweeplab.training._fit import DivergedError, EpochResult
 from sweeplab.training._optim import make_optimizer, start_epoch_lr
 

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from sweeplab.analysis._boxes import mean_iou
+from sweeplab.config.train import TrainConfig
 from sweeplab.data._generated import SegmentationSet
 from sweeplab.models._unet import UNet
-from sweeplab.training._config import TrainConfig
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 

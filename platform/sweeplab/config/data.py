@@ -1,4 +1,10 @@
-"""The ``data:`` section of a project file: where the examples come from and how they are split."""
+"""The ``data:`` section of a project file: where the examples come from and how they are split.
+
+The schemas only: what they can check alone (the form of ``source``, numbers, keys and how
+the keys fit together). Whether a named source or degradation exists is checked by
+:func:`sweeplab.data.check_data_config`, which knows the data package's registries; the YAML
+examples are in :mod:`sweeplab.data`'s docstring.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,16 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from sweeplab.config._base import Schema
-from sweeplab.data._part import PartConfig
-from sweeplab.data._sizes import SPLIT_ORDER, SplitsConfig
-from sweeplab.data._target_config import DeriveConfig, TargetConfig
-from sweeplab.errors import close_matches, unknown_name_error
+from sweeplab.config._data_parts import (
+    SPLIT_ORDER,
+    DeriveConfig,
+    PartConfig,
+    SplitsConfig,
+    TargetConfig,
+    TargetSplitsConfig,
+    check_size,
+)
+from sweeplab.errors import close_matches
 
 __all__ = [
     "FILE_SCHEMES",
@@ -19,7 +31,13 @@ __all__ = [
     "IMAGE_SCHEMES",
     "SPLIT_ORDER",
     "DataConfig",
+    "DeriveConfig",
+    "PartConfig",
+    "SplitsConfig",
     "StyleImagesConfig",
+    "TargetConfig",
+    "TargetSplitsConfig",
+    "check_size",
     "parse_source",
 ]
 
@@ -104,12 +122,12 @@ class DataConfig(Schema):
     @field_validator("source")
     @classmethod
     def _source(cls, source: str) -> str:
-        parse_source(source)  # raises ValueError with close matches
+        parse_source(source)  # raises ValueError for a malformed source (close matches)
         return source.strip()
 
     @model_validator(mode="after")
     def _rules(self) -> DataConfig:
-        scheme, rest = parse_source(self.source)
+        scheme, _ = parse_source(self.source)
         if self.generate is not None and scheme != GENERATED_SCHEME:
             raise ValueError(
                 f"generate is set, but {self.source} is not a generated:NAME source; remove generate"
@@ -189,11 +207,11 @@ class DataConfig(Schema):
 def parse_source(source: str) -> tuple[str, str]:
     """``"csv:a/b.csv"`` -> ``("csv", "a/b.csv")``; ``"sklearn:digits"`` -> ``("sklearn", "digits")``.
 
-    A bare path ending in .csv / .parquet is accepted. Raises ``ValueError`` for anything else,
-    with close matches of the known names.
+    By its form alone: ``scheme:location``, or a bare path ending in .csv / .parquet / .pq.
+    Raises ``ValueError`` for a file or image source that names nothing and for a misspelled
+    kind (with the close match). Whether a built-in data set (``sklearn:digits``) or a
+    ``generated:NAME`` exists is for :func:`sweeplab.data.check_data_config` to say.
     """
-    from sweeplab.data._sources import DATASETS
-
     source = source.strip()
     scheme, sep, rest = source.partition(":")
     if sep and scheme in FILE_SCHEMES:
@@ -207,16 +225,7 @@ def parse_source(source: str) -> tuple[str, str]:
             raise ValueError(f"source {source!r} names no folder; write images:path/to/root")
         return scheme, rest.strip()
     if sep and scheme == GENERATED_SCHEME:
-        from sweeplab.data._task_data import GENERATED
-
-        if rest.strip() in GENERATED:
-            return scheme, rest.strip()
-        names = [f"generated:{n}" for n in GENERATED]
-        near = close_matches(rest.strip(), list(GENERATED))
-        hint = f" Did you mean {', '.join(repr('generated:' + n) for n in near)}?" if near else ""
-        raise ValueError(
-            f"unknown generated data set {source!r}; expected one of: {', '.join(names)}.{hint}"
-        )
+        return scheme, rest.strip()
     kinds = FILE_SCHEMES + IMAGE_SCHEMES
     if sep and scheme not in kinds and (near := close_matches(scheme, kinds)):
         raise ValueError(
@@ -224,22 +233,7 @@ def parse_source(source: str) -> tuple[str, str]:
             "images:DIR. "
             f"Did you mean '{near[0]}:{rest}'?"
         )
-    if source in DATASETS:
-        return scheme, rest
     suffix = PurePath(source).suffix.lower()
     if suffix in _SUFFIX_SCHEMES:
         return _SUFFIX_SCHEMES[suffix], source
-    raise ValueError(_unknown_dataset(source, DATASETS.names()))
-
-
-def _unknown_dataset(source: str, names: list[str]) -> str:
-    """unknown_name_error's text plus the file forms; close matches of the name part first."""
-    err = unknown_name_error("dataset", source, names)
-    scheme, _, rest = source.partition(":")
-    rests = {n.partition(":")[2]: n for n in names}  # "digits" -> "sklearn:digits"
-    same_kind = [n for n in names if n.partition(":")[0] == scheme]
-    near = [rests[m] for m in close_matches(rest, rests)] if rest else []
-    near = sorted(near, key=lambda n: n not in same_kind) or err.suggestions
-    head = err.message.rstrip(".")
-    hint = f" Did you mean {', '.join(repr(s) for s in near)}?" if near else ""
-    return f"{head}, or csv:PATH, parquet:PATH, images:DIR.{hint}"
+    return scheme, rest  # a built-in data set's name, e.g. sklearn:digits

@@ -1,6 +1,6 @@
 """Generate the key reference of project and search-space files from the schemas.
 
-``python -m sweeplab.config.reference > docs/reference.md`` — a test regenerates it and
+``python -m sweeplab.reports.reference > docs/reference.md`` — a test regenerates it and
 compares, so the reference cannot drift from the code.
 """
 
@@ -13,6 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
+
+from sweeplab.config.project import Project
+from sweeplab.models import MODELS
+from sweeplab.tasks import TASKS
 
 __all__ = ["render_reference"]
 
@@ -84,14 +88,22 @@ def _table(model: type[BaseModel], prefix: str, seen: set, sections: list[str]) 
         _table(sub, path, seen, sections)
 
 
+def _args_table(schema: type[BaseModel], sections: list[str]) -> None:
+    sections.append("| key | type | default | meaning |\n|---|---|---|---|")
+    for fname, field in schema.model_fields.items():
+        desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        sections.append(
+            f"| `{fname}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |"
+        )
+    sections.append("")
+
+
 def render_reference() -> str:
-    from sweeplab.config.project import Project
-    from sweeplab.models import MODELS
 
     sections: list[str] = [
         "# sweeplab file reference",
         "",
-        "Generated from the schemas by `python -m sweeplab.config.reference`; a test keeps it "
+        "Generated from the schemas by `python -m sweeplab.reports.reference`; a test keeps it "
         "in step with the code. Worked examples: `projects/` and `search_spaces/`, and the "
         "README.",
         "",
@@ -111,13 +123,21 @@ def render_reference() -> str:
         sections.append(
             f"### model `{name}` — {spec.description}\n\ntasks: {', '.join(spec.tasks)}; input: {spec.input_kind}\n"
         )
-        sections.append("| key | type | default | meaning |\n|---|---|---|---|")
-        for fname, field in spec.args.model_fields.items():
-            desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
-            sections.append(
-                f"| `{fname}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |"
-            )
-        sections.append("")
+        _args_table(spec.args, sections)
+    sections += [
+        "## Tasks",
+        "",
+        "`task:` in the project file; each task's own settings go in `task_args:` and can be "
+        "searched by name like model arguments (`sweeplab tasks` lists them).",
+        "",
+    ]
+    for name in TASKS:
+        task = TASKS.get(name)
+        metrics = ", ".join(f"`{m}`" for m in task.metrics) or "the common ones"
+        measure = f"; `dev_error`: {task.error_measure}" if task.error_measure else ""
+        sections.append(f"### task `{name}` — {task.description}\n\nmetrics: {metrics}{measure}\n")
+        if task.args is not None and task.args.model_fields:
+            _args_table(task.args, sections)
     sections.append(_SPACE_REFERENCE)
     return "\n".join(sections).rstrip() + "\n"
 
