@@ -13,26 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import ValidationError
 from torch import nn
 
-from sweeplab.config._base import Schema
-from sweeplab.errors import UserError
+from sweeplab.config import Schema, format_validation_error
 from sweeplab.registry import Registry
 
-__all__ = ["MODELS", "ModelSpec", "build_model", "register_model", "InputKind", "Task"]
+__all__ = ["MODELS", "ModelSpec", "build_model", "register_model", "InputKind"]
 
-Task = Literal[
-    "binary",
-    "multiclass",
-    "multilabel",
-    "regression",
-    "detection",
-    "segmentation",
-    "verification",
-    "style_transfer",
-    "localization",
-    "landmarks",
-]
 InputKind = Literal["vector", "image"]
 
 
@@ -97,15 +85,8 @@ def build_model(
     """Validate ``args`` against the model's schema and build it."""
     spec = MODELS.get(name)
     if not isinstance(args, spec.args):
-        from pydantic import ValidationError
-
         try:
             args = spec.args(**dict(args))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            raise UserError(
-                f"{msg} (found {err.get('input')!r})", key=f"model.{key}" if key else "model"
-            ) from None
+            raise format_validation_error(exc, spec.args, root=("model",)) from None
     return spec.build(args, input_shape=tuple(input_shape), num_outputs=int(num_outputs))
