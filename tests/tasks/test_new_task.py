@@ -39,7 +39,7 @@ from sweeplab.tasks import (
     report_table,
     sweep_manifest,
 )
-from sweeplab.training import EpochResult, TrainConfig
+from sweeplab.training import EpochResult
 
 
 class ParityArgs(Schema):
@@ -70,17 +70,12 @@ class Parity(Task):
         dataset = load_dataset(project.data, base_dir=pf.base_dir)
         manifest = sweep_manifest(pf, dataset, manifest_path, build_splits)
         tensors = prepare_tensors(dataset, manifest, normalize=True, device="cpu", image=False)
-        spec = MODELS.get(project.model.name)
-        ctx = SweepContext(
-            project=project,
+        ctx = SweepContext.of(
+            pf,
             task=self.name,
-            tensors=tensors,
-            model_name=spec.name,
-            model_args=dict(project.model.args),
-            model_fields=frozenset(spec.args.model_fields),
-            train_fields=frozenset(TrainConfig.model_fields),
+            model=MODELS.get(project.model.name),
             args_schema=ParityArgs,
-            task_args=dict(project.task_args),
+            tensors=tensors,
         )
         return ctx, dataset, manifest
 

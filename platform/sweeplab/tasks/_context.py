@@ -59,6 +59,38 @@ class SweepContext:
     task_data: dict[str, Any] = field(default_factory=dict)
     _device_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def of(
+        cls,
+        pf: ProjectFile,
+        *,
+        task: str,
+        model: ModelSpec,
+        searchable: bool = True,
+        args_schema: type[Schema] | None = None,
+        **data: Any,
+    ) -> SweepContext:
+        """The context of ``pf``'s sweep: its model and fixed arguments, the fields a search
+        space may name (none when ``searchable`` is False), human-level error, the task's
+        settings; ``data`` is the rest (``tensors``, ``task_data``, ``init_state``)."""
+        project = pf.project
+        return cls(
+            project=project,
+            task=task,
+            tensors=data.pop("tensors", None),
+            model_name=model.name,
+            model_args=dict(project.model.args),
+            model_fields=frozenset(model.args.model_fields) if searchable else frozenset(),
+            train_fields=frozenset(TrainConfig.model_fields) if searchable else frozenset(),
+            human_level_error=project.human_level_error.error
+            if project.human_level_error
+            else None,
+            base_dir=str(pf.base_dir),
+            args_schema=args_schema,
+            task_args=dict(project.task_args),
+            **data,
+        )
+
     @property
     def task_fields(self) -> frozenset[str]:
         """The names a search space may give the task's settings."""

@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
+from torch import nn
 
 from sweeplab.config.project import ProjectFile
 from sweeplab.data import build_splits, load_task_data, split_task_data
 from sweeplab.errors import UserError
-from sweeplab.tasks._context import SweepContext, model_for_task, sweep_manifest
+from sweeplab.models import build_model
+from sweeplab.tasks._context import SweepContext, TrialSetup, model_for_task, sweep_manifest
+from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, Task
 from sweeplab.tasks._tables import ReportTable
-from sweeplab.training import TrainConfig, check_task_config
+from sweeplab.training import TaskResult, TrainConfig, check_task_config
 
 __all__ = ["GeneratedTask", "table_artifacts"]
 
@@ -49,26 +52,41 @@ class GeneratedTask(Task):
                 f"the {self.name} sweep needs a train and a dev split", key="data.splits"
             )
         self.check_splits(sets)
-        ctx = SweepContext(
-            project=project,
-            task=self.name,
-            tensors=None,
-            model_name=spec.name,
-            model_args=dict(project.model.args),
-            model_fields=frozenset(spec.args.model_fields),
-            train_fields=frozenset(TrainConfig.model_fields),
-            human_level_error=project.human_level_error.error
-            if project.human_level_error
-            else None,
-            base_dir=str(pf.base_dir),
-            args_schema=self.args,
-            task_args=dict(project.task_args),
-            task_data=sets,
-        )
+        ctx = SweepContext.of(pf, task=self.name, model=spec, args_schema=self.args, task_data=sets)
         return ctx, loaded.dataset, manifest
 
     def check_splits(self, sets: dict[str, Any]) -> None:
         """Task-specific checks of the split sets."""
+
+    def num_outputs(self, train: Any) -> int:
+        """The network's ``num_outputs`` for the train split (classes, points …)."""
+        raise NotImplementedError
+
+    def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
+        train = ctx.task_data["train"]
+        return build_model(
+            ctx.model_name,
+            setup.model_args,
+            input_shape=tuple(train.images.shape[1:]),  # (C, H, W)
+            num_outputs=self.num_outputs(train),
+        )
+
+    def result(
+        self,
+        ctx: SweepContext,
+        model: nn.Module,
+        trained: TaskResult,
+        table: pd.DataFrame,
+        extra: dict[str, float],
+    ) -> TrialResult:
+        """A trained network's trial result, with its error-analysis table as artifacts."""
+        extra = {**extra, "epochs_run": float(len(trained.history))}
+        dev = ctx.task_data["dev"]
+        result = network_result(
+            ctx, model, trained.final, trained.history, dev_inputs=dev.images, extra=extra
+        )
+        result.artifacts = table_artifacts(self.table, table)
+        return result
 
     def report_tables(
         self, metrics: dict[str, float], fetch: Fetch, pf: ProjectFile, sweep_dir: Path

@@ -91,20 +91,7 @@ class Classification(Task):
             init_state = load_checkpoint(
                 project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
             )
-        ctx = SweepContext(
-            project=project,
-            task=task,
-            tensors=tensors,
-            model_name=spec.name,
-            model_args=dict(project.model.args),
-            model_fields=frozenset(spec.args.model_fields),
-            train_fields=frozenset(TrainConfig.model_fields),
-            human_level_error=project.human_level_error.error
-            if project.human_level_error
-            else None,
-            init_state=init_state,
-            base_dir=str(pf.base_dir),
-        )
+        ctx = SweepContext.of(pf, task=task, model=spec, tensors=tensors, init_state=init_state)
         return ctx, dataset, manifest
 
     def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:

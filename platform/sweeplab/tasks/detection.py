@@ -8,7 +8,7 @@ bucket).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 from torch import nn
@@ -16,10 +16,9 @@ from torch import nn
 from sweeplab.analysis import detection_error_table, mean_average_precision
 from sweeplab.config.project import Project
 from sweeplab.data import SHAPE_CLASSES
-from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
-from sweeplab.tasks._generated import GeneratedTask, table_artifacts
-from sweeplab.tasks._result import TrialResult, network_result
+from sweeplab.tasks._generated import GeneratedTask
+from sweeplab.tasks._result import TrialResult
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
 from sweeplab.training import DetectionArgs, detect, train_detector
@@ -44,14 +43,8 @@ class Detection(GeneratedTask):
     def class_names(self, project: Project) -> tuple[str, ...] | None:
         return SHAPE_CLASSES if project.data.scheme == "generated" else None
 
-    def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
-        train = ctx.task_data["train"]
-        return build_model(
-            ctx.model_name,
-            setup.model_args,
-            input_shape=tuple(train.images.shape[1:]),
-            num_outputs=len(train.class_names),
-        )
+    def num_outputs(self, train: Any) -> int:
+        return len(train.class_names)
 
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
@@ -64,12 +57,7 @@ class Detection(GeneratedTask):
         extra = {f"dev_ap_{r['class']}": float(r["ap"]) for _, r in every.iterrows()}
         extra["dev_missed"] = float(every["missed"].sum())
         extra["dev_false_positives"] = float(every["false_positives"].sum())
-        extra["epochs_run"] = float(len(res.history))
-        result = network_result(
-            ctx, model, res.final, res.history, dev_inputs=dev.images, extra=extra
-        )
-        result.artifacts = table_artifacts(self.table, table)
-        return result
+        return self.result(ctx, model, res, table, extra)
 
     def frame_tables(self, frame: pd.DataFrame) -> list[ReportTable]:
         every = frame[frame["size"] == "all"]

@@ -8,7 +8,7 @@ for each point; the trial logs ``analysis/landmark_distances.json``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 from torch import nn
@@ -17,10 +17,9 @@ from sweeplab.analysis import landmark_distance_table
 from sweeplab.config import Schema
 from sweeplab.config.project import Project
 from sweeplab.data import TRIANGLE_LANDMARKS
-from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
-from sweeplab.tasks._generated import GeneratedTask, table_artifacts
-from sweeplab.tasks._result import TrialResult, network_result
+from sweeplab.tasks._generated import GeneratedTask
+from sweeplab.tasks._result import TrialResult
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, report_table
 from sweeplab.training import predict_landmarks, train_landmarks
@@ -51,14 +50,8 @@ class Landmarks(GeneratedTask):
     def class_names(self, project: Project) -> tuple[str, ...] | None:
         return TRIANGLE_LANDMARKS if project.data.scheme == "generated" else None
 
-    def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
-        train = ctx.task_data["train"]
-        return build_model(
-            ctx.model_name,
-            setup.model_args,
-            input_shape=tuple(train.images.shape[1:]),
-            num_outputs=train.points.shape[1],
-        )
+    def num_outputs(self, train: Any) -> int:
+        return train.points.shape[1]
 
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
@@ -71,12 +64,7 @@ class Landmarks(GeneratedTask):
         extra.update(
             {f"dev_distance_{r['name']}": float(r["mean_distance"]) for _, r in table.iterrows()}
         )
-        extra["epochs_run"] = float(len(res.history))
-        result = network_result(
-            ctx, model, res.final, res.history, dev_inputs=dev.images, extra=extra
-        )
-        result.artifacts = table_artifacts(self.table, table)
-        return result
+        return self.result(ctx, model, res, table, extra)
 
     def frame_tables(self, frame: pd.DataFrame) -> list[ReportTable]:
         return [

@@ -10,7 +10,7 @@ class, false alarms on empty images).
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -19,10 +19,9 @@ from torch import nn
 
 from sweeplab.analysis import localization_error_table
 from sweeplab.config import Schema
-from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
-from sweeplab.tasks._generated import GeneratedTask, table_artifacts
-from sweeplab.tasks._result import TrialResult, network_result
+from sweeplab.tasks._generated import GeneratedTask
+from sweeplab.tasks._result import TrialResult
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
 from sweeplab.training import localization_result, train_localizer
@@ -52,14 +51,8 @@ class Localization(GeneratedTask):
     source = "shapes_localization"
     table = "localization_errors"
 
-    def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
-        train = ctx.task_data["train"]
-        return build_model(
-            ctx.model_name,
-            setup.model_args,
-            input_shape=tuple(train.images.shape[1:]),
-            num_outputs=len(train.class_names),
-        )
+    def num_outputs(self, train: Any) -> int:
+        return len(train.class_names)
 
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
@@ -75,13 +68,8 @@ class Localization(GeneratedTask):
         extra = {
             "dev_presence_error": float(wrong_presence.mean()),
             "dev_box_iou": float(np.nanmean(ious)) if present.any() else float("nan"),
-            "epochs_run": float(len(res.history)),
         }
-        result = network_result(
-            ctx, model, res.final, res.history, dev_inputs=dev.images, extra=extra
-        )
-        result.artifacts = table_artifacts(self.table, table)
-        return result
+        return self.result(ctx, model, res, table, extra)
 
     def frame_tables(self, frame: pd.DataFrame) -> list[ReportTable]:
         n, errors = int(frame["images"].sum()), int(frame["errors"].sum())

@@ -6,7 +6,7 @@ IoU), with ``dev_iou_<class>``; the trial logs ``analysis/segmentation_iou.json`
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 from torch import nn
@@ -15,10 +15,9 @@ from sweeplab.analysis import mean_iou, segmentation_iou_table
 from sweeplab.config import Schema
 from sweeplab.config.project import Project
 from sweeplab.data import SHAPE_CLASSES
-from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
-from sweeplab.tasks._generated import GeneratedTask, table_artifacts
-from sweeplab.tasks._result import TrialResult, network_result
+from sweeplab.tasks._generated import GeneratedTask
+from sweeplab.tasks._result import TrialResult
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
 from sweeplab.training import predict_masks, train_segmenter
@@ -47,14 +46,8 @@ class Segmentation(GeneratedTask):
     def class_names(self, project: Project) -> tuple[str, ...] | None:
         return ("background", *SHAPE_CLASSES) if project.data.scheme == "generated" else None
 
-    def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
-        train = ctx.task_data["train"]
-        return build_model(
-            ctx.model_name,
-            setup.model_args,
-            input_shape=tuple(train.images.shape[1:]),
-            num_outputs=train.num_classes,
-        )
+    def num_outputs(self, train: Any) -> int:
+        return train.num_classes
 
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
@@ -68,12 +61,7 @@ class Segmentation(GeneratedTask):
             for _, r in table.iterrows()
             if r["iou"] == r["iou"]  # NaN: the class is absent from dev
         }
-        extra["epochs_run"] = float(len(res.history))
-        result = network_result(
-            ctx, model, res.final, res.history, dev_inputs=dev.images, extra=extra
-        )
-        result.artifacts = table_artifacts(self.table, table)
-        return result
+        return self.result(ctx, model, res, table, extra)
 
     def frame_tables(self, frame: pd.DataFrame) -> list[ReportTable]:
         k = int(frame["iou"].notna().sum()) or 1

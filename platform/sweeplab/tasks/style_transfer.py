@@ -119,20 +119,12 @@ class StyleTransfer(Task):
                 f"the feature network needs 1 or 3 channels, but {data.source} has {channels}",
                 key="data.source",
             )
-        ctx = SweepContext(
-            project=project,
+        ctx = SweepContext.of(
+            pf,
             task=self.name,
-            tensors=None,
-            model_name=spec.name,
-            model_args=dict(project.model.args),
-            model_fields=frozenset(),  # trained once: not searchable
-            train_fields=frozenset(),
-            human_level_error=project.human_level_error.error
-            if project.human_level_error
-            else None,
-            base_dir=str(pf.base_dir),
+            model=spec,
+            searchable=False,  # the feature network and its training run once per sweep
             args_schema=StyleArgs,
-            task_args=dict(project.task_args),
             task_data={
                 "net": net,
                 "content": pics["content"],

@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sweeplab._versions import unchecked_version
+
 __all__ = [
     "CHECKED",
     "COLUMNS",
@@ -68,27 +70,13 @@ _USES = (
 
 
 def check_version() -> str | None:
-    """None when the installed MLflow's major.minor is one in ``CHECKED``, else why not."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    lib = "mlflow"
-    try:
-        installed = version(lib)
-    except PackageNotFoundError:
-        return f"{lib} is not installed"
-    if _minor(installed) in {_minor(v) for v in CHECKED[lib]}:
-        return None
-    checked = ", ".join(f"{_minor(v)}.x" for v in CHECKED[lib])
-    return (
-        f"sweeplab was checked with {lib} {checked}; {lib} {installed} is installed: the bulk "
-        f"metric writer (sweeplab/tracking/_bulk.py) reaches into MLflow's internals {_USES}; "
-        "run tests/test_library_internals.py before use (SWEEPLAB_BULK_METRICS=0 sends every "
-        "batch through MlflowClient.log_batch)"
+    """None when the installed mlflow's major.minor is one in ``CHECKED``, else why not."""
+    return unchecked_version(
+        "mlflow",
+        CHECKED["mlflow"],
+        "the bulk metric writer (sweeplab/tracking/_bulk.py) reaches into MLflow's internals "
+        f"{_USES} (SWEEPLAB_BULK_METRICS=0 sends every batch through MlflowClient.log_batch)",
     )
-
-
-def _minor(v: str) -> str:
-    return ".".join(v.split(".")[:2])
 
 
 # -- the store -------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sweeplab._versions import unchecked_version
+
 __all__ = [
     "CHECKED",
     "check_version",
@@ -56,26 +58,13 @@ _USES = (
 
 
 def check_version() -> str | None:
-    """None when the installed Ray's major.minor is one in ``CHECKED``, else why not."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    lib = "ray"
-    try:
-        installed = version(lib)
-    except PackageNotFoundError:
-        return f"{lib} is not installed"
-    if _minor(installed) in {_minor(v) for v in CHECKED[lib]}:
-        return None
-    checked = ", ".join(f"{_minor(v)}.x" for v in CHECKED[lib])
-    return (
-        f"sweeplab was checked with {lib} {checked}; {lib} {installed} is installed: the "
-        f"Resumable searchers (sweeplab/tuning/_ray_driver.py) reach into Ray's private "
-        f"attributes {_USES}; run tests/test_library_internals.py before use"
+    """None when the installed ray's major.minor is one in ``CHECKED``, else why not."""
+    return unchecked_version(
+        "ray",
+        CHECKED["ray"],
+        "the Resumable searchers (sweeplab/tuning/_ray_driver.py) reach into Ray's private "
+        f"attributes {_USES}",
     )
-
-
-def _minor(v: str) -> str:
-    return ".".join(v.split(".")[:2])
 
 
 # -- BasicVariantGenerator (random and grid) -------------------------------------------------
