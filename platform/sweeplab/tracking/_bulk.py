@@ -27,12 +27,14 @@ MLflow versions it was checked with.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 from typing import Any
 
 from sweeplab.tracking._mlflow_internals import (
+    check_version,
     latest_metrics_table,
     metrics_table,
     params_table,
@@ -55,7 +57,19 @@ ENV = "SWEEPLAB_BULK_METRICS"
 
 
 def bulk_enabled() -> bool:
-    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    """The bulk path is on unless ``SWEEPLAB_BULK_METRICS=0``, and only for an MLflow release
+    whose internals it was checked on (else every batch goes through ``log_batch``)."""
+    if os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return _checked_mlflow()
+
+
+@functools.cache
+def _checked_mlflow() -> bool:
+    problem = check_version()
+    if problem:
+        _log.warning("sweeplab: bulk metric writes are off: %s", problem)
+    return problem is None
 
 
 def write_metrics(client: Any, run_id: str, points: list[list[Any]]) -> bool:
