@@ -18,21 +18,16 @@ __all__ = ["runs", "load_sweep_table", "metric_columns"]
 
 def load_sweep_table(sweep: str | None, workspace: Path | None, tracking_uri: str | None):
     """(sweep info, ranked trial dicts) for ``sweep`` (default: the workspace's last sweep)."""
-    from sweeplab.tracking import client_for, rank_trials, sweep_trials
+    from sweeplab.tracking import client_for, read_sweep
     from sweeplab.workspace import Workspace
 
     ws = Workspace.at(workspace)
     name = sweep or ws.last_sweep()
     info = ws.read_sweep(name)
     client = client_for(tracking_uri or info["tracking_uri"])
-    trials = sweep_trials(client, info["experiment_id"], info["parent_run_id"])
-    parent = client.get_run(info["parent_run_id"])
-    objective = parent.data.params.get("objective", "minimize dev_error").split()
-    goal, metric = (
-        (objective + ["dev_error"])[:2] if len(objective) == 2 else ("minimize", "dev_error")
-    )
-    info = {**info, "objective": metric, "goal": goal}
-    return info, rank_trials(trials, metric, goal)
+    record = read_sweep(client, info["experiment_id"], info["parent_run_id"])
+    info = {**info, "objective": record.objective.name, "goal": record.objective.goal.value}
+    return info, record.trials
 
 
 @app.command(
@@ -100,6 +95,8 @@ def runs(
     from rich.console import Console
     from rich.table import Table
 
+    from sweeplab.tracking import TrialStatus
+
     table = Table(
         title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
     )
@@ -121,11 +118,13 @@ def runs(
     table.add_column("note", overflow="fold", ratio=1)
     for row in rows:
         note = row["reason"] or (
-            "breaks a constraint" if not row["feasible"] and row["status"] == "finished" else ""
+            "breaks a constraint"
+            if not row["feasible"] and row["status"] == TrialStatus.FINISHED
+            else ""
         )
         if row["diagnosis"] and not note:
             note = f"problem: {row['diagnosis']}"
-        best = row["rank"] == 1 and row["status"] == "finished" and row["feasible"]
+        best = row["rank"] == 1 and row["status"] == TrialStatus.FINISHED and row["feasible"]
         table.add_row(
             str(row["rank"]),
             str(row["trial"]),

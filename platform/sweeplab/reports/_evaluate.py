@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from sweeplab.errors import UserError, close_matches
+from sweeplab.tracking import TrialStatus
 from sweeplab.tuning._record import is_fixed_param
 
 __all__ = [
@@ -150,7 +151,7 @@ def resolve_trial(
             numbers = ", ".join(str(t["number"]) for t in sorted(ranked, key=lambda t: t["number"]))
             raise UserError(f"sweep {info['name']!r} has no trial {trial}; its trials: {numbers}")
         chosen = pick[0]
-        if chosen["status"] != "finished":
+        if chosen["status"] != TrialStatus.FINISHED:
             raise UserError(
                 f"trial {chosen['number']} of sweep {info['name']!r} is {chosen['status']}, "
                 "not finished: it has no trained model to analyse"
@@ -158,7 +159,8 @@ def resolve_trial(
     else:
         chosen = ranked[0]
         value = chosen["metrics"].get(objective, math.nan)
-        if not (chosen["status"] == "finished" and chosen["feasible"] and math.isfinite(value)):
+        finished = chosen["status"] == TrialStatus.FINISHED
+        if not (finished and chosen["feasible"] and math.isfinite(value)):
             raise UserError(
                 f"no trial of sweep {info['name']!r} finished with a finite {objective} while "
                 "satisfying every constraint; pick one with --trial N (see `sweeplab runs`)"

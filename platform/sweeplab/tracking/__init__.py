@@ -7,8 +7,15 @@ from sweeplab.tracking._outbox import (
     quiet_http_retries,
     sync_directory,
 )
-from sweeplab.tracking._query import rank_trials, sweep_trials
+from sweeplab.tracking._query import (
+    SweepRecord,
+    objective_params,
+    read_sweep,
+    sweep_objective,
+    sweep_trials,
+)
 from sweeplab.tracking._runs import TAG, SweepRun, TrialRun, flatten_params
+from sweeplab.tracking._status import TrialStatus
 from sweeplab.tracking._store import (
     artifact_root,
     client_for,
@@ -21,8 +28,10 @@ __all__ = [
     "RUN_KEY_TAG",
     "TAG",
     "Outbox",
+    "SweepRecord",
     "SweepRun",
     "TrialRun",
+    "TrialStatus",
     "artifact_root",
     "client_for",
     "default_tracking_uri",
@@ -30,8 +39,10 @@ __all__ = [
     "get_or_create_experiment",
     "is_local_uri",
     "new_run_key",
+    "objective_params",
     "quiet_http_retries",
-    "rank_trials",
+    "read_sweep",
+    "sweep_objective",
     "sweep_trials",
     "sync_directory",
 ]

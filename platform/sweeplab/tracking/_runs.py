@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.tracking._outbox import Outbox
+from sweeplab.tracking._status import TrialStatus
 
 __all__ = ["TrialRun", "SweepRun", "flatten_params", "TAG"]
 
@@ -24,7 +25,7 @@ TAG = {
     "sweep": "sweeplab.sweep",
     "kind": "sweeplab.kind",  # "sweep" | "trial"
     "trial": "sweeplab.trial_number",
-    "status": "sweeplab.status",  # finished | pruned | failed | killed
+    "status": "sweeplab.status",  # a TrialStatus: finished | pruned | failed | killed
     "failure": "sweeplab.failure",
     "backend": "sweeplab.backend",
     "sampler": "sweeplab.sampler",
@@ -121,7 +122,7 @@ class TrialRun:
 
     def finish(
         self,
-        status: str,
+        status: TrialStatus,
         *,
         reason: str | None = None,
         summary: Mapping[str, float] | None = None,
@@ -132,13 +133,16 @@ class TrialRun:
         The metrics still buffered, ``summary`` and the status tags travel in one batch,
         then the run is terminated: two writes, whatever the trial logged.
         """
+        status = TrialStatus(status)
+        if status is TrialStatus.RUNNING:
+            raise ValueError("a run ends finished, pruned, failed or killed, not running")
         if summary:
             self.log_metrics(
                 {k: v for k, v in summary.items() if v is not None},
                 step=int(summary.get("epoch", 0)),
             )
         all_tags = {k: str(v)[:5000] for k, v in (tags or {}).items()}
-        all_tags[TAG["status"]] = status
+        all_tags[TAG["status"]] = status.value
         if reason:
             all_tags[TAG["failure"]] = reason
             all_tags[TAG["note"]] = f"**{status}**: {reason}"
@@ -151,13 +155,7 @@ class TrialRun:
         self._submit({"op": "log_batch", "metrics": head, "tags": dict(tag_items[:_MAX_PARAMS])})
         for i in range(_MAX_PARAMS, len(tag_items), _MAX_PARAMS):
             self._submit({"op": "log_batch", "tags": dict(tag_items[i : i + _MAX_PARAMS])})
-        mlflow_status = {
-            "finished": "FINISHED",
-            "pruned": "FINISHED",
-            "failed": "FAILED",
-            "killed": "KILLED",
-        }[status]
-        self._submit({"op": "set_terminated", "status": mlflow_status, "end_time": _now_ms()})
+        self._submit({"op": "set_terminated", "status": status.run_status, "end_time": _now_ms()})
         self.outbox.pump()
 
 

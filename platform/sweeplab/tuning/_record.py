@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sweeplab.tracking import SweepRun, TrialRun
+from sweeplab.tracking import SweepRun, TrialRun, TrialStatus
 
 __all__ = [
     "FIXED_TASK_PREFIX",
@@ -104,7 +104,7 @@ class TrialRecorder:
         summary = {k: v for k, v in finite_summary(metrics).items() if last.get(k) != v}
         if summary:
             self.run.log_metrics(summary, step=self.last_epoch, after_last=True)
-        self.run.finish("finished", tags=tags)
+        self.run.finish(TrialStatus.FINISHED, tags=tags)
 
     def log_checkpoint(self, state_dict: dict[str, Any]) -> None:
         """Log trained weights as the artifact ``model/state_dict.pt`` (train.save_checkpoint)."""
@@ -156,10 +156,12 @@ class TrialRecorder:
                     )
 
     def pruned(self, epoch: int) -> None:
-        self.run.finish("pruned", reason=f"stopped early by the pruner after epoch {epoch}")
+        self.run.finish(
+            TrialStatus.PRUNED, reason=f"stopped early by the pruner after epoch {epoch}"
+        )
 
     def failed(self, reason: str) -> None:
-        self.run.finish("failed", reason=reason)
+        self.run.finish(TrialStatus.FAILED, reason=reason)
 
     def killed(self, reason: str = "the sweep was interrupted while this trial ran") -> None:
-        self.run.finish("killed", reason=reason)
+        self.run.finish(TrialStatus.KILLED, reason=reason)
