@@ -21,7 +21,7 @@ from sweeplab.models import MODELS
 from sweeplab.models._registry import ModelSpec
 from sweeplab.tracking import default_tracking_uri
 from sweeplab.tuning import TrialOutcome
-from sweeplab.tuning._optuna import pick_best
+from sweeplab.tuning._lifecycle import best_trial
 from sweeplab.tuning._record import failure_reason
 
 FailMode = Literal["none", "raise", "cuda_oom", "memory_error"]
@@ -213,12 +213,10 @@ def test_best_never_picks_a_non_finite_value(bad):
         TrialOutcome(2, "failed", {}, {"dev_error": -1.0}),
     ]
     for goal in ("minimize", "maximize"):
-        assert pick_best(outcomes, "dev_error", goal).number == 1
-    for goal in ("minimize", "maximize"):
+        objective = Objective("dev_error", goal)
+        assert best_trial(outcomes, objective).number == 1
         ranked = rank_trials(
-            [o.metrics for o in outcomes],
-            Objective("dev_error", goal),
-            status=[o.status for o in outcomes],
+            [o.metrics for o in outcomes], objective, status=[o.status for o in outcomes]
         )
         assert outcomes[ranked[0]].number == 1
-    assert pick_best(outcomes[:1], "dev_error", "minimize") is None
+    assert best_trial(outcomes[:1], Objective("dev_error")) is None
