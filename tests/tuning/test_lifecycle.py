@@ -148,6 +148,24 @@ def test_runs_a_killed_sweep_left_running_end_as_recorded_or_killed(client, swee
     assert end_orphan_runs(setup) == 0  # nothing is left RUNNING
 
 
+def test_resume_fails_interrupted_trials_through_optunas_public_api(sweep):
+    import optuna
+    from optuna.trial import TrialState
+
+    from sweeplab.tuning._optuna import _recover_interrupted, interrupted_trials
+
+    study = optuna.create_study()
+    study.tell(study.ask(), 0.5)
+    legacy = study.ask()  # marked by an older version, on the trial itself
+    legacy.set_user_attr("interrupted", True)
+    study.tell(legacy, state=TrialState.FAIL)
+    running = study.ask()  # the sweep process died while it ran
+    assert _recover_interrupted(study, SimpleNamespace(sweep_run=sweep)) == 1
+    assert study.trials[running.number].state == TrialState.FAIL
+    assert interrupted_trials(study) == {legacy.number, running.number}
+    assert _recover_interrupted(study, SimpleNamespace(sweep_run=sweep)) == 0
+
+
 def test_the_objective_is_read_back_typed_and_from_older_sweeps():
     maximize = Objective("dev_map", "maximize")
     assert sweep_objective(objective_params(maximize)) == maximize

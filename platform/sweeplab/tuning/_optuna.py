@@ -37,6 +37,7 @@ __all__ = [
     "make_sampler",
     "make_pruner",
     "open_study",
+    "interrupted_trials",
     "repair_journal",
 ]
 
@@ -170,8 +171,8 @@ def _recover_interrupted(study, setup: SweepSetup) -> int:
 
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        _mark_interrupted(study, t.number)
+        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
         end_interrupted_run(
             setup, t.user_attrs.get("mlflow_run_id"), t.user_attrs.get("mlflow_run_key")
         )
@@ -179,6 +180,23 @@ def _recover_interrupted(study, setup: SweepSetup) -> int:
     # Child runs created but never linked to the study (killed between create and set_user_attr)
     end_orphan_runs(setup)
     return n
+
+
+# A trial the sweep process was running when it stopped is marked on the study (a trial that
+# has ended takes no attributes through Optuna's API): it failed, and runs again on --resume.
+_INTERRUPTED = "interrupted:"
+
+
+def _mark_interrupted(study, number: int) -> None:
+    study.set_user_attr(f"{_INTERRUPTED}{number}", True)
+
+
+def interrupted_trials(study) -> set[int]:
+    """The numbers of the trials a stopped sweep process was running (failed; run again)."""
+    marked = {int(k[len(_INTERRUPTED) :]) for k in study.user_attrs if k.startswith(_INTERRUPTED)}
+    # sweeps of older versions marked the trial itself
+    old = {t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("interrupted")}
+    return marked | old
 
 
 def repair_journal(path) -> bool:
@@ -230,11 +248,10 @@ def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> Swee
     else:
         end_orphan_runs(setup)
 
+    interrupted = interrupted_trials(study)
     ended = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     counted = [
-        t
-        for t in study.get_trials(deepcopy=False, states=ended)
-        if not t.user_attrs.get("interrupted")
+        t for t in study.get_trials(deepcopy=False, states=ended) if t.number not in interrupted
     ]
     if setup.sampler == "grid":
         done_points = {_key(t.user_attrs.get("params", {})) for t in counted}
@@ -313,7 +330,7 @@ def _one_trial(study, trial, setup: SweepSetup, say: ProgressFn) -> TrialOutcome
         _link_run(trial, recorder)
         study.tell(trial, state=TrialState.PRUNED)
     except KeyboardInterrupt:
-        trial.set_user_attr("interrupted", True)
+        _mark_interrupted(study, trial.number)
         study.tell(trial, state=TrialState.FAIL)
         record_trial(recorder, TrialStatus.KILLED)
         setup.sweep_run.outbox.drain(_OUTBOX_DRAIN_S)  # the rest stays in the outbox folder
