@@ -32,13 +32,13 @@ SPACE = {
 
 def _ray_fit(project: Path, ws: Path, name: str, trials: int) -> tuple[float, float]:
     """(Tuner.fit wall time, Σ time inside run_trial) of one sweep."""
-    from sweeplab.tuning import SweepSettings, run_sweep
+    from sweeplab.tuning import RayFitDone, SweepSettings, run_sweep
 
     got: dict = {}
 
-    def progress(event: str, data: dict) -> None:
-        if event == "ray_fit":
-            got.update(data)
+    def progress(event) -> None:
+        if isinstance(event, RayFitDone):
+            got.update(fit_s=event.fit_s, train_s=event.train_s)
 
     settings = SweepSettings(
         project_path=project,
@@ -87,16 +87,16 @@ def _overhead(project: Path, ws: Path, tag: str, short: int, long: int) -> dict[
 
 
 def _optuna_sweep(project: Path, ws: Path, trials: int) -> dict[str, float]:
-    from sweeplab.tuning import SweepSettings, run_sweep
+    from sweeplab.tuning import SweepSettings, SweepStarted, TrialDone, run_sweep
 
     marks: dict[str, float] = {}
     durations: list[float] = []
 
-    def progress(event: str, data: dict) -> None:
-        if event == "start":
+    def progress(event) -> None:
+        if isinstance(event, SweepStarted):
             marks["fit_start"] = time.perf_counter()
-        if event == "trial":
-            durations.append(data["outcome"].duration_s)
+        if isinstance(event, TrialDone):
+            durations.append(event.outcome.duration_s)
 
     settings = SweepSettings(project_path=project, workspace=ws, name="optuna", trials=trials)
     t0 = time.perf_counter()

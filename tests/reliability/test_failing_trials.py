@@ -14,13 +14,14 @@ from tests.conftest import write
 from tests.reliability.reliability_helpers import child_runs, load_study
 from torch import nn
 
+from sweeplab.analysis import Objective, rank_trials
 from sweeplab.cli import main
 from sweeplab.config._base import Schema
 from sweeplab.models import MODELS
 from sweeplab.models._registry import ModelSpec
-from sweeplab.tracking import default_tracking_uri, rank_trials
+from sweeplab.tracking import default_tracking_uri
 from sweeplab.tuning import TrialOutcome
-from sweeplab.tuning._optuna import pick_best
+from sweeplab.tuning._lifecycle import best_trial
 from sweeplab.tuning._record import failure_reason
 
 FailMode = Literal["none", "raise", "cuda_oom", "memory_error"]
@@ -212,11 +213,10 @@ def test_best_never_picks_a_non_finite_value(bad):
         TrialOutcome(2, "failed", {}, {"dev_error": -1.0}),
     ]
     for goal in ("minimize", "maximize"):
-        assert pick_best(outcomes, "dev_error", goal).number == 1
-    rows = [
-        {"number": o.number, "status": o.status, "metrics": o.metrics, "feasible": True}
-        for o in outcomes
-    ]
-    for goal in ("minimize", "maximize"):
-        assert rank_trials(rows, "dev_error", goal)[0]["number"] == 1
-    assert pick_best(outcomes[:1], "dev_error", "minimize") is None
+        objective = Objective("dev_error", goal)
+        assert best_trial(outcomes, objective).number == 1
+        ranked = rank_trials(
+            [o.metrics for o in outcomes], objective, status=[o.status for o in outcomes]
+        )
+        assert outcomes[ranked[0]].number == 1
+    assert best_trial(outcomes[:1], Objective("dev_error")) is None

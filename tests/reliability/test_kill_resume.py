@@ -18,6 +18,7 @@ from tests.reliability.reliability_helpers import (
 )
 
 from sweeplab.tracking import default_tracking_uri
+from sweeplab.tuning._optuna import interrupted_trials
 
 TRIALS = 6
 
@@ -98,9 +99,9 @@ def test_kill_9_at_random_moments_then_resume_keeps_every_finished_trial_once(tm
     assert {k: complete.get(k) for k in kept} == kept, (
         "trials finished before a kill were re-run or lost"
     )
-    for t in study.trials:
-        if t.state.name == "FAIL":
-            assert t.user_attrs.get("interrupted") is True  # only interrupted trials failed
+    interrupted = interrupted_trials(study)
+    failed = {t.number for t in study.trials if t.state.name == "FAIL"}
+    assert failed == interrupted  # only interrupted trials failed, and all of them did
 
     runs = child_runs(default_tracking_uri(ws), name)
     statuses = Counter(r.info.status for r in runs)
@@ -110,7 +111,6 @@ def test_kill_9_at_random_moments_then_resume_keeps_every_finished_trial_once(tm
     )
     assert set(finished.values()) == {1}, f"a trial has several FINISHED runs: {finished}"
     assert set(finished) == set(complete), "Optuna and MLflow disagree on the finished trials"
-    interrupted = {t.number for t in study.trials if t.user_attrs.get("interrupted")}
     for number in interrupted:  # its run (if the kill came after it was created) was killed
         assert {
             r.info.status for r in runs if int(r.data.tags["sweeplab.trial_number"]) == number

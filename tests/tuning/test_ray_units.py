@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from sweeplab.analysis import Objective
 from sweeplab.space import SearchSpace
 from sweeplab.tuning._ray_driver import Numbering, outcome_of
 from sweeplab.tuning._ray_worker import RESULT_KEY, trial_number
@@ -30,7 +31,7 @@ SPACE = SearchSpace.from_dict(
 
 
 def _setup():
-    return SimpleNamespace(space=SPACE, objective="dev_error", goal="minimize")
+    return SimpleNamespace(space=SPACE, objective=Objective("dev_error", "minimize"))
 
 
 def test_numbers_are_dense_stable_and_continue_after_a_restart(tmp_path):
@@ -97,8 +98,7 @@ def _search_setup(sampler: str, *, trials: int = 4, max_concurrent: int = 1):
         name=KEY,
         sampler=sampler,
         space=SPACE,
-        objective="dev_error",
-        goal="minimize",
+        objective=Objective("dev_error", "minimize"),
         seed=0,
         trials=trials,
         settings=SimpleNamespace(max_concurrent=max_concurrent),
@@ -132,7 +132,7 @@ def _restored(setup, tmp_path, saved: Path):
 def driver():
     from sweeplab.tuning._ray_driver import LIVE, Driver
 
-    d = Driver(_setup(), None, lambda event, data: None, {})
+    d = Driver(_setup(), None, lambda event: None, {})
     LIVE[KEY] = d
     yield d
     LIVE.pop(KEY, None)

@@ -28,6 +28,7 @@ from sweeplab.analysis._selection import (
     Goal,
     Objective,
     Selection,
+    rank_trials,
     select_best,
     violation,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "multilabel_table_from_rates",
     "per_class_errors",
     "quality_tags",
+    "rank_trials",
     "read_review",
     "review_template",
     "safe_example_id",

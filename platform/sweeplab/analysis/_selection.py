@@ -5,7 +5,10 @@ The curriculum: choose one *optimizing* metric (the dev error, to minimize) and 
 one with the best optimizing value among the trials that satisfy every constraint.
 
 Rules: a NaN or infinite objective is never best; a trial without a constraint's metric, or
-with a NaN there, does not satisfy it; ties go to the earliest trial.
+with a NaN there, does not satisfy it; ties go to the earliest trial. For the trials of a
+sweep, only a finished trial whose recorded feasibility holds can be best. This is the one
+rule: :func:`select_best` picks by it, :func:`rank_trials` orders every trial by it (what
+``sweeplab runs`` lists, the sweep's best trial, the dashboards).
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ import pandas as pd
 
 from sweeplab.errors import UserError, close_matches, unknown_name_error
 
-__all__ = ["Constraint", "Goal", "Objective", "Selection", "select_best", "violation"]
+__all__ = [
+    "Constraint",
+    "Goal",
+    "Objective",
+    "Selection",
+    "rank_trials",
+    "select_best",
+    "violation",
+]
 
 _OPS = ("<=", "<", ">=", ">")
 _FLIPPED = {"=>": ">=", "=<": "<="}
@@ -188,49 +199,148 @@ def _trial_frame(trials: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def select_best(
-    trials: Sequence[Mapping[str, Any]] | pd.DataFrame,
-    objective: Objective,
-    constraints: Iterable[Constraint | str] = (),
-) -> Selection:
-    """The trial with the best ``objective`` among those satisfying every constraint.
-
-    A list of dicts is indexed by position; a DataFrame keeps its index. An objective or a
-    constraint metric that no trial reports is a :class:`UserError` (close matches listed);
-    a metric missing from some trials makes those trials infeasible.
-    """
-    if not isinstance(objective, Objective):
-        raise UserError(f"objective must be an Objective(name, goal), got {objective!r}")
-    df = _trial_frame(trials)
-    cons = _constraints(constraints)
+def _reported(
+    df: pd.DataFrame, objective: Objective, cons: list[Constraint], *, strict: bool
+) -> pd.DataFrame:
+    """``df`` with a column for every metric the rule reads. ``strict``: a metric that no
+    trial reports is a :class:`UserError` (a typo, close matches listed); otherwise it is a
+    column of NaN (every trial of a sweep whose trials all failed lacks the objective)."""
     columns = [str(c) for c in df.columns]
     for name in [objective.name, *(c.metric for c in cons)]:
-        if name not in df.columns and len(df):
+        if name in df.columns:
+            continue
+        if strict and len(df):
             raise UserError(
                 f"no trial reports metric {name!r}; trials have: {', '.join(columns)}.",
                 key=name,
                 suggestions=close_matches(name, columns),
             )
-    if not len(df):
-        return Selection(None, None, pd.Series(dtype=bool), "no trials to select from")
+        df = df.assign(**{name: math.nan})
+    return df
 
+
+def _per_trial(df: pd.DataFrame, values: Sequence[Any] | None, default: Any) -> pd.Series:
+    if values is None:
+        return pd.Series(default, index=df.index)
+    values = list(values)
+    if len(values) != len(df):
+        raise UserError(f"expected one value per trial ({len(df)}), got {len(values)}")
+    return pd.Series(values, index=df.index)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """What the rule reads of each trial (each a Series on the trials' index)."""
+
+    df: pd.DataFrame  # the trials, a column for every metric the rule reads
+    values: pd.Series  # the objective (NaN where missing or not a number)
+    finite: pd.Series
+    finished: pd.Series
+    ok: pd.Series  # finished, recorded feasible, every constraint holds, finite objective
+    order: pd.Series  # ties go to the smallest
+    failures: list[str]  # the constraints some trial breaks, for the reason
+
+
+def _standing(
+    trials: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    objective: Objective,
+    constraints: Iterable[Constraint | str],
+    status: Sequence[str] | None,
+    feasible: Sequence[bool] | None,
+    order: Sequence[Any] | None,
+    *,
+    strict: bool,
+) -> _Standing:
+    if not isinstance(objective, Objective):
+        raise UserError(f"objective must be an Objective(name, goal), got {objective!r}")
+    cons = _constraints(constraints)
+    df = _reported(_trial_frame(trials), objective, cons, strict=strict)
     values = pd.to_numeric(df[objective.name], errors="coerce").astype(float)
-    finite = pd.Series(np.isfinite(values.to_numpy()), index=df.index)
-    ok = finite.copy()
+    finite = pd.Series(np.isfinite(values.to_numpy()), index=df.index, dtype=bool)
+    finished = _per_trial(df, status, "finished") == "finished"
+    ok = finite & finished & _per_trial(df, feasible, True).astype(bool)
     failures: list[str] = []
     for c in cons:
         sat = pd.Series([c.satisfied(v) for v in df[c.metric]], index=df.index, dtype=bool)
         if not sat.all():
             failures.append(f"'{c}' fails for {int((~sat).sum())} of {len(df)}")
         ok &= sat
-    if not ok.any():
-        parts = list(failures)
-        if not finite.all():
-            parts.append(f"{int((~finite).sum())} of {len(df)} have a non-finite {objective.name}")
-        reason = "no trial is feasible: " + "; ".join(parts) if parts else "no trial is feasible"
-        return Selection(None, None, ok, reason)
+    positions = range(len(df)) if order is None else order
+    return _Standing(df, values, finite, finished, ok, _per_trial(df, positions, 0), failures)
 
-    candidates = values[ok]
-    best = candidates.idxmin() if objective.goal is Goal.MINIMIZE else candidates.idxmax()
-    reason = f"best {objective} among {int(ok.sum())} feasible of {len(df)} trials"
-    return Selection(best, df.loc[best], ok, reason)
+
+def _by_objective(s: _Standing, objective: Objective) -> pd.Series:
+    """The sort key: the objective, best first (``inf`` when it is not finite)."""
+    sign = 1.0 if objective.goal is Goal.MINIMIZE else -1.0
+    return (sign * s.values).where(s.finite, math.inf)
+
+
+def select_best(
+    trials: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    objective: Objective,
+    constraints: Iterable[Constraint | str] = (),
+    *,
+    status: Sequence[str] | None = None,
+    feasible: Sequence[bool] | None = None,
+    order: Sequence[Any] | None = None,
+) -> Selection:
+    """The trial with the best ``objective`` among those satisfying every constraint.
+
+    A list of dicts is indexed by position; a DataFrame keeps its index. An objective or a
+    constraint metric that no trial reports is a :class:`UserError` (close matches listed);
+    a metric missing from some trials makes those trials infeasible.
+
+    For trials of a sweep, one value per trial: ``status`` (only ``"finished"`` trials can
+    be best), ``feasible`` (feasibility recorded when the trial ended, on top of
+    ``constraints``) and ``order`` (the trial numbers: ties go to the smallest; by default
+    to the first row).
+    """
+    s = _standing(trials, objective, constraints, status, feasible, order, strict=True)
+    df = s.df
+    if not len(df):
+        return Selection(None, None, pd.Series(dtype=bool), "no trials to select from")
+    if not s.ok.any():
+        parts = list(s.failures)
+        if not s.finished.all():
+            parts.append(f"{int((~s.finished).sum())} of {len(df)} did not finish")
+        if feasible is not None and not all(feasible):
+            parts.append(f"{len(df) - sum(map(bool, feasible))} of {len(df)} were infeasible")
+        if not s.finite.all():
+            parts.append(
+                f"{int((~s.finite).sum())} of {len(df)} have a non-finite {objective.name}"
+            )
+        reason = "no trial is feasible: " + "; ".join(parts) if parts else "no trial is feasible"
+        return Selection(None, None, s.ok, reason)
+
+    key = pd.DataFrame({"value": _by_objective(s, objective), "order": s.order})[s.ok]
+    best = key.sort_values(["value", "order"], kind="stable").index[0]
+    reason = f"best {objective} among {int(s.ok.sum())} feasible of {len(df)} trials"
+    return Selection(best, df.loc[best], s.ok, reason)
+
+
+def rank_trials(
+    trials: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    objective: Objective,
+    constraints: Iterable[Constraint | str] = (),
+    *,
+    status: Sequence[str] | None = None,
+    feasible: Sequence[bool] | None = None,
+    order: Sequence[Any] | None = None,
+) -> list[Hashable]:
+    """Every trial's label (position for a list), best first, by :func:`select_best`'s rule.
+
+    First the trials ``select_best`` chooses among (its choice first), then finished trials
+    with a finite objective that break a constraint, then pruned, running, and the rest
+    (failed, killed, finished without a finite objective). Within each group by the
+    objective (non-finite last), ties by ``order``. Arguments as for ``select_best``, except
+    that a metric no trial reports is not an error here: the trials lack it.
+    """
+    s = _standing(trials, objective, constraints, status, feasible, order, strict=False)
+    state = _per_trial(s.df, status, "finished")
+    group = np.select(
+        [s.ok, s.finished & s.finite, state == "pruned", state == "running"],
+        [0, 1, 2, 3],
+        default=4,
+    )
+    key = pd.DataFrame({"group": group, "value": _by_objective(s, objective), "order": s.order})
+    return list(key.sort_values(["group", "value", "order"], kind="stable").index)

@@ -12,28 +12,7 @@ import typer
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
 
-FIXED_PREFIXES = ("model.", "train.", "task.")  # = tuning._record.FIXED_PREFIXES (import-light)
-
-__all__ = ["runs", "load_sweep_table", "metric_columns"]
-
-
-def load_sweep_table(sweep: str | None, workspace: Path | None, tracking_uri: str | None):
-    """(sweep info, ranked trial dicts) for ``sweep`` (default: the workspace's last sweep)."""
-    from sweeplab.tracking import client_for, rank_trials, sweep_trials
-    from sweeplab.workspace import Workspace
-
-    ws = Workspace.at(workspace)
-    name = sweep or ws.last_sweep()
-    info = ws.read_sweep(name)
-    client = client_for(tracking_uri or info["tracking_uri"])
-    trials = sweep_trials(client, info["experiment_id"], info["parent_run_id"])
-    parent = client.get_run(info["parent_run_id"])
-    objective = parent.data.params.get("objective", "minimize dev_error").split()
-    goal, metric = (
-        (objective + ["dev_error"])[:2] if len(objective) == 2 else ("minimize", "dev_error")
-    )
-    info = {**info, "objective": metric, "goal": goal}
-    return info, rank_trials(trials, metric, goal)
+__all__ = ["runs", "metric_columns"]
 
 
 @app.command(
@@ -58,6 +37,7 @@ def runs(
     """List a sweep's trials, best first: finished trials that satisfy every constraint by the
     optimizing metric, then those that break a constraint, then pruned and failed ones."""
     from sweeplab.errors import UserError
+    from sweeplab.tracking import FIXED_PREFIXES, load_sweep_table
 
     if csv and as_json:
         raise UserError("--csv and --json exclude each other; choose one")
@@ -102,6 +82,8 @@ def runs(
     from rich.console import Console
     from rich.table import Table
 
+    from sweeplab.tracking import TrialStatus
+
     table = Table(
         title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
     )
@@ -123,11 +105,13 @@ def runs(
     table.add_column("note", overflow="fold", ratio=1)
     for row in rows:
         note = row["reason"] or (
-            "breaks a constraint" if not row["feasible"] and row["status"] == "finished" else ""
+            "breaks a constraint"
+            if not row["feasible"] and row["status"] == TrialStatus.FINISHED
+            else ""
         )
         if row["diagnosis"] and not note:
             note = f"problem: {row['diagnosis']}"
-        best = row["rank"] == 1 and row["status"] == "finished" and row["feasible"]
+        best = row["rank"] == 1 and row["status"] == TrialStatus.FINISHED and row["feasible"]
         table.add_row(
             str(row["rank"]),
             str(row["trial"]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -204,34 +203,43 @@ class _ProgressDisplay:
         self.objective = "dev_error"
         self.started = False
 
-    def __call__(self, event: str, data: dict[str, Any]) -> None:
-        if event == "status":
-            self.console.print(f"[dim]{data['message']}…[/dim]")
+    def __call__(self, event) -> None:
+        from sweeplab.tuning import (
+            EpochDone,
+            StatusMessage,
+            SweepStarted,
+            TrialDone,
+            TrialStarted,
+            TrialStatus,
+        )
+
+        if isinstance(event, StatusMessage):
+            self.console.print(f"[dim]{event.message}…[/dim]")
             return
-        if event == "start":
-            self.objective = data.get("objective", self.objective)
+        if isinstance(event, SweepStarted):
+            self.objective = event.objective.name
             self.progress.start()
             self.started = True
             self.task = self.progress.add_task(
                 "sweep",
-                total=data["total"],
-                completed=data["done"],
-                best=self._best(data.get("best")),
+                total=event.total,
+                completed=event.done,
+                best=self._best(event.best),
                 current="",
             )
             return
         if self.task is None:
             return
-        if event == "trial_start":
-            self.progress.update(self.task, current=f"#{data['number']} starting")
-        elif event == "epoch":
-            self.progress.update(self.task, current=f"epoch {data['epoch']}")
-        elif event == "trial":
-            o = data["outcome"]
-            if o.status == "failed":
+        if isinstance(event, TrialStarted):
+            self.progress.update(self.task, current=f"#{event.number} starting")
+        elif isinstance(event, EpochDone):
+            self.progress.update(self.task, current=f"epoch {event.epoch}")
+        elif isinstance(event, TrialDone):
+            o = event.outcome
+            if o.status == TrialStatus.FAILED:
                 self.progress.console.print(f"[yellow]trial {o.number} failed: {o.reason}[/yellow]")
             self.progress.update(
-                self.task, completed=data["done"], best=self._best(data.get("best")), current=""
+                self.task, completed=event.done, best=self._best(event.best), current=""
             )
 
     def _best(self, best) -> str:
@@ -251,23 +259,29 @@ def _print_outcome(outcome) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sweeplab.analysis import rank_trials
+    from sweeplab.tuning import TrialStatus
+
     console = Console()
+    objective = outcome.objective.name
     counts: dict[str, int] = {}
     for t in outcome.trials:
         counts[t.status] = counts.get(t.status, 0) + 1
-    ranked = sorted(
-        (
-            t
-            for t in outcome.trials
-            if t.status == "finished" and math.isfinite(t.metrics.get(outcome.objective, math.nan))
-        ),
-        key=lambda t: (
-            not t.feasible,
-            t.metrics[outcome.objective] * (1 if outcome.goal == "minimize" else -1),
-        ),
+    # finished trials with a finite value, feasible ones first (the order of `sweeplab runs`)
+    order = rank_trials(
+        [{objective: t.metrics.get(objective, math.nan)} for t in outcome.trials],
+        outcome.objective,
+        status=[t.status for t in outcome.trials],
+        feasible=[t.feasible for t in outcome.trials],
+        order=[t.number for t in outcome.trials],
     )
+    ranked = [
+        t
+        for t in (outcome.trials[i] for i in order)
+        if t.status == TrialStatus.FINISHED and math.isfinite(t.metrics.get(objective, math.nan))
+    ]
     table = Table(
-        title=f"sweep {outcome.name}: best trials by {outcome.objective} ({outcome.goal})"
+        title=f"sweep {outcome.name}: best trials by {objective} ({outcome.objective.goal})"
     )
     # the objective, the task's headline metric (dev mAP, mean IoU …) and the training errors
     # the trials have (a vision task has no train-dev set, style transfer no errors at all)
@@ -276,11 +290,11 @@ def _print_outcome(outcome) -> None:
 
     columns = Workspace.at(outcome.workspace).read_sweep(outcome.name).get("columns", {})
     summary = columns.get("summary")
-    headline = [summary] if summary in logged and summary != outcome.objective else []
-    metric_cols = [outcome.objective, *headline] + [
+    headline = [summary] if summary in logged and summary != objective else []
+    metric_cols = [objective, *headline] + [
         m
         for m in ("train_error", "train_dev_error")
-        if m != outcome.objective and (m in logged or not logged)
+        if m != objective and (m in logged or not logged)
     ]
     table.add_column("trial", justify="right", no_wrap=True)
     for col in metric_cols:
@@ -301,7 +315,7 @@ def _print_outcome(outcome) -> None:
     if outcome.best is not None:
         b = outcome.best
         console.print(
-            f"[bold green]best trial #{b.number}[/bold green]: {outcome.objective} = {b.metrics[outcome.objective]:.4f}"
+            f"[bold green]best trial #{b.number}[/bold green]: {objective} = {b.metrics[objective]:.4f}"
             f"  params: {', '.join(f'{k}={fmt_value(v)}' for k, v in b.params.items())}"
         )
     else:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sweeplab.reports._dashboard_curves import CURVE_METRICS, Curve, ewma
 from sweeplab.reports._dashboard_trials import SweepTrials, TrialRow
+from sweeplab.tracking import TrialStatus
 
 __all__ = [
     "GROUPS",
@@ -51,11 +52,11 @@ _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b"
 def group_of(t: TrialRow, objective: str) -> str:
     """finished | infeasible | pruned | failed | running (running trials are not drawn)."""
     finite = math.isfinite(t.value(objective))
-    if t.status == "running":
+    if t.status == TrialStatus.RUNNING:
         return "running"
-    if t.status == "finished" and finite:
+    if t.status == TrialStatus.FINISHED and finite:
         return "finished" if t.feasible else "infeasible"
-    if t.status == "pruned":
+    if t.status == TrialStatus.PRUNED:
         return "pruned"
     return "failed"
 

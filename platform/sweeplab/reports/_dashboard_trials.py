@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.errors import UserError
+from sweeplab.tracking import TrialStatus
 
 __all__ = ["SweepTrials", "TrialRow", "load_sweep", "typed_params", "parse_constraints"]
 
@@ -22,7 +23,7 @@ class TrialRow:
     """One trial: typed params (active ones only), final metrics, status, constraint marks."""
 
     number: int
-    status: str  # finished | pruned | failed | killed | running
+    status: TrialStatus
     run_id: str
     run_name: str
     params: dict[str, Any]
@@ -45,7 +46,7 @@ class SweepTrials:
     objective: str
     goal: str
     constraints: list[Any]  # analysis.Constraint
-    trials: list[TrialRow]  # best first (rank_trials order)
+    trials: list[TrialRow]  # best first (analysis.rank_trials, as `sweeplab runs`)
     parent_params: dict[str, str] = field(default_factory=dict)
     parent_tags: dict[str, str] = field(default_factory=dict)
 
@@ -54,7 +55,9 @@ class SweepTrials:
         ok = [
             t
             for t in self.trials
-            if t.status == "finished" and t.feasible and math.isfinite(t.value(self.objective))
+            if t.status == TrialStatus.FINISHED
+            and t.feasible
+            and math.isfinite(t.value(self.objective))
         ]
         return ok[:k]
 
@@ -71,7 +74,7 @@ def parse_constraints(text: str | None) -> list[Any]:
 def typed_params(space: Any, raw: dict[str, str]) -> dict[str, Any]:
     """MLflow's string params → the values the space produces (unknown names kept as text)."""
     from sweeplab.space import Categorical, Constant, IntLogUniform, IntUniform
-    from sweeplab.tuning._record import is_fixed_param
+    from sweeplab.tracking import is_fixed_param
 
     out: dict[str, Any] = {}
     for name, text in raw.items():
@@ -96,7 +99,7 @@ def load_sweep(
 ) -> SweepTrials:
     """Read ``sweep`` (default: the workspace's last sweep) back from the workspace and MLflow."""
     from sweeplab.space import load_space
-    from sweeplab.tracking import client_for, rank_trials, sweep_trials
+    from sweeplab.tracking import client_for, read_sweep
     from sweeplab.workspace import Workspace
 
     ws = Workspace.at(workspace)
@@ -107,13 +110,8 @@ def load_sweep(
         raise UserError(f"the sweep folder has no copy of the search space: {space_file}")
     space = load_space(space_file)
     client = client_for(tracking_uri or info["tracking_uri"])
-    parent = client.get_run(info["parent_run_id"])
-    parent_params, parent_tags = dict(parent.data.params), dict(parent.data.tags)
-    goal, _, objective = parent_params.get("objective", "minimize dev_error").partition(" ")
-    goal, objective = (goal, objective) if objective else ("minimize", "dev_error")
-    ranked = rank_trials(
-        sweep_trials(client, info["experiment_id"], info["parent_run_id"]), objective, goal
-    )
+    record = read_sweep(client, info["experiment_id"], info["parent_run_id"])
+    parent_params, parent_tags = dict(record.parent.data.params), dict(record.parent.data.tags)
     rows = [
         TrialRow(
             number=t["number"],
@@ -125,14 +123,14 @@ def load_sweep(
             feasible=bool(t["feasible"]),
             reason=t["reason"],
         )
-        for t in ranked
+        for t in record.trials
     ]
     return SweepTrials(
         name=name,
         info=info,
         space=space,
-        objective=objective,
-        goal=goal,
+        objective=record.objective.name,
+        goal=record.objective.goal.value,
         constraints=parse_constraints(parent_params.get("constraints")),
         trials=rows,
         parent_params=parent_params,

@@ -34,7 +34,7 @@ import numpy as np
 
 from sweeplab.errors import UserError, close_matches
 from sweeplab.tasks import TASKS, SweepContext, prepare_context, run_trial, trial_setup
-from sweeplab.tuning._record import is_fixed_param
+from sweeplab.tracking import TrialStatus, is_fixed_param
 
 __all__ = [
     "Evaluation",
@@ -123,7 +123,7 @@ def resolve_trial(
     optimizing value among the finished trials that satisfy every constraint (the first row
     of ``sweeplab runs``).
     """
-    from sweeplab.cli.runs import load_sweep_table
+    from sweeplab.tracking import load_sweep_table
     from sweeplab.workspace import Workspace
 
     ws = Workspace.at(workspace)
@@ -151,7 +151,7 @@ def resolve_trial(
             numbers = ", ".join(str(t["number"]) for t in sorted(ranked, key=lambda t: t["number"]))
             raise UserError(f"sweep {info['name']!r} has no trial {trial}; its trials: {numbers}")
         chosen = pick[0]
-        if chosen["status"] != "finished":
+        if chosen["status"] != TrialStatus.FINISHED:
             raise UserError(
                 f"trial {chosen['number']} of sweep {info['name']!r} is {chosen['status']}, "
                 "not finished: it has no trained model to analyse"
@@ -159,7 +159,8 @@ def resolve_trial(
     else:
         chosen = ranked[0]
         value = chosen["metrics"].get(objective, math.nan)
-        if not (chosen["status"] == "finished" and chosen["feasible"] and math.isfinite(value)):
+        finished = chosen["status"] == TrialStatus.FINISHED
+        if not (finished and chosen["feasible"] and math.isfinite(value)):
             raise UserError(
                 f"no trial of sweep {info['name']!r} finished with a finite {objective} while "
                 "satisfying every constraint; pick one with --trial N (see `sweeplab runs`)"

@@ -44,8 +44,7 @@ from sweeplab.reports._evaluate import (
     parse_param,
 )
 from sweeplab.tasks import TASKS, TrialSetup, prepare_context, run_trial, trial_setup
-from sweeplab.tracking import TrialRun, flatten_params
-from sweeplab.tuning._record import FIXED_TASK_PREFIX
+from sweeplab.tracking import FIXED_TASK_PREFIX, TrialRun, flatten_params
 
 __all__ = ["FinalEvaluation", "final_task_evaluation"]
 

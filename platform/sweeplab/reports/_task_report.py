@@ -28,7 +28,7 @@ from sweeplab.config.project import ProjectFile
 from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import TrialRef
 from sweeplab.tasks import TASKS, ReportTable, Task, load_project, task_spec
-from sweeplab.tuning._record import FIXED_TASK_PREFIX
+from sweeplab.tracking import FIXED_TASK_PREFIX
 
 __all__ = ["TaskReportData", "build_task_report", "project_task"]
 

@@ -8,8 +8,24 @@ from sweeplab.tracking._outbox import (
     quiet_http_retries,
     sync_directory,
 )
-from sweeplab.tracking._query import rank_trials, sweep_trials
-from sweeplab.tracking._runs import TAG, SweepRun, TrialRun, flatten_params
+from sweeplab.tracking._query import (
+    SweepRecord,
+    load_sweep_table,
+    objective_params,
+    read_sweep,
+    sweep_objective,
+    sweep_trials,
+)
+from sweeplab.tracking._runs import (
+    FIXED_PREFIXES,
+    FIXED_TASK_PREFIX,
+    TAG,
+    SweepRun,
+    TrialRun,
+    flatten_params,
+    is_fixed_param,
+)
+from sweeplab.tracking._status import TrialStatus
 from sweeplab.tracking._store import (
     artifact_root,
     client_for,
@@ -19,11 +35,17 @@ from sweeplab.tracking._store import (
 )
 
 __all__ = [
+    "FIXED_PREFIXES",
+    "FIXED_TASK_PREFIX",
+    "is_fixed_param",
+    "load_sweep_table",
     "RUN_KEY_TAG",
     "TAG",
     "Outbox",
+    "SweepRecord",
     "SweepRun",
     "TrialRun",
+    "TrialStatus",
     "artifact_root",
     "client_for",
     "default_tracking_uri",
@@ -32,8 +54,10 @@ __all__ = [
     "is_local_uri",
     "load_checkpoint",
     "new_run_key",
+    "objective_params",
     "quiet_http_retries",
-    "rank_trials",
+    "read_sweep",
+    "sweep_objective",
     "sweep_trials",
     "sync_directory",
 ]

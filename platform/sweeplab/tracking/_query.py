@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from sweeplab.analysis import Objective, rank_trials
 from sweeplab.tracking._runs import TAG
+from sweeplab.tracking._status import TrialStatus
+from sweeplab.tracking._store import client_for
+from sweeplab.workspace import Workspace
 
-__all__ = ["sweep_trials", "rank_trials"]
+__all__ = [
+    "SweepRecord",
+    "load_sweep_table",
+    "objective_params",
+    "read_sweep",
+    "sweep_objective",
+    "sweep_trials",
+]
+
+#: A sweep without a recorded objective (older than the ``objective`` param) optimized this.
+_DEFAULT_OBJECTIVE = Objective("dev_error", "minimize")
+
+
+def objective_params(objective: Objective) -> dict[str, str]:
+    """The parent run's params that record the sweep's optimizing metric: ``objective_name``
+    and ``objective_goal``, and the readable ``objective`` ("minimize dev_error") users
+    know (and that sweeps before the two typed params have alone)."""
+    return {
+        "objective": f"{objective.goal.value} {objective.name}",
+        "objective_name": objective.name,
+        "objective_goal": objective.goal.value,
+    }
+
+
+def sweep_objective(params: Mapping[str, str]) -> Objective:
+    """The sweep's optimizing metric, from its parent run's params (``objective_params``)."""
+    if params.get("objective_name") and params.get("objective_goal"):
+        return Objective(params["objective_name"], params["objective_goal"])
+    # an older sweep: only the readable form "goal name"
+    goal, _, name = params.get("objective", "").strip().partition(" ")
+    return Objective(name.strip(), goal) if name.strip() else _DEFAULT_OBJECTIVE
 
 
 def sweep_trials(client, experiment_id: str, parent_run_id: str) -> list[dict[str, Any]]:
-    """One dict per child run: number, status, run_id, params, metrics (latest values), tags."""
+    """One dict per child run: number, status (a TrialStatus), run_id, params, metrics
+    (latest values), failure reason, feasible, diagnosis, duration."""
     out = []
     page_token = None
     while True:
@@ -23,11 +60,7 @@ def sweep_trials(client, experiment_id: str, parent_run_id: str) -> list[dict[st
         )
         for r in page:
             tags = r.data.tags
-            status = tags.get(TAG["status"]) or {
-                "RUNNING": "running",
-                "FAILED": "failed",
-                "KILLED": "killed",
-            }.get(r.info.status, r.info.status.lower())
+            status = TrialStatus.of_run(tags.get(TAG["status"]), r.info.status)
             duration = (
                 ((r.info.end_time or r.info.start_time) - r.info.start_time) / 1000.0
                 if r.info.start_time
@@ -53,24 +86,40 @@ def sweep_trials(client, experiment_id: str, parent_run_id: str) -> list[dict[st
     return out
 
 
-def rank_trials(trials: list[dict[str, Any]], objective: str, goal: str) -> list[dict[str, Any]]:
-    """Best first: finished feasible trials by the objective, then infeasible, pruned, failed."""
-    sign = 1.0 if goal == "minimize" else -1.0
+@dataclass(frozen=True)
+class SweepRecord:
+    """A sweep read back from MLflow."""
 
-    def key(t: dict[str, Any]) -> tuple:
-        value = t["metrics"].get(objective, math.nan)
-        finite = isinstance(value, float) and math.isfinite(value)
-        group = (
-            0
-            if t["status"] == "finished" and t["feasible"] and finite
-            else 1
-            if t["status"] == "finished" and finite
-            else 2
-            if t["status"] == "pruned"
-            else 3
-            if t["status"] == "running"
-            else 4
-        )
-        return (group, sign * value if finite else math.inf, t["number"])
+    parent: Any  # the parent run (mlflow.entities.Run): params, tags
+    objective: Objective
+    trials: list[dict[str, Any]]  # ``sweep_trials``' dicts, best first (``rank_trials``)
 
-    return sorted(trials, key=key)
+
+def read_sweep(client, experiment_id: str, parent_run_id: str) -> SweepRecord:
+    """The sweep's parent run, its objective and its trials, best first by the one rule
+    (:func:`sweeplab.analysis.rank_trials`: what `sweeplab runs` lists, top row the best)."""
+    parent = client.get_run(parent_run_id)
+    objective = sweep_objective(parent.data.params)
+    trials = sweep_trials(client, experiment_id, parent_run_id)
+    order = rank_trials(
+        [t["metrics"] for t in trials],
+        objective,
+        status=[t["status"] for t in trials],
+        feasible=[t["feasible"] for t in trials],
+        order=[t["number"] for t in trials],
+    )
+    return SweepRecord(parent, objective, [trials[i] for i in order])
+
+
+def load_sweep_table(
+    sweep: str | None, workspace: Path | None, tracking_uri: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(sweep info, ranked trial dicts) for ``sweep`` (default: the workspace's last sweep):
+    what `sweeplab runs`, reports and evaluations start from."""
+    ws = Workspace.at(workspace)
+    name = sweep or ws.last_sweep()
+    info = ws.read_sweep(name)
+    client = client_for(tracking_uri or info["tracking_uri"])
+    record = read_sweep(client, info["experiment_id"], info["parent_run_id"])
+    info = {**info, "objective": record.objective.name, "goal": record.objective.goal.value}
+    return info, record.trials

@@ -16,15 +16,36 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.tracking._outbox import Outbox
+from sweeplab.tracking._status import TrialStatus
 
-__all__ = ["TrialRun", "SweepRun", "flatten_params", "TAG"]
+__all__ = [
+    "FIXED_PREFIXES",
+    "FIXED_TASK_PREFIX",
+    "is_fixed_param",
+    "TrialRun",
+    "SweepRun",
+    "flatten_params",
+    "TAG",
+]
+
+#: The settings a trial did not sample (the project's and the defaults) are logged as params
+#: ``model.<name>``, ``train.<name>``, ``task.<name>``; the sampled ones keep their plain names,
+#: which ``sweeplab runs``, ``refine`` and the dashboards read as the searched hyperparameters.
+FIXED_PREFIXES = ("model.", "train.", "task.")
+FIXED_TASK_PREFIX = "task."
+
+
+def is_fixed_param(name: str) -> bool:
+    """Whether a logged param is a fixed setting (``model.…``, ``train.…``, ``task.…``)."""
+    return name.startswith(FIXED_PREFIXES)
+
 
 # Tags users can filter on in the MLflow UI ("tags.sweeplab.sweep = 'x'").
 TAG = {
     "sweep": "sweeplab.sweep",
     "kind": "sweeplab.kind",  # "sweep" | "trial"
     "trial": "sweeplab.trial_number",
-    "status": "sweeplab.status",  # finished | pruned | failed | killed
+    "status": "sweeplab.status",  # a TrialStatus: finished | pruned | failed | killed
     "failure": "sweeplab.failure",
     "backend": "sweeplab.backend",
     "sampler": "sweeplab.sampler",
@@ -121,7 +142,7 @@ class TrialRun:
 
     def finish(
         self,
-        status: str,
+        status: TrialStatus,
         *,
         reason: str | None = None,
         summary: Mapping[str, float] | None = None,
@@ -132,13 +153,16 @@ class TrialRun:
         The metrics still buffered, ``summary`` and the status tags travel in one batch,
         then the run is terminated: two writes, whatever the trial logged.
         """
+        status = TrialStatus(status)
+        if status is TrialStatus.RUNNING:
+            raise ValueError("a run ends finished, pruned, failed or killed, not running")
         if summary:
             self.log_metrics(
                 {k: v for k, v in summary.items() if v is not None},
                 step=int(summary.get("epoch", 0)),
             )
         all_tags = {k: str(v)[:5000] for k, v in (tags or {}).items()}
-        all_tags[TAG["status"]] = status
+        all_tags[TAG["status"]] = status.value
         if reason:
             all_tags[TAG["failure"]] = reason
             all_tags[TAG["note"]] = f"**{status}**: {reason}"
@@ -151,13 +175,7 @@ class TrialRun:
         self._submit({"op": "log_batch", "metrics": head, "tags": dict(tag_items[:_MAX_PARAMS])})
         for i in range(_MAX_PARAMS, len(tag_items), _MAX_PARAMS):
             self._submit({"op": "log_batch", "tags": dict(tag_items[i : i + _MAX_PARAMS])})
-        mlflow_status = {
-            "finished": "FINISHED",
-            "pruned": "FINISHED",
-            "failed": "FAILED",
-            "killed": "KILLED",
-        }[status]
-        self._submit({"op": "set_terminated", "status": mlflow_status, "end_time": _now_ms()})
+        self._submit({"op": "set_terminated", "status": status.run_status, "end_time": _now_ms()})
         self.outbox.pump()
 
 

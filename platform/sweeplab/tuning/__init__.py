@@ -1,18 +1,40 @@
 """Tuning backends (Optuna in-process, Ray Tune): they ask for parameters, call the task's
 ``run_trial`` (``sweeplab.tasks``) and record the outcome."""
 
-from sweeplab.tuning._sweep import SweepOutcome, SweepSettings, TrialOutcome, setup_sweep
+from sweeplab.tuning._lifecycle import (
+    EpochDone,
+    ProgressEvent,
+    ProgressFn,
+    RayFitDone,
+    StatusMessage,
+    SweepOutcome,
+    SweepStarted,
+    TrialDone,
+    TrialOutcome,
+    TrialStarted,
+    TrialStatus,
+)
+from sweeplab.tuning._sweep import SweepSettings, setup_sweep
 
 __all__ = [
+    "EpochDone",
+    "ProgressEvent",
+    "ProgressFn",
+    "RayFitDone",
+    "StatusMessage",
     "SweepOutcome",
     "SweepSettings",
+    "SweepStarted",
+    "TrialDone",
     "TrialOutcome",
+    "TrialStarted",
+    "TrialStatus",
     "run_sweep",
     "setup_sweep",
 ]
 
 
-def run_sweep(settings: SweepSettings, *, progress=None) -> SweepOutcome:
+def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepOutcome:
     """Set the sweep up once, then hand it to the backend."""
     setup = setup_sweep(settings, progress=progress)
     if settings.backend == "ray":

@@ -11,22 +11,33 @@ from typing import Any
 from sweeplab.errors import SweeplabError, UserError
 from sweeplab.tasks import TrialPruned, fixed_settings, run_trial
 from sweeplab.tracking import new_run_key
-from sweeplab.tuning._record import TrialRecorder, failure_reason
-from sweeplab.tuning._sweep import (
+from sweeplab.tuning._lifecycle import (
+    EpochDone,
+    ProgressFn,
+    StatusMessage,
     SweepOutcome,
-    SweepSetup,
+    SweepStarted,
+    TrialDone,
     TrialOutcome,
-    objective_value,
-    trial_epochs,
+    TrialStarted,
+    TrialStatus,
+    best_trial,
+    end_interrupted_run,
+    end_orphan_runs,
+    finish_sweep,
+    no_progress,
+    record_trial,
 )
+from sweeplab.tuning._record import TrialRecorder, failure_reason
+from sweeplab.tuning._sweep import SweepSetup, objective_value, trial_epochs
 
 __all__ = [
     "run_optuna",
     "make_sampler",
     "make_pruner",
     "open_study",
-    "constraint_violations",
-    "pick_best",
+    "interrupted_trials",
+    "repair_journal",
 ]
 
 
@@ -109,16 +120,9 @@ def open_study(setup: SweepSetup):
             reduction_factor=setup.settings.reduction_factor,
             max_epochs=trial_epochs(setup.project_file.project, setup.space),
         ),
-        direction=setup.goal,
+        direction=setup.objective.goal.value,
         load_if_exists=True,
     )
-
-
-def constraint_violations(constraints: list[Any], metrics: dict[str, float]) -> list[float]:
-    """Optuna's convention: a value ≤ 0 means the constraint holds."""
-    from sweeplab.analysis import violation
-
-    return [float(v) for v in violation(metrics, constraints)] if constraints else []
 
 
 class _Reporter:
@@ -164,46 +168,34 @@ def _recover_interrupted(study, setup: SweepSetup) -> int:
     """Trials left RUNNING by a killed sweep: FAIL in Optuna, KILLED in MLflow; they re-run."""
     from optuna.trial import TrialState
 
-    from sweeplab.tracking import TrialRun
-
     n = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-        if t.state == TrialState.WAITING:
-            continue
-        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        run_id = t.user_attrs.get("mlflow_run_id") or _run_by_key(
-            setup, t.user_attrs.get("mlflow_run_key")
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        _mark_interrupted(study, t.number)
+        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        end_interrupted_run(
+            setup, t.user_attrs.get("mlflow_run_id"), t.user_attrs.get("mlflow_run_key")
         )
-        if run_id:
-            try:
-                TrialRun(setup.sweep_run.client, run_id).finish(
-                    "killed",
-                    reason="the sweep process stopped while this trial ran; re-run on resume",
-                )
-            except Exception:  # noqa: BLE001 - the study is the source of truth
-                pass
         n += 1
     # Child runs created but never linked to the study (killed between create and set_user_attr)
-    _kill_orphan_runs(setup)
+    end_orphan_runs(setup)
     return n
 
 
-def _run_by_key(setup: SweepSetup, key: str | None) -> str | None:
-    from sweeplab.tracking import RUN_KEY_TAG
+# A trial the sweep process was running when it stopped is marked on the study (a trial that
+# has ended takes no attributes through Optuna's API): it failed, and runs again on --resume.
+_INTERRUPTED = "interrupted:"
 
-    if not key:
-        return None
-    client = setup.sweep_run.client
-    try:
-        found = client.search_runs(
-            [setup.sweep_run.experiment_id],
-            filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'",
-            max_results=1,
-        )
-    except Exception:  # noqa: BLE001 - the store went away; orphan runs are swept up later
-        return None
-    return found[0].info.run_id if found else None
+
+def _mark_interrupted(study, number: int) -> None:
+    study.set_user_attr(f"{_INTERRUPTED}{number}", True)
+
+
+def interrupted_trials(study) -> set[int]:
+    """The numbers of the trials a stopped sweep process was running (failed; run again)."""
+    marked = {int(k[len(_INTERRUPTED) :]) for k in study.user_attrs if k.startswith(_INTERRUPTED)}
+    # sweeps of older versions marked the trial itself
+    old = {t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("interrupted")}
+    return marked | old
 
 
 def repair_journal(path) -> bool:
@@ -222,43 +214,14 @@ def repair_journal(path) -> bool:
     return True
 
 
-def _kill_orphan_runs(setup: SweepSetup) -> None:
-    from sweeplab.tracking import TAG, TrialRun
-
-    client = setup.sweep_run.client
-    try:
-        runs = client.search_runs(
-            [setup.sweep_run.experiment_id],
-            filter_string=f"tags.`{TAG['parent']}` = '{setup.sweep_run.run_id}' and attributes.status = 'RUNNING'",
-            max_results=1000,
-        )
-    except Exception:  # noqa: BLE001 - the store went away; the next resume cleans up
-        return
-    for r in runs:
-        recorded = r.data.tags.get(TAG["status"])
-        if recorded in ("finished", "pruned", "failed"):
-            # The trial's last batch (metrics, status tag) was stored, and the process died
-            # before the run's end state: the record is whole, so end it as it was meant to.
-            status = "FAILED" if recorded == "failed" else "FINISHED"
-            try:
-                client.set_terminated(r.info.run_id, status)
-            except Exception:  # noqa: BLE001 - the next resume tries again
-                pass
-            continue
-        TrialRun(client, r.info.run_id).finish(
-            "killed", reason="the sweep process stopped while this trial ran; re-run on resume"
-        )
-
-
 def _outcome_from_frozen(t) -> TrialOutcome:
+    """A trial an earlier run of the sweep ended (not an interrupted one: it runs again)."""
     from optuna.trial import TrialState
 
-    status = {TrialState.COMPLETE: "finished", TrialState.PRUNED: "pruned"}.get(t.state, "failed")
-    if t.user_attrs.get("interrupted"):
-        status = "killed"
+    status = {TrialState.COMPLETE: TrialStatus.FINISHED, TrialState.PRUNED: TrialStatus.PRUNED}
     return TrialOutcome(
         number=t.number,
-        status=status,
+        status=status.get(t.state, TrialStatus.FAILED),
         params=dict(t.user_attrs.get("params", {})),
         metrics=dict(t.user_attrs.get("metrics", {})),
         reason=t.user_attrs.get("failure"),
@@ -268,29 +231,10 @@ def _outcome_from_frozen(t) -> TrialOutcome:
     )
 
 
-def pick_best(outcomes: list[TrialOutcome], objective: str, goal: str) -> TrialOutcome | None:
-    """Best optimizing value among finished, feasible trials with a finite value."""
-    candidates = [
-        o
-        for o in outcomes
-        if o.status == "finished"
-        and o.feasible
-        and math.isfinite(o.metrics.get(objective, math.nan))
-    ]
-    if not candidates:
-        return None
-    key = (
-        (lambda o: o.metrics[objective])
-        if goal == "minimize"
-        else (lambda o: -o.metrics[objective])
-    )
-    return min(candidates, key=key)
-
-
-def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
+def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOutcome:
     from optuna.trial import TrialState
 
-    say = progress or (lambda event, data: None)
+    say = progress or no_progress
     if setup.resumed:
         repair_journal(setup.sweep_dir / "optuna.journal")
         # writes a killed process left unsent (runs it created), before the study is repaired
@@ -299,26 +243,17 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
     if setup.resumed:
         n = _recover_interrupted(study, setup)
         if n:
-            say(
-                "status",
-                {"message": f"{n} interrupted trial(s) marked failed; they will run again"},
-            )
+            say(StatusMessage(f"{n} interrupted trial(s) marked failed; they will run again"))
     else:
-        _kill_orphan_runs(setup)
+        end_orphan_runs(setup)
 
-    def counted(t) -> bool:
-        return t.state in (
-            TrialState.COMPLETE,
-            TrialState.PRUNED,
-            TrialState.FAIL,
-        ) and not t.user_attrs.get("interrupted")
-
+    interrupted = interrupted_trials(study)
+    ended = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    counted = [
+        t for t in study.get_trials(deepcopy=False, states=ended) if t.number not in interrupted
+    ]
     if setup.sampler == "grid":
-        done_points = {
-            _key(t.user_attrs.get("params", {}))
-            for t in study.get_trials(deepcopy=False)
-            if counted(t)
-        }
+        done_points = {_key(t.user_attrs.get("params", {})) for t in counted}
         queued = {
             _key(t.user_attrs.get("params", {}))
             for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
@@ -329,28 +264,18 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
                 # `space.suggest` returns the enqueued values.
                 study.enqueue_trial(point, user_attrs={"params": point}, skip_if_exists=False)
 
-    outcomes = [_outcome_from_frozen(t) for t in study.get_trials(deepcopy=False) if counted(t)]
+    outcomes = [_outcome_from_frozen(t) for t in counted]
     failures_here = 0
     stopped_reason = None
-    say(
-        "start",
-        {
-            "total": setup.trials,
-            "done": len(outcomes),
-            "best": _best_value(outcomes, setup),
-            "objective": setup.objective,
-        },
-    )
+    best = best_trial(outcomes, setup.objective)
+    say(SweepStarted(setup.trials, len(outcomes), best, setup.objective))
     while len(outcomes) < setup.trials:
         trial = study.ask()
         outcome = _one_trial(study, trial, setup, say)
         outcomes.append(outcome)
-        best = pick_best(outcomes, setup.objective, setup.goal)
-        say(
-            "trial",
-            {"outcome": outcome, "done": len(outcomes), "total": setup.trials, "best": best},
-        )
-        if outcome.status == "failed":
+        best = best_trial(outcomes, setup.objective)
+        say(TrialDone(outcome, len(outcomes), setup.trials, best))
+        if outcome.status == TrialStatus.FAILED:
             failures_here += 1
             if setup.max_failures and failures_here >= setup.max_failures:
                 stopped_reason = (
@@ -358,19 +283,14 @@ def run_optuna(setup: SweepSetup, *, progress=None) -> SweepOutcome:
                     f"last failure: {outcome.reason}"
                 )
                 break
-    return _finish(setup, outcomes, stopped_reason, say)
-
-
-def _best_value(outcomes, setup):
-    best = pick_best(outcomes, setup.objective, setup.goal)
-    return best
+    return finish_sweep(setup, outcomes, stopped_reason, say)
 
 
 def _key(params: dict[str, Any]) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
-def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
+def _one_trial(study, trial, setup: SweepSetup, say: ProgressFn) -> TrialOutcome:
     from optuna.trial import TrialState
 
     t0 = time.monotonic()
@@ -391,65 +311,57 @@ def _one_trial(study, trial, setup: SweepSetup, say) -> TrialOutcome:
     )
     if recorder.run_id:  # None while the tracking store is away (the outbox creates it later)
         trial.set_user_attr("mlflow_run_id", recorder.run_id)
-    say("trial_start", {"number": trial.number, "params": params})
+    say(TrialStarted(trial.number, params))
     reporter = _Reporter(
         trial,
         recorder,
-        setup.objective,
+        setup.objective.name,
         setup.pruner != "none",
-        lambda e, m: say("epoch", {"epoch": e, "metrics": m}),
+        lambda e, m: say(EpochDone(e, m)),
         last_epoch=_trial_epochs(setup, params),
-    )
-    outcome = TrialOutcome(
-        number=trial.number, status="failed", params=params, run_id=recorder.run_id
     )
     try:
         result = run_trial(setup.context, params, reporter)
         _wait_for_run(recorder)
-        value = objective_value(result.metrics, setup.objective)
+        value = objective_value(result.metrics, setup.objective.name)
     except TrialPruned as exc:
-        recorder.pruned(exc.epoch)
+        end = record_trial(recorder, TrialStatus.PRUNED, epoch=exc.epoch, reason=str(exc))
         _link_run(trial, recorder)
         study.tell(trial, state=TrialState.PRUNED)
-        outcome.status, outcome.reason = "pruned", str(exc)
     except KeyboardInterrupt:
-        trial.set_user_attr("interrupted", True)
+        _mark_interrupted(study, trial.number)
         study.tell(trial, state=TrialState.FAIL)
-        recorder.killed()
+        record_trial(recorder, TrialStatus.KILLED)
         setup.sweep_run.outbox.drain(_OUTBOX_DRAIN_S)  # the rest stays in the outbox folder
         raise
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
         reason = failure_reason(exc)
         trial.set_user_attr("failure", reason)
-        recorder.failed(reason)
+        end = record_trial(recorder, TrialStatus.FAILED, reason=reason)
         _link_run(trial, recorder)
         study.tell(trial, state=TrialState.FAIL)
-        outcome.reason = reason
         if isinstance(exc, SweeplabError) and getattr(exc, "fatal", False):
             raise
     else:
-        metrics = {
-            k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)
-        }
-        violations = constraint_violations(setup.constraints, metrics)
-        trial.set_user_attr("metrics", metrics)
-        trial.set_user_attr("constraints", violations)
-        trial.set_user_attr("device", result.device)
-        feasible = all(v <= 0 for v in violations)
-        if result.state_dict is not None:  # train.save_checkpoint
-            recorder.log_checkpoint(result.state_dict)
-        if result.artifacts:  # style/generated.png, analysis tables of the vision tasks
-            recorder.log_artifacts(result.artifacts)
-        recorder.finished(
-            metrics,
-            tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)},
+        end = record_trial(
+            recorder, TrialStatus.FINISHED, result=result, constraints=setup.constraints
         )
+        # before `tell`: TPE's constraints_func reads the violations from the trial
+        trial.set_user_attr("metrics", end.metrics)
+        trial.set_user_attr("constraints", end.violations)
+        trial.set_user_attr("device", end.device)
         _link_run(trial, recorder)
         study.tell(trial, value)
-        outcome.status, outcome.metrics, outcome.feasible = "finished", metrics, feasible
-    outcome.run_id = recorder.run_id
-    outcome.duration_s = time.monotonic() - t0
-    return outcome
+    return TrialOutcome(
+        number=trial.number,
+        status=end.status,
+        params=params,
+        metrics=end.metrics,
+        reason=end.reason,
+        run_id=recorder.run_id,
+        duration_s=time.monotonic() - t0,
+        feasible=end.feasible,
+    )
 
 
 # How long a trial's end waits for the sender thread to create its MLflow run (it was queued
@@ -482,65 +394,3 @@ def _link_run(trial, recorder: TrialRecorder) -> None:
     _wait_for_run(recorder)
     if recorder.run_id and trial.user_attrs.get("mlflow_run_id") != recorder.run_id:
         trial.set_user_attr("mlflow_run_id", recorder.run_id)
-
-
-def _diagnosis_tag(metrics: dict[str, float]) -> dict[str, str]:
-    gaps = {
-        k: metrics[k]
-        for k in ("avoidable_bias", "variance", "data_mismatch", "dev_overfit")
-        if k in metrics
-    }
-    if not gaps:
-        return {}
-    return {"sweeplab.diagnosis": max(gaps, key=gaps.get)}
-
-
-def _close_outbox(setup: SweepSetup, say=None) -> None:
-    import os
-    import sys
-
-    wait_s = float(os.environ.get("SWEEPLAB_OUTBOX_WAIT_S", "30"))
-    saved = setup.sweep_run.close(wait_s)
-    if saved:
-        where = saved[0].parent
-        message = (
-            f"the tracking store at {setup.tracking_uri} did not answer: {len(saved)} run(s) were not fully "
-            f"recorded; the unsent records are saved in {where}; send them with `sweeplab sync {setup.name}`"
-        )
-        (say or (lambda e, d: print(f"sweeplab: {d['message']}", file=sys.stderr)))(
-            "status", {"message": message}
-        )
-
-
-def _finish(
-    setup: SweepSetup, outcomes: list[TrialOutcome], stopped_reason: str | None, say=None
-) -> SweepOutcome:
-    best = pick_best(outcomes, setup.objective, setup.goal)
-    counts = {
-        s: sum(o.status == s for o in outcomes) for s in ("finished", "pruned", "failed", "killed")
-    }
-    summary = {f"trials_{k}": float(v) for k, v in counts.items()}
-    tags = {"sweeplab.status": "stopped" if stopped_reason else "finished"}
-    if best is not None:
-        summary[f"best_{setup.objective}"] = best.metrics[setup.objective]
-        tags.update(
-            {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
-        )
-    setup.sweep_run.log_summary(summary, tags)
-    setup.sweep_run.finish("failed" if stopped_reason else "finished")
-    _close_outbox(setup, say)
-    info = setup.workspace.read_sweep(setup.name)
-    setup.workspace.write_sweep(setup.name, {**info, "status": tags["sweeplab.status"]})
-    return SweepOutcome(
-        name=setup.name,
-        workspace=setup.workspace.root,
-        tracking_uri=setup.tracking_uri,
-        experiment_id=setup.sweep_run.experiment_id,
-        parent_run_id=setup.sweep_run.run_id,
-        objective=setup.objective,
-        goal=setup.goal,
-        trials=outcomes,
-        best=best,
-        elapsed_s=time.monotonic() - setup.started,
-        stopped_reason=stopped_reason,
-    )

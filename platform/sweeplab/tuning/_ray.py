@@ -6,7 +6,8 @@ sampler (random and grid: BasicVariantGenerator, seeded, grid points first; tpe:
 OptunaSearch with the space's define-by-run ``suggest``; both in the ``Resumable*`` forms of
 _ray_driver that a resume squares with Tune's restored trials), optionally ASHA, and runs a
 ``Tuner`` whose run folder is ``workspace/sweeps/<name>/ray``. Trials run in
-:mod:`sweeplab.tuning._ray_worker`; the outcomes are summed up by the shared ``_finish``.
+:mod:`sweeplab.tuning._ray_worker`; the outcomes are summed up by the shared
+:func:`~sweeplab.tuning._lifecycle.finish_sweep`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.errors import UserError
+from sweeplab.tuning._lifecycle import (
+    ProgressFn,
+    RayFitDone,
+    StatusMessage,
+    SweepOutcome,
+    SweepStarted,
+    TrialOutcome,
+    TrialStatus,
+    end_orphan_runs,
+    finish_sweep,
+    no_progress,
+)
 from sweeplab.tuning._ray_cluster import (
     check_cluster,
     check_ray_settings,
@@ -34,7 +47,7 @@ from sweeplab.tuning._ray_driver import (
     trial_dirname,
 )
 from sweeplab.tuning._ray_worker import WorkerSpec, sweep_trainable
-from sweeplab.tuning._sweep import SweepOutcome, SweepSetup, TrialOutcome
+from sweeplab.tuning._sweep import SweepSetup
 
 __all__ = ["run_ray", "check_ray_settings", "is_local_ray_address"]
 
@@ -56,8 +69,8 @@ def _search_alg(setup: SweepSetup):
         # define-by-run: inactive conditional parameters never reach the sampler's model
         searcher = ResumableOptuna(
             space=_SuggestFn(setup.space),
-            metric=setup.objective,
-            mode="min" if setup.goal == "minimize" else "max",
+            metric=setup.objective.name,
+            mode=_mode(setup),
             sampler=make_sampler("tpe", seed=setup.seed, constrained=False),
         )
         if setup.settings.max_concurrent:
@@ -128,8 +141,8 @@ def _trainable(setup: SweepSetup, *, resumed: bool):
         parent_run_id=setup.sweep_run.run_id,
         sweep_name=setup.name,
         space=setup.space,
-        objective=setup.objective,
-        goal=setup.goal,
+        objective=setup.objective.name,
+        goal=setup.objective.goal.value,
         constraints=tuple(setup.constraints),
         flush_each_epoch=s.scheduler == "asha",
         last_epoch=int(setup.context.project.train.epochs) if s.scheduler == "asha" else None,
@@ -146,10 +159,9 @@ def _trainable(setup: SweepSetup, *, resumed: bool):
 def _new_tuner(setup: SweepSetup, run_dir: Path, trials: int):
     from ray import tune
 
-    direction = "min" if setup.goal == "minimize" else "max"
     tune_config = tune.TuneConfig(
-        metric=setup.objective,
-        mode=direction,
+        metric=setup.objective.name,
+        mode=_mode(setup),
         search_alg=_search_alg(setup),
         scheduler=_scheduler(setup),
         num_samples=trials,
@@ -173,6 +185,10 @@ def _new_tuner(setup: SweepSetup, run_dir: Path, trials: int):
     )
 
 
+def _mode(setup: SweepSetup) -> str:
+    return "min" if setup.objective.goal == "minimize" else "max"
+
+
 def _children(setup: SweepSetup) -> list[dict[str, Any]]:
     from sweeplab.tracking import sweep_trials
 
@@ -181,12 +197,10 @@ def _children(setup: SweepSetup) -> list[dict[str, Any]]:
     )
 
 
-def run_ray(setup: SweepSetup, *, progress=None) -> SweepOutcome:
+def run_ray(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOutcome:
     from ray import tune
 
-    from sweeplab.tuning._optuna import _finish, _kill_orphan_runs
-
-    say = progress or (lambda event, data: None)
+    say = progress or no_progress
     info = setup.workspace.read_sweep(setup.name)
     if setup.resumed and info.get("backend", "ray") != "ray":
         raise UserError(
@@ -203,17 +217,15 @@ def run_ray(setup: SweepSetup, *, progress=None) -> SweepOutcome:
     try:
         check_cluster(setup.settings, setup.tracking_uri)
         # Child runs left RUNNING by a killed driver: KILLED (their trials run again).
-        _kill_orphan_runs(setup)
-        finished_before = [
-            c for c in _children(setup) if c["status"] in ("finished", "pruned", "failed")
-        ]
+        end_orphan_runs(setup)
+        finished_before = [c for c in _children(setup) if c["status"].final]
         start = 1 + max((c["number"] for c in _children(setup)), default=-1)
         numbering = Numbering(setup.sweep_dir / "ray_trials.json", start)
         before = {c["run_id"]: _outcome_from_child(setup, c) for c in finished_before}
         driver = Driver(setup, numbering, say, before)
         LIVE[setup.name] = driver
         if setup.resumed and tune.Tuner.can_restore(str(run_dir)):
-            say("status", {"message": f"resuming the Ray Tune run in {run_dir}"})
+            say(StatusMessage(f"resuming the Ray Tune run in {run_dir}"))
             tuner = tune.Tuner.restore(
                 str(run_dir),
                 trainable=_trainable(setup, resumed=True),
@@ -224,21 +236,13 @@ def run_ray(setup: SweepSetup, *, progress=None) -> SweepOutcome:
         else:
             remaining = max(setup.trials - len(finished_before), 0)
             tuner = _new_tuner(setup, run_dir, remaining) if remaining else None
-        say(
-            "start",
-            {
-                "total": setup.trials,
-                "done": len(finished_before),
-                "best": None,
-                "objective": setup.objective,
-            },
-        )
+        say(SweepStarted(setup.trials, len(finished_before), None, setup.objective))
         if tuner is not None:
             t0 = time.monotonic()
             tuner.fit()
             fit_s = time.monotonic() - t0
             # Per-trial overhead of Ray (scheduling, actors, results): benchmarks/ray_overhead.py
-            say("ray_fit", {"fit_s": fit_s, "train_s": driver.train_s, "trials": driver.ran})
+            say(RayFitDone(fit_s, driver.train_s, driver.ran))
         # The outcomes: those in MLflow before this run (a resumed sweep) and those that this
         # run saw end (Tune's callbacks), by child run: a trial that finished before the kill
         # and that Tune restarts reports its recorded run instead of training again.
@@ -255,14 +259,14 @@ def run_ray(setup: SweepSetup, *, progress=None) -> SweepOutcome:
             f"the sweep stopped after {len(outcomes)} of {setup.trials} trials; continue it "
             f"with --resume --name {setup.name}"
         )
-    # "best" by the same rule as the Optuna backend (finished, feasible, finite): _finish.
-    return _finish(setup, sorted(outcomes.values(), key=lambda o: o.number), stopped, say)
+    # "best" by the same rule as the Optuna backend (finished, feasible, finite): finish_sweep.
+    return finish_sweep(setup, sorted(outcomes.values(), key=lambda o: o.number), stopped, say)
 
 
 def _outcome_from_child(setup: SweepSetup, c: dict[str, Any]) -> TrialOutcome:
     return TrialOutcome(
         number=c["number"],
-        status=c["status"],
+        status=TrialStatus(c["status"]),
         params=setup.space.resolve({k: _parse(v) for k, v in c["params"].items()})
         if c["params"]
         else {},

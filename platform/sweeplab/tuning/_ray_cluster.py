@@ -9,6 +9,7 @@ import os
 import socket
 
 from sweeplab.errors import UserError
+from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage
 from sweeplab.tuning._sweep import SweepSettings
 
 __all__ = ["check_ray_settings", "connect", "check_cluster", "is_local_ray_address"]
@@ -96,7 +97,7 @@ def check_ray_settings(settings: SweepSettings, *, tracking_uri: str) -> None:
 
 
 # -- Ray itself ------------------------------------------------------------------------------
-def connect(settings: SweepSettings, say) -> bool:
+def connect(settings: SweepSettings, say: ProgressFn) -> bool:
     """Start or join Ray; returns whether we own the connection (and shut it down after)."""
     import logging
 
@@ -111,7 +112,7 @@ def connect(settings: SweepSettings, say) -> bool:
         return False
     common = {"logging_level": logging.WARNING, "log_to_driver": False}
     if settings.ray_address in (None, "", "local"):
-        say("status", {"message": "starting a local Ray"})
+        say(StatusMessage("starting a local Ray"))
         # address="local": a Ray of our own, even when a cluster started with `ray start`
         # (or RAY_ADDRESS) is on this machine; joining one takes --ray-address.
         ray.init(
@@ -122,7 +123,7 @@ def connect(settings: SweepSettings, say) -> bool:
             **common,
         )
     else:
-        say("status", {"message": f"joining the Ray cluster at {settings.ray_address}"})
+        say(StatusMessage(f"joining the Ray cluster at {settings.ray_address}"))
         try:
             ray.init(address=settings.ray_address, **common)
         except (ConnectionError, RuntimeError, ValueError) as exc:

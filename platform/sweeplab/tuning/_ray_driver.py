@@ -16,6 +16,17 @@ from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchGen
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils import flatten_dict
 
+from sweeplab.tuning._lifecycle import (
+    EpochDone,
+    ProgressFn,
+    StatusMessage,
+    TrialDone,
+    TrialOutcome,
+    TrialStarted,
+    TrialStatus,
+    best_trial,
+    end_running_runs,
+)
 from sweeplab.tuning._ray_internals import (
     concurrency_limiter_batches,
     optuna_search_asked,
@@ -31,7 +42,7 @@ from sweeplab.tuning._ray_internals import (
     variant_generator_unfinish,
 )
 from sweeplab.tuning._ray_worker import RAY_TRIAL_TAG, RESULT_KEY, trial_number
-from sweeplab.tuning._sweep import SweepSetup, TrialOutcome
+from sweeplab.tuning._sweep import SweepSetup
 
 __all__ = [
     "LIVE",
@@ -126,7 +137,11 @@ class Driver:
     """Live state of a running sweep on the driver: numbering, outcomes, progress."""
 
     def __init__(
-        self, setup: SweepSetup, numbering: Numbering, say, done: dict[str, TrialOutcome]
+        self,
+        setup: SweepSetup,
+        numbering: Numbering,
+        say: ProgressFn,
+        done: dict[str, TrialOutcome],
     ) -> None:
         self.setup, self.numbering, self.say = setup, numbering, say
         self.outcomes = done  # trial id -> outcome (those finished before a resume included)
@@ -144,21 +159,20 @@ class Driver:
             search.sync_with(trials)
         except (AttributeError, KeyError, TypeError) as exc:  # a Ray whose searchers differ
             self.say(
-                "status",
-                {"message": f"could not check the restored searcher against the trials: {exc!r}"},
+                StatusMessage(f"could not check the restored searcher against the trials: {exc!r}")
             )
 
     def started(self, trial: Any) -> None:
-        self.say("trial_start", {"number": trial_number(trial.custom_trial_name), "params": {}})
+        self.say(TrialStarted(trial_number(trial.custom_trial_name), {}))
 
     def result(self, trial: Any, result: dict[str, Any]) -> None:
-        if result.get(RESULT_KEY, {}).get("status") == "running" and "epoch" in result:
+        if result.get(RESULT_KEY, {}).get("status") == TrialStatus.RUNNING and "epoch" in result:
             metrics = {k: v for k, v in result.items() if isinstance(v, float)}
-            self.say("epoch", {"epoch": result["epoch"], "metrics": metrics})
+            self.say(EpochDone(result["epoch"], metrics))
 
     def crashed(self, trial: Any, *, retrying: bool) -> None:
         why = "the trial's Ray worker crashed" + ("; Tune retries the trial" if retrying else "")
-        _end_running_runs(self.setup, trial.trial_id, "killed", why)
+        self._end_runs(trial, TrialStatus.KILLED, why)
 
     def ended(self, trial: Any, *, error: str | None) -> None:
         outcome = outcome_of(
@@ -169,10 +183,10 @@ class Driver:
             trial.last_result,
             error,
         )
-        if outcome.status == "pruned":
-            _end_running_runs(self.setup, trial.trial_id, "pruned", outcome.reason)
+        if outcome.status == TrialStatus.PRUNED:
+            self._end_runs(trial, TrialStatus.PRUNED, outcome.reason)
         elif error is not None:
-            _end_running_runs(self.setup, trial.trial_id, "failed", error)
+            self._end_runs(trial, TrialStatus.FAILED, error)
         with self.lock:
             self.outcomes[outcome.run_id or trial.trial_id] = outcome
             self.ran += 1
@@ -180,13 +194,12 @@ class Driver:
                 ((trial.last_result or {}).get(RESULT_KEY) or {}).get("train_s", 0.0)
             )
             done = list(self.outcomes.values())
-        from sweeplab.tuning._optuna import pick_best
+        best = best_trial(done, self.setup.objective)
+        self.say(TrialDone(outcome, len(done), self.setup.trials, best))
 
-        best = pick_best(done, self.setup.objective, self.setup.goal)
-        self.say(
-            "trial",
-            {"outcome": outcome, "done": len(done), "total": self.setup.trials, "best": best},
-        )
+    def _end_runs(self, trial: Any, status: TrialStatus, reason: str | None) -> None:
+        """End the trial's runs still RUNNING: its worker could not (stopped, crashed)."""
+        end_running_runs(self.setup, status, reason, where={RAY_TRIAL_TAG: trial.trial_id})
 
 
 # -- searchers that a resume squares with Tune's trials ----------------------------------------
@@ -321,7 +334,7 @@ def outcome_of(
     last: dict[str, Any] | None,
     error: str | None,
 ) -> TrialOutcome:
-    """A Tune trial's outcome in the shared form (what ``_finish`` and the CLI show)."""
+    """A Tune trial's outcome in the shared form (what ``finish_sweep`` and the CLI show)."""
     last = last or {}
     book = last.get(RESULT_KEY) or {}
     number = book.get("number", trial_number(name))
@@ -329,20 +342,20 @@ def outcome_of(
         params = setup.space.resolve(config)
     except ValueError:
         params = {}
-    status = book.get("status")
+    status = TrialStatus(book.get("status") or TrialStatus.RUNNING)
     reason = book.get("reason")
     if error is not None:
-        status, reason = "failed", error
-    elif status in (None, "running"):
+        status, reason = TrialStatus.FAILED, error
+    elif status == TrialStatus.RUNNING:
         epoch = last.get("epoch")
-        status = "pruned"
+        status = TrialStatus.PRUNED
         reason = (
             f"stopped early by ASHA after epoch {epoch}"
             if epoch
             else "stopped by Tune before its first epoch"
         )
     metrics: dict[str, float] = {}
-    if status == "finished":
+    if status == TrialStatus.FINISHED:
         skip = {
             "epoch",
             "timestamp",
@@ -371,20 +384,3 @@ def outcome_of(
         duration_s=float(last.get("time_total_s", 0.0) or 0.0),
         feasible=bool(book.get("feasible", True)),
     )
-
-
-def _end_running_runs(setup: SweepSetup, trial_id: str, status: str, reason: str | None) -> None:
-    """End the child runs of ``trial_id`` that are still RUNNING (the worker could not)."""
-    from sweeplab.tracking import TAG, TrialRun
-
-    client = setup.sweep_run.client
-    runs = client.search_runs(
-        [setup.sweep_run.experiment_id],
-        filter_string=(
-            f"tags.`{TAG['parent']}` = '{setup.sweep_run.run_id}' and tags.`{RAY_TRIAL_TAG}` = "
-            f"'{trial_id}' and attributes.status = 'RUNNING'"
-        ),
-        max_results=100,
-    )
-    for r in runs:
-        TrialRun(client, r.info.run_id).finish(status, reason=reason)

@@ -20,13 +20,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeplab.tuning._lifecycle import DEVICE_TAG, FEASIBLE_TAG, TrialStatus, record_trial
+from sweeplab.tuning._record import TrialRecorder, failure_reason
+from sweeplab.tuning._sweep import objective_value
+
 __all__ = ["WorkerSpec", "sweep_trainable", "trial_number", "RESULT_KEY", "RAY_TRIAL_TAG"]
 
 RESULT_KEY = "sweeplab"  # nested dict in every Tune result: status, run id, trial number
 RAY_TRIAL_TAG = "sweeplab.ray_trial_id"
 NODE_TAG = "sweeplab.node"
 NODE_ID_TAG = "sweeplab.node_id"
-DEVICE_TAG = "sweeplab.device"
 THREADS_TAG = "sweeplab.threads"  # torch intra-op threads the trial trained with
 _NAME = re.compile(r"^trial_(\d+)$")
 
@@ -158,7 +161,11 @@ class _TuneReporter:
         self.last_report = now
         finite = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
         tune.report(
-            {**finite, "epoch": epoch, RESULT_KEY: {**self.bookkeeping, "status": "running"}}
+            {
+                **finite,
+                "epoch": epoch,
+                RESULT_KEY: {**self.bookkeeping, "status": TrialStatus.RUNNING},
+            }
         )
 
 
@@ -169,9 +176,6 @@ def sweep_trainable(
     from ray import tune
 
     from sweeplab.tasks import fixed_settings, run_trial
-    from sweeplab.tuning._optuna import _diagnosis_tag, constraint_violations
-    from sweeplab.tuning._record import TrialRecorder, failure_reason
-    from sweeplab.tuning._sweep import objective_value
 
     assert ctx is not None and spec is not None, "pass ctx and spec with tune.with_parameters"
     t0 = time.monotonic()
@@ -186,8 +190,8 @@ def sweep_trainable(
         previous = _finished_run(sweep.client, spec, trial_id)
         if previous is not None:  # finished before the driver stopped: report, don't re-run
             metrics = {k: float(v) for k, v in previous.data.metrics.items()}
-            feasible = previous.data.tags.get("sweeplab.feasible", "true") == "true"
-            done.update(status="finished", run_id=previous.info.run_id, feasible=feasible)
+            feasible = previous.data.tags.get(FEASIBLE_TAG, "true") == "true"
+            done.update(status=TrialStatus.FINISHED, run_id=previous.info.run_id, feasible=feasible)
             done.update(train_s=0.0, reused=True)
             tune.report({**metrics, "epoch": int(metrics.get("epochs_run", 0)), RESULT_KEY: done})
             return
@@ -218,35 +222,23 @@ def sweep_trainable(
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded; the sweep goes on
         # Not re-raised: Tune's max_failures is for crashed workers, and a trial that
         # diverges would diverge again.
-        reason = failure_reason(exc)
-        recorder.failed(reason)
+        end = record_trial(recorder, TrialStatus.FAILED, reason=failure_reason(exc))
         sweep.outbox.close(_OUTBOX_WAIT_S)
-        done.update(status="failed", reason=reason, train_s=time.monotonic() - t_train)
+        done.update(status=end.status, reason=end.reason, train_s=time.monotonic() - t_train)
         tune.report({spec.objective: bad, "epoch": reporter.last_epoch, RESULT_KEY: done})
         return
     # SystemExit (Tune stopped the trial: ASHA) goes through; the driver records "pruned".
-    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)}
-    violations = constraint_violations(list(spec.constraints), metrics)
-    feasible = all(v <= 0 for v in violations)
-    if result.state_dict is not None:  # train.save_checkpoint
-        recorder.log_checkpoint(result.state_dict)
-    if result.artifacts:  # style/generated.png, analysis tables of the vision tasks
-        recorder.log_artifacts(result.artifacts)
-    recorder.finished(
-        metrics,
-        tags={"sweeplab.feasible": str(feasible).lower(), **_diagnosis_tag(result.metrics)},
-    )
+    end = record_trial(recorder, TrialStatus.FINISHED, result=result, constraints=spec.constraints)
     sweep.outbox.close(_OUTBOX_WAIT_S)  # sent, or saved to the outbox folder
     done.update(
-        status="finished",
-        feasible=feasible,
-        device=result.device,
+        status=end.status,
+        feasible=end.feasible,
+        device=end.device,
         train_s=t_end - t_train,
         setup_s=t_train - t0,
     )
-    tune.report(
-        {**metrics, "epoch": int(metrics.get("epochs_run", reporter.last_epoch)), RESULT_KEY: done}
-    )
+    epoch = int(end.metrics.get("epochs_run", reporter.last_epoch))
+    tune.report({**end.metrics, "epoch": epoch, RESULT_KEY: done})
 
 
 def _finished_run(client: Any, spec: WorkerSpec, trial_id: str):
@@ -256,7 +248,7 @@ def _finished_run(client: Any, spec: WorkerSpec, trial_id: str):
         [spec.experiment_id],
         filter_string=(
             f"tags.`{TAG['parent']}` = '{spec.parent_run_id}' and tags.`{RAY_TRIAL_TAG}` = "
-            f"'{trial_id}' and tags.`{TAG['status']}` = 'finished'"
+            f"'{trial_id}' and tags.`{TAG['status']}` = '{TrialStatus.FINISHED}'"
         ),
         max_results=1,
     )

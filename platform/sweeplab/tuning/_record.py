@@ -7,7 +7,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sweeplab.tracking import SweepRun, TrialRun
+from sweeplab.tracking import (
+    FIXED_TASK_PREFIX,
+    SweepRun,
+    TrialRun,
+    TrialStatus,
+    is_fixed_param,
+)
 
 __all__ = [
     "FIXED_TASK_PREFIX",
@@ -17,17 +23,6 @@ __all__ = [
     "finite_summary",
     "is_fixed_param",
 ]
-
-#: The settings a trial did not sample (the project's and the defaults) are logged as params
-#: ``model.<name>``, ``train.<name>``, ``task.<name>``; the sampled ones keep their plain names,
-#: which ``sweeplab runs``, ``refine`` and the dashboards read as the searched hyperparameters.
-FIXED_PREFIXES = ("model.", "train.", "task.")
-FIXED_TASK_PREFIX = "task."
-
-
-def is_fixed_param(name: str) -> bool:
-    """Whether a logged param is a fixed setting (``model.…``, ``train.…``, ``task.…``)."""
-    return name.startswith(FIXED_PREFIXES)
 
 
 def trial_run_name(sweep: str, number: int, params: dict[str, Any], *, keys: int = 2) -> str:
@@ -104,7 +99,7 @@ class TrialRecorder:
         summary = {k: v for k, v in finite_summary(metrics).items() if last.get(k) != v}
         if summary:
             self.run.log_metrics(summary, step=self.last_epoch, after_last=True)
-        self.run.finish("finished", tags=tags)
+        self.run.finish(TrialStatus.FINISHED, tags=tags)
 
     def log_checkpoint(self, state_dict: dict[str, Any]) -> None:
         """Log trained weights as the artifact ``model/state_dict.pt`` (train.save_checkpoint)."""
@@ -156,10 +151,12 @@ class TrialRecorder:
                     )
 
     def pruned(self, epoch: int) -> None:
-        self.run.finish("pruned", reason=f"stopped early by the pruner after epoch {epoch}")
+        self.run.finish(
+            TrialStatus.PRUNED, reason=f"stopped early by the pruner after epoch {epoch}"
+        )
 
     def failed(self, reason: str) -> None:
-        self.run.finish("failed", reason=reason)
+        self.run.finish(TrialStatus.FAILED, reason=reason)
 
     def killed(self, reason: str = "the sweep was interrupted while this trial ran") -> None:
-        self.run.finish("killed", reason=reason)
+        self.run.finish(TrialStatus.KILLED, reason=reason)

@@ -7,23 +7,17 @@ import contextlib
 import datetime as _dt
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sweeplab.analysis import Objective
 from sweeplab.errors import UserError
 from sweeplab.tasks import TASKS
+from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage, no_progress
 from sweeplab.workspace import Workspace, check_safe_name
 
-__all__ = [
-    "SweepSettings",
-    "SweepSetup",
-    "TrialOutcome",
-    "SweepOutcome",
-    "setup_sweep",
-    "ProgressFn",
-]
+__all__ = ["SweepSettings", "SweepSetup", "setup_sweep"]
 
 
 @dataclass(frozen=True)
@@ -60,36 +54,6 @@ class SweepSettings:
 
 
 @dataclass
-class TrialOutcome:
-    number: int
-    status: str  # finished | pruned | failed | killed
-    params: dict[str, Any]
-    metrics: dict[str, float] = field(default_factory=dict)
-    reason: str | None = None
-    run_id: str | None = None
-    duration_s: float = 0.0
-    feasible: bool = True
-
-
-@dataclass
-class SweepOutcome:
-    name: str
-    workspace: Path
-    tracking_uri: str
-    experiment_id: str
-    parent_run_id: str
-    objective: str
-    goal: str
-    trials: list[TrialOutcome]
-    best: TrialOutcome | None
-    elapsed_s: float
-    stopped_reason: str | None = None
-
-
-ProgressFn = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass
 class SweepSetup:
     """Everything a backend needs to run the sweep's trials."""
 
@@ -108,8 +72,7 @@ class SweepSetup:
     max_failures: int | None
     context: Any
     sweep_run: Any
-    objective: str
-    goal: str
+    objective: Objective
     constraints: list[Any]
     resumed: bool
     started: float = field(default_factory=time.monotonic)
@@ -129,12 +92,14 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         client_for,
         default_tracking_uri,
         get_or_create_experiment,
+        objective_params,
         quiet_http_retries,
     )
 
-    say = progress or (lambda event, data: None)
+    say = progress or no_progress
     pf = load_project(settings.project_path)
     project = pf.project
+    objective = Objective(project.metrics.optimize.name, project.metrics.optimize.goal)
     ws = Workspace.at(settings.workspace).ensure()
 
     restarted = False
@@ -238,7 +203,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
 
     sweep_dir = ws.sweep_dir(name)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    say("status", {"message": "loading data"})
+    say(StatusMessage("loading data"))
     try:
         ctx, dataset, manifest = prepare_context(
             pf,
@@ -267,7 +232,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     tracking_uri = (
         settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root)
     )
-    say("status", {"message": "opening the tracking store"})
+    say(StatusMessage("opening the tracking store"))
     quiet_http_retries()  # the outbox retries; MLflow's own retries would stall for minutes
     # Two sweeps starting at once on a fresh workspace would both create the SQLite store's
     # tables ("table ... already exists"): one process at a time opens it.
@@ -344,7 +309,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 ),
                 "backend": settings.backend,
                 "model": project.model.name,
-                "objective": f"{project.metrics.optimize.goal} {project.metrics.optimize.name}",
+                **objective_params(objective),
                 "constraints": "; ".join(project.metrics.satisfy) or "none",
                 "splits": " ".join(f"{k}={v}" for k, v in manifest.sizes().items()),
             },
@@ -398,8 +363,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         max_failures=max_failures,
         context=ctx,
         sweep_run=sweep_run,
-        objective=project.metrics.optimize.name,
-        goal=project.metrics.optimize.goal,
+        objective=objective,
         constraints=constraints,
         resumed=settings.resume,
     )

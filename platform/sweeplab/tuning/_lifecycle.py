@@ -1,0 +1,357 @@
+"""A trial's life, the same for both backends: how it ended (a :class:`TrialStatus`), what
+that leaves in MLflow, the sweep's progress events, the best trial, and the sweep's end.
+
+The model is Optuna's ``_run_trial``: the backend runs the trial; pruning reaches it as an
+exception; whatever happens is recorded by :func:`record_trial` and the sweep goes on. The
+Optuna backend runs trials in this process (``_optuna``), the Ray backend in Tune workers
+(``_ray_worker``) with a driver that ends the runs a worker could not (``_ray_driver``); both
+end their sweep with :func:`finish_sweep` and clean up after a killed sweep process with
+:func:`end_orphan_runs`. "Best" is :func:`sweeplab.analysis.select_best`'s rule.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sweeplab.analysis import Objective, select_best, violation
+from sweeplab.tasks import TrialResult
+from sweeplab.tracking import RUN_KEY_TAG, TAG, TrialRun, TrialStatus
+from sweeplab.tuning._record import TrialRecorder
+
+if TYPE_CHECKING:
+    from sweeplab.tuning._sweep import SweepSetup
+
+__all__ = [
+    "TrialStatus",
+    "TrialOutcome",
+    "SweepOutcome",
+    "StatusMessage",
+    "SweepStarted",
+    "TrialStarted",
+    "EpochDone",
+    "TrialDone",
+    "RayFitDone",
+    "ProgressEvent",
+    "ProgressFn",
+    "no_progress",
+    "TrialEnd",
+    "record_trial",
+    "constraint_violations",
+    "best_trial",
+    "finish_sweep",
+    "end_orphan_runs",
+    "end_interrupted_run",
+    "end_running_runs",
+    "FEASIBLE_TAG",
+    "DEVICE_TAG",
+    "DIAGNOSIS_TAG",
+    "KILLED_REASON",
+]
+
+FEASIBLE_TAG = "sweeplab.feasible"  # "true" | "false": every constraint held
+DEVICE_TAG = "sweeplab.device"  # where the trial trained: cpu | cuda | mps
+DIAGNOSIS_TAG = "sweeplab.diagnosis"  # the largest gap: avoidable_bias, variance, ...
+KILLED_REASON = "the sweep process stopped while this trial ran; re-run on resume"
+
+
+# -- outcomes -------------------------------------------------------------------------------------
+@dataclass
+class TrialOutcome:
+    number: int
+    status: TrialStatus
+    params: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    run_id: str | None = None
+    duration_s: float = 0.0
+    feasible: bool = True
+
+    def __post_init__(self) -> None:
+        self.status = TrialStatus(self.status)
+
+
+@dataclass
+class SweepOutcome:
+    name: str
+    workspace: Path
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    objective: Objective
+    trials: list[TrialOutcome]
+    best: TrialOutcome | None
+    elapsed_s: float
+    stopped_reason: str | None = None
+
+
+# -- progress events (what `sweeplab sweep` shows) -------------------------------------------------
+@dataclass(frozen=True)
+class StatusMessage:
+    message: str
+
+
+@dataclass(frozen=True)
+class SweepStarted:
+    total: int
+    done: int  # trials a resumed sweep had already run
+    best: TrialOutcome | None
+    objective: Objective
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    number: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    epoch: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrialDone:
+    outcome: TrialOutcome
+    done: int
+    total: int
+    best: TrialOutcome | None
+
+
+@dataclass(frozen=True)
+class RayFitDone:
+    """Ray's ``Tuner.fit`` is over: its wall time and the time trials spent in ``run_trial``."""
+
+    fit_s: float
+    train_s: float
+    trials: int
+
+
+ProgressEvent = StatusMessage | SweepStarted | TrialStarted | EpochDone | TrialDone | RayFitDone
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+def no_progress(event: ProgressEvent) -> None:
+    """The progress callback of a sweep nobody watches."""
+
+
+# -- recording how a trial ended ------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrialEnd:
+    """How a trial ended, as :func:`record_trial` recorded it on the trial's run."""
+
+    status: TrialStatus
+    metrics: dict[str, float] = field(default_factory=dict)  # the finite final values
+    violations: list[float] = field(default_factory=list)  # per constraint, <= 0 when it holds
+    reason: str | None = None
+    device: str | None = None
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0 for v in self.violations)
+
+
+def constraint_violations(constraints: Iterable[Any], metrics: dict[str, float]) -> list[float]:
+    """Optuna's convention: a value ≤ 0 means the constraint holds."""
+    constraints = list(constraints)
+    return [float(v) for v in violation(metrics, constraints)] if constraints else []
+
+
+def record_trial(
+    recorder: TrialRecorder,
+    status: TrialStatus,
+    *,
+    result: TrialResult | None = None,
+    constraints: Iterable[Any] = (),
+    reason: str | None = None,
+    epoch: int = 0,
+) -> TrialEnd:
+    """End the trial's run in MLflow: the one place both backends record a trial's end.
+
+    finished (``result`` required): its finite metrics, constraint violations → the
+    ``sweeplab.feasible`` tag, its checkpoint and artifacts, the diagnosis and device tags;
+    pruned: after ``epoch``; failed: ``reason``; killed: ``reason`` (or the default)."""
+    status = TrialStatus(status)
+    if status is TrialStatus.FINISHED:
+        if result is None:
+            raise ValueError("a finished trial is recorded with its result")
+        metrics = {
+            k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)
+        }
+        end = TrialEnd(
+            status,
+            metrics=metrics,
+            violations=constraint_violations(constraints, metrics),
+            device=result.device,
+        )
+        if result.state_dict is not None:  # train.save_checkpoint
+            recorder.log_checkpoint(result.state_dict)
+        if result.artifacts:  # style/generated.png, analysis tables of the vision tasks
+            recorder.log_artifacts(result.artifacts)
+        tags = {FEASIBLE_TAG: str(end.feasible).lower(), DEVICE_TAG: result.device}
+        recorder.finished(metrics, tags={**tags, **_diagnosis_tag(result.metrics)})
+        return end
+    if status is TrialStatus.PRUNED:
+        recorder.pruned(epoch)
+    elif status is TrialStatus.FAILED:
+        recorder.failed(reason or "the trial failed")
+    elif status is TrialStatus.KILLED and reason:
+        recorder.killed(reason)
+    elif status is TrialStatus.KILLED:
+        recorder.killed()
+    else:
+        raise ValueError(f"a trial ends finished, pruned, failed or killed, not {status}")
+    return TrialEnd(status, reason=reason)
+
+
+def _diagnosis_tag(metrics: Mapping[str, float]) -> dict[str, str]:
+    gaps = {
+        k: metrics[k]
+        for k in ("avoidable_bias", "variance", "data_mismatch", "dev_overfit")
+        if k in metrics
+    }
+    if not gaps:
+        return {}
+    return {DIAGNOSIS_TAG: max(gaps, key=gaps.get)}
+
+
+# -- the best trial ---------------------------------------------------------------------------------
+def best_trial(outcomes: list[TrialOutcome], objective: Objective) -> TrialOutcome | None:
+    """The best finite objective among finished, feasible trials, ties to the earliest trial:
+    :func:`sweeplab.analysis.select_best`'s rule."""
+    selection = select_best(
+        [{objective.name: o.metrics.get(objective.name, math.nan)} for o in outcomes],
+        objective,
+        status=[o.status for o in outcomes],
+        feasible=[o.feasible for o in outcomes],
+        order=[o.number for o in outcomes],
+    )
+    return outcomes[selection.index] if selection else None
+
+
+# -- the sweep's end ----------------------------------------------------------------------------------
+def finish_sweep(
+    setup: SweepSetup,
+    outcomes: list[TrialOutcome],
+    stopped_reason: str | None,
+    say: ProgressFn | None = None,
+) -> SweepOutcome:
+    """Sum the trials up on the parent run (counts, best), end it, and send what is queued."""
+    objective = setup.objective
+    best = best_trial(outcomes, objective)
+    ends = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.KILLED)
+    summary = {f"trials_{s.value}": float(sum(o.status == s for o in outcomes)) for s in ends}
+    tags = {TAG["status"]: "stopped" if stopped_reason else "finished"}
+    if best is not None:
+        summary[f"best_{objective.name}"] = best.metrics[objective.name]
+        tags.update(
+            {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
+        )
+    setup.sweep_run.log_summary(summary, tags)
+    setup.sweep_run.finish("failed" if stopped_reason else "finished")
+    _close_outbox(setup, say)
+    info = setup.workspace.read_sweep(setup.name)
+    setup.workspace.write_sweep(setup.name, {**info, "status": tags[TAG["status"]]})
+    return SweepOutcome(
+        name=setup.name,
+        workspace=setup.workspace.root,
+        tracking_uri=setup.tracking_uri,
+        experiment_id=setup.sweep_run.experiment_id,
+        parent_run_id=setup.sweep_run.run_id,
+        objective=objective,
+        trials=outcomes,
+        best=best,
+        elapsed_s=time.monotonic() - setup.started,
+        stopped_reason=stopped_reason,
+    )
+
+
+def _close_outbox(setup: SweepSetup, say: ProgressFn | None) -> None:
+    wait_s = float(os.environ.get("SWEEPLAB_OUTBOX_WAIT_S", "30"))
+    saved = setup.sweep_run.close(wait_s)
+    if not saved:
+        return
+    message = (
+        f"the tracking store at {setup.tracking_uri} did not answer: {len(saved)} run(s) were "
+        f"not fully recorded; the unsent records are saved in {saved[0].parent}; send them "
+        f"with `sweeplab sync {setup.name}`"
+    )
+    if say is not None:
+        say(StatusMessage(message))
+    else:
+        print(f"sweeplab: {message}", file=sys.stderr)
+
+
+# -- runs a stopped process left RUNNING ---------------------------------------------------------------
+def _running_children(setup: SweepSetup, where: Mapping[str, str]) -> list[Any]:
+    """The sweep's child runs still RUNNING whose tags match ``where``; none when the store
+    does not answer (the next resume ends them)."""
+    wanted = {TAG["parent"]: setup.sweep_run.run_id, **where}
+    tags = " and ".join(f"tags.`{k}` = '{v}'" for k, v in wanted.items())
+    try:
+        return setup.sweep_run.client.search_runs(
+            [setup.sweep_run.experiment_id],
+            filter_string=f"{tags} and attributes.status = 'RUNNING'",
+            max_results=1000,
+        )
+    except Exception:  # noqa: BLE001 - the store went away
+        return []
+
+
+def end_orphan_runs(setup: SweepSetup) -> int:
+    """Child runs a killed sweep process left RUNNING. A run whose end (the status tag) was
+    stored is whole: it is ended as recorded. The others are KILLED: their trials run again."""
+    client = setup.sweep_run.client
+    runs = _running_children(setup, {})
+    for r in runs:
+        recorded = TrialStatus.of_run(r.data.tags.get(TAG["status"]), r.info.status)
+        if recorded.final:
+            try:
+                client.set_terminated(r.info.run_id, recorded.run_status)
+            except Exception:  # noqa: BLE001 - the next resume tries again
+                pass
+            continue
+        TrialRun(client, r.info.run_id).finish(TrialStatus.KILLED, reason=KILLED_REASON)
+    return len(runs)
+
+
+def end_running_runs(
+    setup: SweepSetup, status: TrialStatus, reason: str | None, *, where: Mapping[str, str]
+) -> None:
+    """End the child runs matching ``where`` that are still RUNNING as ``status`` (the Ray
+    driver, for a trial whose worker could not: stopped by ASHA, crashed)."""
+    for r in _running_children(setup, where):
+        TrialRun(setup.sweep_run.client, r.info.run_id).finish(status, reason=reason)
+
+
+def end_interrupted_run(setup: SweepSetup, run_id: str | None, key: str | None) -> None:
+    """KILLED: the run of a trial the sweep process was running when it stopped (found by its
+    run id, else by the outbox key recorded before the run was created)."""
+    run_id = run_id or _run_by_key(setup, key)
+    if not run_id:
+        return
+    try:
+        TrialRun(setup.sweep_run.client, run_id).finish(TrialStatus.KILLED, reason=KILLED_REASON)
+    except Exception:  # noqa: BLE001 - the study is the source of truth
+        pass
+
+
+def _run_by_key(setup: SweepSetup, key: str | None) -> str | None:
+    if not key:
+        return None
+    try:
+        found = setup.sweep_run.client.search_runs(
+            [setup.sweep_run.experiment_id],
+            filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'",
+            max_results=1,
+        )
+    except Exception:  # noqa: BLE001 - the store went away; orphan runs are swept up later
+        return None
+    return found[0].info.run_id if found else None
