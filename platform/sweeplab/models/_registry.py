@@ -15,7 +15,7 @@ from typing import Literal
 
 from torch import nn
 
-from sweeplab.config._base import Schema
+from sweeplab.config import Schema
 from sweeplab.errors import UserError
 from sweeplab.registry import Registry
 
