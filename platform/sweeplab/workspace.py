@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweeplab.errors import UserError
+from sweeplab.config.project import SAFE_NAME
+from sweeplab.errors import UserError, close_matches
 
 __all__ = ["Workspace", "DEFAULT_WORKSPACE", "check_safe_name"]
 
@@ -32,8 +33,6 @@ DEFAULT_WORKSPACE = "sweeplab-workspace"
 
 def check_safe_name(name: str, *, what: str = "sweep name") -> str:
     """Names that become folders must stay inside the workspace."""
-    from sweeplab.config.project import SAFE_NAME
-
     if (
         not isinstance(name, str)
         or "\x00" in name
@@ -96,8 +95,6 @@ class Workspace:
     def read_sweep(self, name: str) -> dict[str, Any]:
         path = self.sweep_dir(name) / "sweep.json"
         if not path.is_file():
-            from sweeplab.errors import close_matches
-
             known = self.sweeps()
             raise UserError(
                 f"no sweep named {name!r} in the workspace {self.root}"

@@ -95,7 +95,7 @@ def test_the_median_pruner_and_none_ignore_the_rung_settings():
 
 
 def test_trial_epochs_are_unknown_when_the_space_samples_them():
-    from sweeplab.tuning._sweep import trial_epochs
+    from sweeplab.tuning._settings import trial_epochs
 
     project = SimpleNamespace(train=SimpleNamespace(epochs=7))
     assert trial_epochs(project, SimpleNamespace(names=("learning_rate",))) == 7

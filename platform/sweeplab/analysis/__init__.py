@@ -18,7 +18,15 @@ from sweeplab.analysis._boxes import (
     non_max_suppression,
     to_corners,
 )
-from sweeplab.analysis._diagnosis import GAPS, LEVELS, REMEDIES, Diagnosis, diagnose
+from sweeplab.analysis._diagnosis import (
+    GAP_LABELS,
+    GAPS,
+    LEVEL_LABELS,
+    LEVELS,
+    REMEDIES,
+    Diagnosis,
+    diagnose,
+)
 from sweeplab.analysis._error_table import ErrorTable, confusion, error_table, per_class_errors
 from sweeplab.analysis._label_errors import multilabel_error_table, multilabel_table_from_rates
 from sweeplab.analysis._labels import confident_thresholds, suspect_labels
@@ -67,7 +75,9 @@ __all__ = [
     "non_max_suppression",
     "to_corners",
     "GAPS",
+    "GAP_LABELS",
     "LEVELS",
+    "LEVEL_LABELS",
     "REMEDIES",
     "Constraint",
     "Diagnosis",

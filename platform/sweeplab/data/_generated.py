@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sweeplab.analysis import box_iou
+
 __all__ = [
     "SHAPE_CLASSES",
     "TRIANGLE_LANDMARKS",
@@ -141,8 +143,6 @@ def _scene(
     max_overlap: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One image ``(3, H, W)``, its boxes ``(M, 4)``, classes ``(M,)`` and mask ``(H, W)``."""
-    from sweeplab.analysis._boxes import box_iou  # here: sweeplab.analysis imports pandas
-
     x, y = _grid(size)
     img = _background(rng, size, noise)
     mask = np.zeros((size, size), dtype=np.int64)

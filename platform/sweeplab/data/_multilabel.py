@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sweeplab.data._dataset import Dataset
+from sweeplab.data._generated import SHAPE_CLASSES, shapes_detection
 
 __all__ = ["shapes_multilabel"]
 
@@ -35,8 +36,6 @@ def shapes_multilabel(
 
     ``unlabeled`` is the probability that an entry (one example, one label) is NaN.
     """
-    from sweeplab.data._generated import SHAPE_CLASSES, shapes_detection  # imports torch
-
     if not 0.0 <= unlabeled < 1.0:
         raise ValueError(f"0 <= unlabeled < 1 must hold, but got unlabeled={unlabeled}")
     scenes = shapes_detection(

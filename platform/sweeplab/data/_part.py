@@ -15,6 +15,7 @@ import numpy as np
 
 from sweeplab.config.data import PartConfig
 from sweeplab.data._dataset import Dataset
+from sweeplab.errors import UserError
 
 __all__ = ["part_indices", "take_part"]
 
@@ -32,8 +33,6 @@ def part_indices(n: int, cfg: PartConfig) -> np.ndarray:
 
 def take_part(ds: Dataset, cfg: PartConfig) -> Dataset:
     """The examples of part ``cfg.index``, in source order; ids, labels and domain kept."""
-    from sweeplab.errors import UserError
-
     if len(ds) < cfg.of:
         raise UserError(
             f"part.of <= the number of examples must hold, but got of={cfg.of} for "

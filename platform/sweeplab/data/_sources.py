@@ -8,13 +8,19 @@ never touches the network. Register more with ``@DATASETS.register("kind:name")`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from sweeplab.config.data import FILE_SCHEMES, IMAGE_SCHEMES, DataConfig
 from sweeplab.data._dataset import Dataset
-from sweeplab.errors import UserError, unknown_name_error
+from sweeplab.data._degrade import degrade_all, derive_target, value_range_of
+from sweeplab.data._files import read_table
+from sweeplab.data._images import filter_classes, load_image_folder, resize_images
+from sweeplab.data._part import take_part
+from sweeplab.data._task_data import GENERATED, generated_dataset
+from sweeplab.errors import UserError, close_matches, unknown_name_error
 from sweeplab.registry import Registry
 
 __all__ = ["DATASETS", "load_dataset"]
@@ -61,15 +67,11 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
     normalization (train statistics) come after, in ``build_splits`` / ``prepare_tensors``.
     """
     if cfg.scheme in IMAGE_SCHEMES:
-        from sweeplab.data._images import load_image_folder
-
         path = Path(cfg.location)
         ds = load_image_folder(
             path if path.is_absolute() else Path(base_dir) / path, image_size=cfg.image_size
         )
     elif cfg.scheme in FILE_SCHEMES:
-        from sweeplab.data._files import read_table
-
         path = Path(cfg.location)
         if not path.is_absolute():
             path = Path(base_dir) / path
@@ -84,8 +86,6 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
         if domain_column is not None:
             ds = _mark_target(ds, path, domain_column, cfg.target.value)  # type: ignore[union-attr]
     elif cfg.scheme == "generated":
-        from sweeplab.data._task_data import GENERATED, generated_dataset
-
         name = cfg.location
         if GENERATED[name].task not in ("multiclass", "multilabel"):
             raise UserError(
@@ -102,37 +102,21 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
             ds = _select_features(ds, cfg.features)
     value_range = None
     if cfg.degrade is not None:  # the whole source's: every part is scaled alike
-        from sweeplab.data._degrade import value_range_of
-
         value_range = value_range_of(ds)
     if cfg.part is not None:
-        from sweeplab.data._part import take_part
-
         ds = take_part(ds, cfg.part)
     if cfg.classes is not None:
-        from sweeplab.data._images import filter_classes
-
         ds = filter_classes(ds, cfg.classes)
     if cfg.degrade is not None:
-        from sweeplab.data._degrade import degrade_all
-
         ds = degrade_all(ds, cfg.degrade, value_range=value_range)
     if cfg.target is not None and cfg.target.derive is not None:
-        from sweeplab.data._degrade import derive_target
-
         ds = derive_target(ds, cfg.target.derive, size=cfg.target.size, seed=cfg.seed)  # type: ignore[arg-type]
     if cfg.image_size is not None:
-        from sweeplab.data._images import resize_images
-
         ds = resize_images(ds, cfg.image_size)
     return ds
 
 
 def _select_features(ds: Dataset, features: list[str]) -> Dataset:
-    from dataclasses import replace
-
-    from sweeplab.errors import close_matches
-
     for f in features:
         if f not in ds.feature_names:
             raise UserError(
@@ -148,10 +132,6 @@ def _select_features(ds: Dataset, features: list[str]) -> Dataset:
 
 
 def _mark_target(ds: Dataset, path: Path, column: str, value: str | int) -> Dataset:
-    from dataclasses import replace
-
-    from sweeplab.errors import close_matches
-
     raw = ds.domain
     assert raw is not None
     is_target = raw == str(value)

@@ -29,8 +29,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from sweeplab.config.data import SPLIT_ORDER
+from sweeplab.data._allocate import split_sizes
 from sweeplab.data._dataset import Dataset
+from sweeplab.data._generated import (
+    DetectionSet,
+    IdentitySet,
+    LandmarkSet,
+    SegmentationSet,
+    identities,
+    shapes_detection,
+    shapes_landmarks,
+    shapes_segmentation,
+    stripes,
+)
+from sweeplab.data._manifest import SplitManifest
+from sweeplab.data._multilabel import shapes_multilabel
 from sweeplab.errors import UserError, close_matches
 
 __all__ = [
@@ -56,48 +72,23 @@ class GeneratedSource:
 
 
 def _shapes(n: int = 1000, **kwargs: Any) -> Any:
-    from sweeplab.data._generated import shapes_detection
-
     return shapes_detection(n, min_objects=1, max_objects=1, **kwargs)
 
 
 def _localization(n: int = 1000, min_objects: int = 0, **kwargs: Any) -> Any:
-    from sweeplab.data._generated import shapes_detection
-
     return shapes_detection(n, min_objects=min_objects, max_objects=1, **kwargs)
-
-
-def _multilabel(**kwargs: Any) -> Dataset:
-    from sweeplab.data._multilabel import shapes_multilabel
-
-    return shapes_multilabel(**kwargs)
-
-
-def _lazy(name: str) -> Callable[..., Any]:
-    def make(*args: Any, **kwargs: Any) -> Any:
-        from sweeplab.data import _generated
-
-        return getattr(_generated, name)(*args, **kwargs)
-
-    return make
-
-
-def _signature_of(name: str) -> Callable[..., Any]:
-    from sweeplab.data import _generated
-
-    return getattr(_generated, name)
 
 
 GENERATED: dict[str, GeneratedSource] = {
     "shapes_detection": GeneratedSource(
-        "detection", _lazy("shapes_detection"), {"n": 1000}, "scenes of shapes with boxes"
+        "detection", shapes_detection, {"n": 1000}, "scenes of shapes with boxes"
     ),
     "shapes_segmentation": GeneratedSource(
-        "segmentation", _lazy("shapes_segmentation"), {"n": 1000}, "scenes and label masks"
+        "segmentation", shapes_segmentation, {"n": 1000}, "scenes and label masks"
     ),
     "identities": GeneratedSource(
         "verification",
-        _lazy("identities"),
+        identities,
         {"num_identities": 200, "per_identity": 6},
         "identities to verify (split by identity)",
     ),
@@ -105,11 +96,11 @@ GENERATED: dict[str, GeneratedSource] = {
         "localization", _localization, {"n": 1000}, "one shape or none per image, with its box"
     ),
     "shapes_landmarks": GeneratedSource(
-        "landmarks", _lazy("shapes_landmarks"), {"n": 1000}, "triangles and their 3 vertices"
+        "landmarks", shapes_landmarks, {"n": 1000}, "triangles and their 3 vertices"
     ),
     "shapes": GeneratedSource("multiclass", _shapes, {"n": 1000}, "one shape per image"),
     "shapes_multilabel": GeneratedSource(  # data/_multilabel.py: makes its Dataset itself
-        "multilabel", _multilabel, {}, "which shapes are in each image (some unlabeled)"
+        "multilabel", shapes_multilabel, {}, "which shapes are in each image (some unlabeled)"
     ),
 }
 
@@ -134,14 +125,10 @@ SKIMAGE_SAMPLES = {
 def generator_arguments(name: str) -> list[str]:
     """The keyword arguments ``data.generate`` may set for ``generated:NAME``."""
     if name in ("shapes", "shapes_localization"):
-        fn: Callable[..., Any] = _signature_of("shapes_detection")
+        fn: Callable[..., Any] = shapes_detection
         skip = {"min_objects", "max_objects"} if name == "shapes" else {"max_objects"}
-    elif name == "shapes_multilabel":
-        from sweeplab.data._multilabel import shapes_multilabel as fn
-
-        skip = set()
     else:
-        fn, skip = _signature_of(name), set()
+        fn, skip = GENERATED[name].make, set()
     return [p for p in inspect.signature(fn).parameters if p not in skip]
 
 
@@ -219,10 +206,6 @@ def load_task_data(source: str, generate: dict[str, Any] | None, *, seed: int) -
 
 def identity_splits(ds: Dataset, cfg: Any) -> Any:
     """A split manifest by identity: split sizes count identities, not examples."""
-    from sweeplab.config.data import SPLIT_ORDER
-    from sweeplab.data._allocate import split_sizes
-    from sweeplab.data._manifest import SplitManifest
-
     ids = np.unique(ds.y)
     sizes = split_sizes(len(ids), cfg.splits.sizes(), what="the identities", key="data.splits")
     perm = np.random.default_rng(cfg.seed).permutation(ids)
@@ -239,10 +222,6 @@ def identity_splits(ds: Dataset, cfg: Any) -> Any:
 
 def split_task_data(full: Any, manifest: Any) -> dict[str, Any]:
     """``{split name: the subset of the generated set}`` for every split of ``manifest``."""
-    import torch
-
-    from sweeplab.data._generated import DetectionSet, IdentitySet, LandmarkSet, SegmentationSet
-
     out = {}
     for name, idx in manifest.splits.items():
         ti = torch.as_tensor(idx, dtype=torch.long)
@@ -267,7 +246,6 @@ def split_task_data(full: Any, manifest: Any) -> dict[str, Any]:
 def load_style_image(spec: str, *, size: int, base_dir: str | Path, key: str) -> Any:
     """``(3, size, size)`` float32 tensor in [0, 1] from ``skimage:NAME``, ``generated:stripes``
     or an image file (relative to ``base_dir``); centre-cropped to a square, then resized."""
-    import torch
     from PIL import Image
 
     scheme, sep, rest = spec.partition(":")
@@ -278,8 +256,6 @@ def load_style_image(spec: str, *, size: int, base_dir: str | Path, key: str) ->
                 key=key,
                 suggestions=[f"generated:{m}" for m in close_matches(rest, ["stripes"])],
             )
-        from sweeplab.data._generated import stripes
-
         return stripes(size, seed=1)
     if sep and scheme == "skimage":
         if rest not in SKIMAGE_SAMPLES:

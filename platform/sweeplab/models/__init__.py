@@ -15,7 +15,15 @@ from sweeplab.models import (  # noqa: E402,F401  (logreg, softmax, mlp)  # noqa
     _vgg,
     _vision,  # noqa: E402,F401  (grid_detector, unet, siamese_encoder, feature_net)
 )
+from sweeplab.models._detection import (
+    GridDetector,
+    decode_grid,
+    decode_landmarks,
+    decode_localization,
+)
 from sweeplab.models._registry import MODELS, ModelSpec, build_model, register_model
+from sweeplab.models._siamese import Encoder, PairClassifier, squared_distances
+from sweeplab.models._summary import describe, parse_input_shape
 from sweeplab.models._transfer import (
     CHECKPOINT_ARTIFACT,
     apply_transfer,
@@ -23,15 +31,28 @@ from sweeplab.models._transfer import (
     read_state_dict,
     save_checkpoint,
 )
+from sweeplab.models._unet import UNet
+from sweeplab.models._vision import FeatureNet
 
 __all__ = [
     "CHECKPOINT_ARTIFACT",
     "MODELS",
+    "Encoder",
+    "FeatureNet",
+    "GridDetector",
     "ModelSpec",
+    "PairClassifier",
+    "UNet",
     "apply_transfer",
     "build_model",
+    "decode_grid",
+    "decode_landmarks",
+    "decode_localization",
+    "describe",
+    "parse_input_shape",
     "read_state_dict",
     "output_layer_name",
     "register_model",
     "save_checkpoint",
+    "squared_distances",
 ]

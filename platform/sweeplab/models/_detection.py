@@ -19,18 +19,15 @@ are built directly (``GridDetector(DetectorArgs(...), input_shape=..., num_class
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from sweeplab.config._base import Schema
+from sweeplab.analysis import Detections, non_max_suppression
+from sweeplab.config import Schema
 from sweeplab.models._blocks import Activation, ConvBlock, MaxPool, dense_head, stack
 from sweeplab.models._shapes import CHW, ShapeError, image_shape
-
-if TYPE_CHECKING:
-    from sweeplab.analysis._boxes import Detections
 
 __all__ = [
     "DetectorArgs",
@@ -193,9 +190,6 @@ def decode_grid(
     exp(t_h)``, ``b_w = anchor_w · exp(t_w)``; score = ``p_c · max_k P(class k)``. Boxes
     scoring below ``score_threshold`` are dropped, then per-class non-max suppression.
     """
-    # Imported here: sweeplab.analysis pulls in pandas, which building a model never needs.
-    from sweeplab.analysis._boxes import Detections, non_max_suppression
-
     b, s = raw.shape[0], raw.shape[1]
     raw = raw.detach().float().cpu()
     anchors = anchors.detach().float().cpu()

@@ -21,7 +21,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from sweeplab.config._base import Schema
+from sweeplab.config import Schema
 from sweeplab.models._init import init_weights_
 from sweeplab.models._registry import register_model
 

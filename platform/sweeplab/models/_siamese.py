@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from sweeplab.config._base import Schema
+from sweeplab.config import Schema
 from sweeplab.models._blocks import Activation, dense_head
 from sweeplab.models._detection import backbone
 from sweeplab.models._shapes import image_shape

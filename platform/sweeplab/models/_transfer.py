@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sweeplab.errors import UserError
+from sweeplab.errors import UserError, unknown_name_error
 
 __all__ = [
     "CHECKPOINT_ARTIFACT",
@@ -132,8 +132,6 @@ def set_trainable(model: nn.Module, mode: str, *, last_k: int = 1) -> int:
     and also trains everything registered after the k-th last one (its batch norm, ...).
     """
     if mode not in TRANSFER_MODES:
-        from sweeplab.errors import unknown_name_error
-
         raise unknown_name_error("transfer mode", mode, TRANSFER_MODES, key="train.transfer")
     owners = [(n, m) for n, m in model.named_modules() if list(m.parameters(recurse=False))]
     if mode in ("fine_tune_all", "scratch"):

@@ -24,7 +24,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from sweeplab.config._base import Schema
+from sweeplab.config import Schema
 from sweeplab.models._blocks import Activation, ConvBlock, MaxPool
 from sweeplab.models._shapes import ShapeError, image_shape
 

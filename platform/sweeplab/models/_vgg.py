@@ -15,7 +15,7 @@ import torch
 from pydantic import Field, PositiveInt, model_validator
 from torch import nn
 
-from sweeplab.config._base import Schema
+from sweeplab.config import Schema
 from sweeplab.models._blocks import Activation, ConvBlock, MaxPool, dense_head, stack
 from sweeplab.models._init import InitName, init_weights_
 from sweeplab.models._registry import register_model

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from sweeplab.config._base import Schema
+from sweeplab.config import Schema
 from sweeplab.models._detection import DetectorArgs, GridDetector, Localizer, LocalizerArgs
 from sweeplab.models._registry import register_model
 from sweeplab.models._shapes import image_shape

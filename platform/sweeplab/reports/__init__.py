@@ -1,5 +1,7 @@
 """Reports rendered from ``dashboards/`` templates: trial reports, reviews, sweep dashboards."""
 
+from sweeplab.reports._dashboard import build_dashboard
+from sweeplab.reports._dashboard_trials import load_sweep
 from sweeplab.reports._evaluate import (
     Evaluation,
     TrialRef,
@@ -9,18 +11,25 @@ from sweeplab.reports._evaluate import (
 )
 from sweeplab.reports._report import ReportFiles, render_report, write_report
 from sweeplab.reports._report_data import ReportData, build_report, error_analysis
-from sweeplab.reports._report_review import ReviewFiles, write_review
+from sweeplab.reports._report_review import DEFAULT_CATEGORIES, ReviewFiles, write_review
+from sweeplab.reports._task_final import final_task_evaluation
+from sweeplab.reports._task_report import project_task
 
 __all__ = [
+    "DEFAULT_CATEGORIES",
     "Evaluation",
     "ReportData",
     "ReportFiles",
     "ReviewFiles",
     "TrialRef",
+    "build_dashboard",
     "build_report",
     "error_analysis",
     "evaluate_trial",
     "final_evaluation",
+    "final_task_evaluation",
+    "load_sweep",
+    "project_task",
     "render_report",
     "resolve_trial",
     "write_report",

@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeplab.errors import UserError
+from sweeplab.reports import _dashboard_figures as figs
 from sweeplab.reports._dashboard_curves import Curve, load_curves
 from sweeplab.reports._dashboard_trials import SweepTrials, load_sweep
+from sweeplab.space import ONE_MINUS_SUFFIX, Constant
+from sweeplab.tracking import client_for
+from sweeplab.workspace import Workspace
 
 __all__ = ["Dashboard", "MIN_TRIALS_FOR_IMPORTANCE", "build_dashboard", "param_importances"]
 
@@ -57,8 +62,6 @@ def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, fl
     from optuna.storages.journal import JournalFileBackend
     from optuna.trial import TrialState
 
-    from sweeplab.space import ONE_MINUS_SUFFIX, Constant
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(
         study_name=sweep.name, storage=JournalStorage(JournalFileBackend(str(journal)))
@@ -86,8 +89,6 @@ def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, fl
 
 def _table(sweep: SweepTrials, top: int) -> dict[str, Any]:
     """The best trials with each satisficing constraint marked (✓ holds / ✗ broken)."""
-    from sweeplab.reports._dashboard_figures import group_of
-
     metric_cols = [sweep.objective] + [
         m for m in ("train_error", "train_dev_error", "dev_error") if m != sweep.objective
     ]
@@ -104,7 +105,7 @@ def _table(sweep: SweepTrials, top: int) -> dict[str, Any]:
                 "rank": rank,
                 "number": t.number,
                 "status": t.status,
-                "group": group_of(t, sweep.objective),
+                "group": figs.group_of(t, sweep.objective),
                 "feasible": t.feasible,
                 "metrics": [
                     f"{v:.4f}" if math.isfinite(v := t.value(m)) else "–" for m in metric_cols
@@ -144,13 +145,7 @@ def build_dashboard(
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
-    from sweeplab.reports import _dashboard_figures as figs
-    from sweeplab.tracking import client_for
-    from sweeplab.workspace import Workspace
-
     if not 0 <= smoothing < 1:
-        from sweeplab.errors import UserError
-
         raise UserError(f"`0 <= smoothing < 1` must hold, but got (smoothing={smoothing!r})")
     ws = Workspace.at(workspace)
     data = load_sweep(sweep, workspace=ws.root, tracking_uri=tracking_uri)

@@ -16,6 +16,8 @@ from typing import Any
 
 from sweeplab.reports._dashboard_curves import CURVE_METRICS, Curve, ewma
 from sweeplab.reports._dashboard_trials import SweepTrials, TrialRow
+from sweeplab.space import Categorical, Constant, IntLogUniform, LogUniform
+from sweeplab.space import OneMinusLogUniform as OneMinus
 from sweeplab.tracking import TrialStatus
 
 __all__ = [
@@ -87,9 +89,6 @@ def _hover(t: TrialRow, objective: str) -> str:
 def param_figure(sweep: SweepTrials, name: str):
     """``name`` against the objective, or ``None`` for a constant (nothing to see)."""
     import plotly.graph_objects as go
-
-    from sweeplab.space import Categorical, Constant, IntLogUniform, LogUniform
-    from sweeplab.space import OneMinusLogUniform as OneMinus
 
     dist = sweep.space[name].distribution
     if isinstance(dist, Constant):
@@ -179,9 +178,6 @@ def param_figure(sweep: SweepTrials, name: str):
 
 
 def _parcoords_dim(sweep: SweepTrials, name: str, rows: list[TrialRow]) -> dict | None:
-    from sweeplab.space import Categorical, Constant, IntLogUniform, LogUniform
-    from sweeplab.space import OneMinusLogUniform as OneMinus
-
     p_name = name
     dist = sweep.space[name].distribution
     if isinstance(dist, Constant):

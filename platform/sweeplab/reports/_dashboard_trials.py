@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeplab.analysis import Constraint
 from sweeplab.errors import UserError
-from sweeplab.tracking import TrialStatus
+from sweeplab.space import Categorical, Constant, IntLogUniform, IntUniform, load_space
+from sweeplab.tracking import TrialStatus, client_for, is_fixed_param, read_sweep
+from sweeplab.workspace import Workspace
 
 __all__ = ["SweepTrials", "TrialRow", "load_sweep", "typed_params", "parse_constraints"]
 
@@ -64,7 +67,6 @@ class SweepTrials:
 
 def parse_constraints(text: str | None) -> list[Any]:
     """The parent run's ``constraints`` param (``"latency_ms <= 5; ..."`` or ``"none"``)."""
-    from sweeplab.analysis import Constraint
 
     if not text or text.strip() == "none":
         return []
@@ -73,8 +75,6 @@ def parse_constraints(text: str | None) -> list[Any]:
 
 def typed_params(space: Any, raw: dict[str, str]) -> dict[str, Any]:
     """MLflow's string params → the values the space produces (unknown names kept as text)."""
-    from sweeplab.space import Categorical, Constant, IntLogUniform, IntUniform
-    from sweeplab.tracking import is_fixed_param
 
     out: dict[str, Any] = {}
     for name, text in raw.items():
@@ -98,9 +98,6 @@ def load_sweep(
     sweep: str | None, *, workspace: Path | None = None, tracking_uri: str | None = None
 ) -> SweepTrials:
     """Read ``sweep`` (default: the workspace's last sweep) back from the workspace and MLflow."""
-    from sweeplab.space import load_space
-    from sweeplab.tracking import client_for, read_sweep
-    from sweeplab.workspace import Workspace
 
     ws = Workspace.at(workspace)
     name = sweep or ws.last_sweep()

@@ -33,8 +33,24 @@ from typing import Any
 import numpy as np
 
 from sweeplab.errors import UserError, close_matches
-from sweeplab.tasks import TASKS, SweepContext, prepare_context, run_trial, trial_setup
-from sweeplab.tracking import TrialStatus, is_fixed_param
+from sweeplab.tasks import (
+    TASKS,
+    SweepContext,
+    load_project,
+    prepare_context,
+    run_trial,
+    trial_setup,
+)
+from sweeplab.tracking import (
+    TAG,
+    TrialRun,
+    TrialStatus,
+    client_for,
+    is_fixed_param,
+    load_sweep_table,
+)
+from sweeplab.training import predict
+from sweeplab.workspace import Workspace
 
 __all__ = [
     "Evaluation",
@@ -90,8 +106,6 @@ class TrialRef:
 
 
 def _find_sweep_of_run(ws: Any, run_id: str, tracking_uri: str | None) -> str:
-    from sweeplab.tracking import TAG, client_for
-
     uris = [tracking_uri] if tracking_uri else []
     for name in ws.sweeps():
         uri = ws.read_sweep(name).get("tracking_uri")
@@ -123,9 +137,6 @@ def resolve_trial(
     optimizing value among the finished trials that satisfy every constraint (the first row
     of ``sweeplab runs``).
     """
-    from sweeplab.tracking import load_sweep_table
-    from sweeplab.workspace import Workspace
-
     ws = Workspace.at(workspace)
     run_id = None
     sweep = target
@@ -218,8 +229,6 @@ class Evaluation:
 
 
 def _client(ref: TrialRef, tracking_uri: str | None):
-    from sweeplab.tracking import client_for
-
     return client_for(tracking_uri or ref.info["tracking_uri"])
 
 
@@ -276,8 +285,6 @@ def _cache_model(client: Any, ref: TrialRef, model: Any) -> str | None:
 
 
 def _predict_split(model: Any, ctx: Any, manifest: Any, split: str) -> SplitPredictions:
-    from sweeplab.training import predict
-
     X, y = ctx.tensors.splits[split]
     labels, probs = predict(model, X, task=ctx.task)
     if ctx.task == "binary":  # (n,) P(y=1) -> (n, 2)
@@ -294,8 +301,6 @@ def evaluate_trial(
     ref: TrialRef, *, tracking_uri: str | None = None, cache: bool = True
 ) -> Evaluation:
     """Load (or re-train) the trial's model and predict train, train-dev and dev. Never test."""
-    from sweeplab.tasks import load_project
-
     project_path = Path(ref.info["project"])
     if not project_path.is_file():
         raise UserError(
@@ -365,8 +370,6 @@ def final_evaluation(ev: Evaluation, *, tracking_uri: str | None = None) -> dict
     Returns the logged metrics. The dev error is the one this model has on dev now (equal to
     the logged one unless a note says otherwise).
     """
-    from sweeplab.tracking import TrialRun
-
     if "test" not in ev.manifest.splits:
         raise UserError(
             f"the project of sweep {ev.ref.sweep!r} has no test split; add one to data.splits "

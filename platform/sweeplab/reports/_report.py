@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS
+from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
 from sweeplab.reports._report_data import ReportData, build_report
-from sweeplab.reports._task_report import TaskReportData, project_task
+from sweeplab.reports._task_final import final_task_evaluation
+from sweeplab.reports._task_report import TaskReportData, build_task_report, project_task
 from sweeplab.tasks import TASKS, pct
+from sweeplab.tracking import client_for
+from sweeplab.workspace import Workspace
 
 __all__ = ["ReportFiles", "ladder_figure", "render_report", "render_task_report", "write_report"]
-
-from sweeplab.analysis._diagnosis import GAP_LABELS as _GAP_LABELS  # noqa: E402
-from sweeplab.analysis._diagnosis import LEVEL_LABELS as _LEVEL_LABELS  # noqa: E402
 
 
 def templates_dir() -> Path:
@@ -71,7 +73,7 @@ def ladder_gaps(d: Any) -> list[dict[str, Any]]:
         out.append(
             {
                 "name": gap,
-                "label": _GAP_LABELS[gap],
+                "label": GAP_LABELS[gap],
                 "value": value,
                 "from": lo,
                 "to": hi,
@@ -87,7 +89,7 @@ def ladder_figure(d: Any):
     import plotly.graph_objects as go
 
     ladder = d.ladder()
-    labels = [_LEVEL_LABELS[k] for k in ladder]
+    labels = [LEVEL_LABELS[k] for k in ladder]
     values = [100.0 * v for v in ladder.values()]
     colors = ["#9e9e9e" if k == "human" else "#3366cc" for k in ladder]
     fig = go.Figure(
@@ -157,11 +159,9 @@ def _context(data: ReportData, *, html: bool) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "r": data,
         "d": d,
-        "ladder": [
-            {"key": k, "label": _LEVEL_LABELS[k], "value": v} for k, v in d.ladder().items()
-        ],
+        "ladder": [{"key": k, "label": LEVEL_LABELS[k], "value": v} for k, v in d.ladder().items()],
         "gaps": ladder_gaps(d),
-        "problem_label": _GAP_LABELS.get(d.problem or ""),
+        "problem_label": GAP_LABELS.get(d.problem or ""),
         "comp_header": comp_header,
         "comp_rows": comp_rows,
         "categories": [
@@ -232,7 +232,7 @@ def render_task_report(data: TaskReportData) -> tuple[str, str]:
     ctx: dict[str, Any] = {"r": data, "d": d, "error_measure": TASKS.get(data.task).error_measure}
     if d is not None:
         ctx["ladder"] = [
-            {"key": k, "label": _LEVEL_LABELS[k], "value": v} for k, v in d.ladder().items()
+            {"key": k, "label": LEVEL_LABELS[k], "value": v} for k, v in d.ladder().items()
         ]
         ctx["gaps"] = ladder_gaps(d)
         ctx["ladder_div"] = ladder_figure(d).to_html(
@@ -248,8 +248,6 @@ def render_task_report(data: TaskReportData) -> tuple[str, str]:
 
 
 def _log_files(run_id: str, uri: str, paths: list[Path]) -> str | None:
-    from sweeplab.tracking import client_for
-
     client = client_for(uri)
     try:
         for p in paths:
@@ -272,12 +270,6 @@ def _write_task_report(
     log: bool,
     say: Any,
 ) -> ReportFiles:
-    from sweeplab.errors import UserError
-    from sweeplab.reports._task_final import final_task_evaluation
-    from sweeplab.reports._task_report import build_task_report
-    from sweeplab.tracking import client_for
-    from sweeplab.workspace import Workspace
-
     if review is not None:  # it would be silently ignored
         raise UserError(
             f"--review adds reviewed categories to a classification error table, but sweep "
@@ -356,8 +348,6 @@ def write_report(
     Vision-task and multi-label trials get the task's report (``_task_report``); ``say``
     announces a re-training that a final evaluation needs.
     """
-    from sweeplab.workspace import Workspace
-
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
     pf, spec = project_task(ref)
     if spec is not None and spec.logged_report:

@@ -16,6 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweeplab.analysis import (
+    bucketize,
+    class_tags,
+    confusion,
+    diagnose,
+    error_table,
+    merge_review,
+    per_class_errors,
+    suspect_labels,
+)
+from sweeplab.data import quality_tags
 from sweeplab.reports._evaluate import Evaluation, SplitPredictions
 
 __all__ = [
@@ -128,9 +139,6 @@ def _informative_features(features: pd.DataFrame, wrong: np.ndarray, k: int) -> 
 def automatic_categories(ev: Evaluation, pred: SplitPredictions) -> pd.DataFrame:
     """Per-example tags of a split: true and predicted class, domain, and image-quality tags
     (images) or quantile buckets of the most telling features (tables)."""
-    from sweeplab.analysis import bucketize, class_tags
-    from sweeplab.data import quality_tags
-
     ds = ev.dataset
     classes = np.asarray(ds.classes, dtype=object)
     tags = class_tags(classes[pred.y_true], classes[pred.y_pred])
@@ -155,8 +163,6 @@ def automatic_categories(ev: Evaluation, pred: SplitPredictions) -> pd.DataFrame
 def error_analysis(ev: Evaluation, review: str | Path | None = None):
     """The dev set's :class:`~sweeplab.analysis.ErrorTable` with the automatic categories,
     plus the categories of a filled-in review CSV when one is given."""
-    from sweeplab.analysis import error_table, merge_review
-
     pred = ev.predictions["dev"]
     classes = np.asarray(ev.dataset.classes, dtype=object)
     table = error_table(
@@ -226,8 +232,6 @@ def _misclassified(ev: Evaluation, pred: SplitPredictions, limit: int) -> list[d
 
 
 def _suspects(ev: Evaluation, pred: SplitPredictions) -> list[dict[str, Any]]:
-    from sweeplab.analysis import suspect_labels
-
     found = suspect_labels(pred.y_true, pred.probs, backend="builtin")
     if found.empty:
         return []
@@ -243,8 +247,6 @@ def build_report(
 ) -> ReportData:
     """Compute every table of a trial report (the test rung only when ``final`` or when the
     run already holds a logged final ``test_error``)."""
-    from sweeplab.analysis import confusion, diagnose, per_class_errors
-
     errors = ev.errors()
     test = errors.get("test") if final else ev.ref.metrics.get("test_error")
     human = ev.human_level_error

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sweeplab.analysis import review_template, safe_example_id
 from sweeplab.reports._evaluate import evaluate_trial, resolve_trial
+from sweeplab.reports._report import templates_dir
 from sweeplab.reports._report_data import error_analysis, example_rows
+from sweeplab.workspace import Workspace
 
 __all__ = ["DEFAULT_CATEGORIES", "ReviewFiles", "write_review"]
 
@@ -43,10 +46,6 @@ def write_review(
 ) -> ReviewFiles:
     """Export the review sheet of a trial (default: the last sweep's best feasible trial)."""
     import jinja2
-
-    from sweeplab.analysis import review_template, safe_example_id
-    from sweeplab.reports._report import templates_dir
-    from sweeplab.workspace import Workspace
 
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)

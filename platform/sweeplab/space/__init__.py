@@ -24,9 +24,9 @@ from sweeplab.space._distributions import (
     Uniform,
     distribution_from_dict,
 )
-from sweeplab.space._files import load_space
+from sweeplab.space._parameter import Parameter, SpaceError
 from sweeplab.space._refine import refine
-from sweeplab.space._space import Parameter, SearchSpace, SpaceError
+from sweeplab.space._space import SearchSpace, load_space
 
 __all__ = [
     "DISTRIBUTIONS",

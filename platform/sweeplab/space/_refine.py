@@ -26,7 +26,8 @@ from sweeplab.space._distributions import (
     _Range,
     _scalar_key,
 )
-from sweeplab.space._space import Parameter, SearchSpace
+from sweeplab.space._parameter import Parameter
+from sweeplab.space._space import SearchSpace
 
 __all__ = ["refine"]
 

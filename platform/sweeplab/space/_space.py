@@ -1,4 +1,5 @@
-"""Parameters and the search space: sampling, Optuna define-by-run, grids, Ray Tune spaces.
+"""The search space: sampling, Optuna define-by-run, grids, Ray Tune spaces; reading and
+writing it in the file format of :mod:`sweeplab.space._files` (:func:`load_space`).
 
 Conditional parameters (``when: {optimizer: momentum}``) are evaluated in dependency order: a
 parameter is *active* when every parameter its ``when`` names is active and has one of the
@@ -19,145 +20,31 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sweeplab.config import YamlDoc, load_yaml, parse_yaml
 from sweeplab.errors import UserError, close_matches
 from sweeplab.space._distributions import (
-    ONE_MINUS_SUFFIX,
     Categorical,
     Constant,
-    Distribution,
     IntLogUniform,
     IntUniform,
-    _is_json_scalar,
-    _py,
-    _scalar_key,
     canonical_json,
 )
+from sweeplab.space._files import dump_space, parse_space, space_data
+from sweeplab.space._parameter import Parameter, SpaceError
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from sweeplab.config import YamlDoc
-
-__all__ = ["Parameter", "SearchSpace", "SpaceError"]
+__all__ = ["SearchSpace", "load_space"]
 
 # `when:` may test these: a float range never takes one exact value by chance.
 _TESTABLE = (Categorical, Constant, IntUniform, IntLogUniform)
-
-
-class SpaceError(ValueError):
-    """An invalid parameter or search space; ``path`` is the key path in the file format
-    (``("parameters", "beta", "when", "optimizer")``), so loaders can say file:line: key."""
-
-    def __init__(self, message: str, path: tuple = (), *, suggestions: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = tuple(path)
-        self.suggestions = list(suggestions)
-
-
-class Parameter:
-    """A named distribution, optionally active only ``when`` other parameters have given values.
-
-    ``when`` maps another parameter's name to one accepted value or a list of them; all the
-    entries must hold (and the named parameters be active) for this one to be active.
-    """
-
-    __slots__ = ("name", "distribution", "_when", "_when_keys")
-
-    name: str
-    distribution: Distribution
-
-    def __init__(
-        self, name: str, distribution: Distribution, when: Mapping[str, Any] | None = None
-    ) -> None:
-        if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise SpaceError(f"a parameter name must be a non-empty word, but got {name!r}")
-        path = ("parameters", name)
-        if name.endswith(ONE_MINUS_SUFFIX):
-            raise SpaceError(
-                f"parameter names must not end with {ONE_MINUS_SUFFIX!r} (the suffix sweeplab "
-                f"uses for the internal 1 − β of one_minus_log_uniform), but got {name!r}",
-                path,
-            )
-        if not isinstance(distribution, Distribution):
-            raise SpaceError(f"expected a Distribution, but got {distribution!r}", path)
-        norm: dict[str, tuple[Any, ...]] = {}
-        if when is not None:
-            if not isinstance(when, Mapping) or not when:
-                raise SpaceError(
-                    "`when` must map other parameters to the values that activate this one, "
-                    f"e.g. {{optimizer: momentum}}, but got {when!r}",
-                    (*path, "when"),
-                )
-            for other, accepted in when.items():
-                wpath = (*path, "when", other)
-                values = tuple(accepted) if isinstance(accepted, list | tuple) else (accepted,)
-                values = tuple(_py(v) for v in values)
-                if not values:
-                    raise SpaceError("the list of accepted values is empty", wpath)
-                if not all(_is_json_scalar(v) for v in values):
-                    raise SpaceError(
-                        "`when` values must be strings, numbers, booleans or null, "
-                        f"but got {accepted!r}",
-                        wpath,
-                    )
-                norm[str(other)] = values
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "distribution", distribution)
-        object.__setattr__(self, "_when", MappingProxyType(norm) if norm else None)
-        object.__setattr__(
-            self,
-            "_when_keys",
-            {k: frozenset(_scalar_key(v) for v in vs) for k, vs in norm.items()},
-        )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Parameter is immutable; create a new one instead")
-
-    def __reduce__(self) -> tuple:
-        return (Parameter, (self.name, self.distribution, self.when))
-
-    @property
-    def when(self) -> dict[str, tuple[Any, ...]] | None:
-        """``{other_name: (accepted values...)}``, or ``None`` when always active."""
-        return dict(self._when) if self._when is not None else None
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return tuple(self._when or ())
-
-    def is_active(self, config: Mapping[str, Any]) -> bool:
-        """Whether this parameter is active given the (active) values chosen so far."""
-        for other, keys in self._when_keys.items():
-            if other not in config:
-                return False
-            try:
-                if _scalar_key(config[other]) not in keys:
-                    return False
-            except TypeError:  # an unhashable value never matches
-                return False
-        return True
-
-    def to_dict(self) -> dict[str, Any]:
-        when = {k: list(v) for k, v in self._when.items()} if self._when else None
-        return {"name": self.name, "distribution": self.distribution.to_dict(), "when": when}
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Parameter):
-            return NotImplemented
-        return canonical_json(self.to_dict()) == canonical_json(other.to_dict())
-
-    def __hash__(self) -> int:
-        return hash(canonical_json(self.to_dict()))
-
-    def __repr__(self) -> str:
-        when = f", when={self.when!r}" if self._when else ""
-        return f"Parameter({self.name!r}, {self.distribution!r}{when})"
 
 
 class SearchSpace:
@@ -199,33 +86,42 @@ class SearchSpace:
     def __reduce__(self) -> tuple:
         return (_rebuild, (list(self._params), self.description))
 
-    # -- construction from data / files (see _files.py) ----------------------------------
+    # -- construction from data / files (the format is in _files.py) -----------------------
+    @classmethod
+    def from_doc(cls, doc: YamlDoc) -> SearchSpace:
+        """The space a parsed search-space file describes; any mistake is one
+        :class:`~sweeplab.errors.UserError` with ``file:line: key``."""
+        parameters, description = parse_space(doc)
+        try:
+            return cls(parameters, description=description, _source=doc)
+        except SpaceError as exc:
+            raise doc.error(exc.message, exc.path, suggestions=exc.suggestions) from None
+
     @classmethod
     def from_dict(cls, data: Any, *, file: str = "<dict>") -> SearchSpace:
         """Parse the file format from plain data (``{"parameters": {...}}``); a bad input
         raises :class:`~sweeplab.errors.UserError` naming ``file`` and the key."""
-        from sweeplab.space._files import space_from_data
-
-        return space_from_data(data, file=file)
+        return cls.from_doc(YamlDoc(data=data, file=file))
 
     @classmethod
     def from_yaml(cls, text: str, *, file: str = "<string>") -> SearchSpace:
         """Parse the text of a search-space file."""
-        from sweeplab.space._files import space_from_text
-
-        return space_from_text(text, file=file)
+        return cls.from_doc(parse_yaml(text, file=file))
 
     def to_dict(self) -> dict[str, Any]:
         """The file format as plain data; ``SearchSpace.from_dict(s.to_dict()) == s``."""
-        from sweeplab.space._files import space_to_data
-
-        return space_to_data(self)
+        return space_data(self._params, self.description)
 
     def to_yaml(self) -> str:
         """The file format as YAML text, one line per parameter."""
-        from sweeplab.space._files import space_to_yaml
-
-        return space_to_yaml(self)
+        text = dump_space(self.to_dict())
+        try:
+            again = SearchSpace.from_yaml(text, file="<to_yaml>")
+        except UserError as exc:  # pragma: no cover - a bug in the writer, not user input
+            raise AssertionError(f"to_yaml wrote a file it cannot read: {exc}") from None
+        if again != self:  # pragma: no cover
+            raise AssertionError("to_yaml did not round-trip")
+        return text
 
     # -- introspection ------------------------------------------------------------------
     @property
@@ -371,6 +267,11 @@ class SearchSpace:
         if self._source is not None:
             return self._source.error(message, path)
         return UserError(message, key=".".join(map(str, path)))
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    """Read a search-space file; any mistake is one :class:`UserError` with file:line: key."""
+    return SearchSpace.from_doc(load_yaml(path))
 
 
 def _rebuild(params: list[Parameter], description: str | None) -> SearchSpace:

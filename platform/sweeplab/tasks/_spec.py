@@ -11,19 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
+
+from torch import nn
 
 from sweeplab.config import Schema
+from sweeplab.config.project import Project, ProjectFile
 from sweeplab.registry import Registry
-
-if TYPE_CHECKING:  # annotations only
-    from torch import nn
-
-    from sweeplab.config.project import Project, ProjectFile
-    from sweeplab.tasks._context import SweepContext, TrialSetup
-    from sweeplab.tasks._result import TrialResult
-    from sweeplab.tasks._tables import ReportTable
-    from sweeplab.training import TrainConfig
+from sweeplab.tasks._context import SweepContext, TrialSetup
+from sweeplab.tasks._result import TrialResult
+from sweeplab.tasks._tables import ReportTable
+from sweeplab.training import TrainConfig
 
 __all__ = ["COMMON_METRICS", "TASKS", "Fetch", "OnEpoch", "Task", "register_task"]
 

@@ -20,8 +20,7 @@ from torch import nn
 from sweeplab.analysis import verification_confusion
 from sweeplab.data import identity_splits
 from sweeplab.errors import UserError
-from sweeplab.models import build_model
-from sweeplab.models._siamese import PairClassifier
+from sweeplab.models import PairClassifier, build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
 from sweeplab.tasks._generated import GeneratedTask
 from sweeplab.tasks._result import TrialResult, network_result

@@ -8,7 +8,12 @@ multi-label adds ``<set>_error_<label>``).
 """
 
 from sweeplab.config.train import TrainConfig
-from sweeplab.training._device import resolve_device, seed_everything
+from sweeplab.training._device import (
+    resolve_device,
+    seed_everything,
+    threads_for_cpus,
+    use_threads,
+)
 from sweeplab.training._fit import (
     EVAL_SETS,
     DivergedError,
@@ -128,4 +133,6 @@ __all__ = [
     "predict",
     "resolve_device",
     "seed_everything",
+    "threads_for_cpus",
+    "use_threads",
 ]

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 
-from sweeplab.config._base import Schema
-from sweeplab.models._vision import FeatureNet
+from sweeplab.config import Schema
+from sweeplab.models import FeatureNet
 
 __all__ = [
     "FeatureNet",

@@ -14,7 +14,8 @@ from sweeplab.tuning._lifecycle import (
     TrialStarted,
     TrialStatus,
 )
-from sweeplab.tuning._sweep import SweepSettings, setup_sweep
+from sweeplab.tuning._settings import SweepSettings
+from sweeplab.tuning._sweep import setup_sweep
 
 __all__ = [
     "EpochDone",
@@ -37,6 +38,7 @@ __all__ = [
 def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepOutcome:
     """Set the sweep up once, then hand it to the backend."""
     setup = setup_sweep(settings, progress=progress)
+    # Each backend is imported when it runs: Ray's import alone takes seconds.
     if settings.backend == "ray":
         from sweeplab.tuning._ray import run_ray
 

@@ -18,15 +18,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sweeplab.analysis import Objective, select_best, violation
 from sweeplab.tasks import TrialResult
 from sweeplab.tracking import RUN_KEY_TAG, TAG, TrialRun, TrialStatus
 from sweeplab.tuning._record import TrialRecorder
-
-if TYPE_CHECKING:
-    from sweeplab.tuning._sweep import SweepSetup
+from sweeplab.tuning._settings import SweepSetup
 
 __all__ = [
     "TrialStatus",

@@ -29,7 +29,7 @@ from sweeplab.tuning._lifecycle import (
     record_trial,
 )
 from sweeplab.tuning._record import TrialRecorder, failure_reason
-from sweeplab.tuning._sweep import SweepSetup, objective_value, trial_epochs
+from sweeplab.tuning._settings import SweepSetup, objective_value, trial_epochs
 
 __all__ = [
     "run_optuna",

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.errors import UserError
+from sweeplab.tracking import sweep_trials
+from sweeplab.training import threads_for_cpus
 from sweeplab.tuning._lifecycle import (
     ProgressFn,
     RayFitDone,
@@ -29,6 +31,7 @@ from sweeplab.tuning._lifecycle import (
     finish_sweep,
     no_progress,
 )
+from sweeplab.tuning._optuna import make_sampler
 from sweeplab.tuning._ray_cluster import (
     check_cluster,
     check_ray_settings,
@@ -47,7 +50,7 @@ from sweeplab.tuning._ray_driver import (
     trial_dirname,
 )
 from sweeplab.tuning._ray_worker import WorkerSpec, sweep_trainable
-from sweeplab.tuning._sweep import SweepSetup
+from sweeplab.tuning._settings import SweepSetup
 
 __all__ = ["run_ray", "check_ray_settings", "is_local_ray_address"]
 
@@ -63,8 +66,6 @@ def _search_alg(setup: SweepSetup):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-        from sweeplab.tuning._optuna import make_sampler
 
         # define-by-run: inactive conditional parameters never reach the sampler's model
         searcher = ResumableOptuna(
@@ -132,8 +133,6 @@ def _scheduler(setup: SweepSetup):
 def _trainable(setup: SweepSetup, *, resumed: bool):
     from ray import tune
 
-    from sweeplab.training._device import threads_for_cpus
-
     s = setup.settings
     spec = WorkerSpec(
         tracking_uri=setup.tracking_uri,
@@ -190,7 +189,6 @@ def _mode(setup: SweepSetup) -> str:
 
 
 def _children(setup: SweepSetup) -> list[dict[str, Any]]:
-    from sweeplab.tracking import sweep_trials
 
     return sweep_trials(
         setup.sweep_run.client, setup.sweep_run.experiment_id, setup.sweep_run.run_id

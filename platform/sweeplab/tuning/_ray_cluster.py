@@ -9,8 +9,9 @@ import os
 import socket
 
 from sweeplab.errors import UserError
+from sweeplab.tracking import is_local_uri
 from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage
-from sweeplab.tuning._sweep import SweepSettings
+from sweeplab.tuning._settings import SweepSettings
 
 __all__ = ["check_ray_settings", "connect", "check_cluster", "is_local_ray_address"]
 
@@ -78,7 +79,6 @@ def _file_store_message(tracking_uri: str, where: str) -> str:
 
 def check_ray_settings(settings: SweepSettings, *, tracking_uri: str) -> None:
     """Reject, before any data is loaded or run created, what cannot work on Ray."""
-    from sweeplab.tracking import is_local_uri
 
     if is_local_uri(tracking_uri) and not is_local_ray_address(settings.ray_address):
         raise UserError(
@@ -137,8 +137,6 @@ def connect(settings: SweepSettings, say: ProgressFn) -> bool:
 def check_cluster(settings: SweepSettings, tracking_uri: str) -> None:
     """The cluster can place a trial, and a file store is only used when every node is here."""
     import ray
-
-    from sweeplab.tracking import is_local_uri
 
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     if is_local_uri(tracking_uri):

@@ -42,7 +42,7 @@ from sweeplab.tuning._ray_internals import (
     variant_generator_unfinish,
 )
 from sweeplab.tuning._ray_worker import RAY_TRIAL_TAG, RESULT_KEY, trial_number
-from sweeplab.tuning._sweep import SweepSetup
+from sweeplab.tuning._settings import SweepSetup
 
 __all__ = [
     "LIVE",

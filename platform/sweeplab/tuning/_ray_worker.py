@@ -20,9 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeplab.tasks import fixed_settings, run_trial
+from sweeplab.tracking import TAG, Outbox, SweepRun, client_for, quiet_http_retries
+from sweeplab.training import use_threads
 from sweeplab.tuning._lifecycle import DEVICE_TAG, FEASIBLE_TAG, TrialStatus, record_trial
 from sweeplab.tuning._record import TrialRecorder, failure_reason
-from sweeplab.tuning._sweep import objective_value
+from sweeplab.tuning._settings import objective_value
 
 __all__ = ["WorkerSpec", "sweep_trainable", "trial_number", "RESULT_KEY", "RAY_TRIAL_TAG"]
 
@@ -78,8 +81,6 @@ def trial_number(name: str | None) -> int:
 def _sweep_run(spec: WorkerSpec):
     key = (spec.tracking_uri, spec.parent_run_id)
     if key not in _SWEEPS:
-        from sweeplab.tracking import Outbox, SweepRun, client_for, quiet_http_retries
-
         quiet_http_retries()  # the outbox retries on its own schedule
         client = client_for(spec.tracking_uri)
         outbox = Outbox(client, _outbox_dir(spec), tracking_uri=spec.tracking_uri)
@@ -120,7 +121,6 @@ def _device() -> str:
 
 def _use_threads(n: int) -> int:
     """Set torch's intra-op threads for this trial (actors are reused: set it every trial)."""
-    from sweeplab.training._device import use_threads
 
     return use_threads(n)
 
@@ -174,8 +174,6 @@ def sweep_trainable(
 ) -> None:
     """Tune function trainable: one trial of the sweep (see the module docstring)."""
     from ray import tune
-
-    from sweeplab.tasks import fixed_settings, run_trial
 
     assert ctx is not None and spec is not None, "pass ctx and spec with tune.with_parameters"
     t0 = time.monotonic()
@@ -242,7 +240,6 @@ def sweep_trainable(
 
 
 def _finished_run(client: Any, spec: WorkerSpec, trial_id: str):
-    from sweeplab.tracking import TAG
 
     runs = client.search_runs(
         [spec.experiment_id],

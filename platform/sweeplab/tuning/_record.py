@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from sweeplab.models import CHECKPOINT_ARTIFACT, save_checkpoint
 from sweeplab.tracking import (
     FIXED_TASK_PREFIX,
     SweepRun,
@@ -105,8 +106,6 @@ class TrialRecorder:
         """Log trained weights as the artifact ``model/state_dict.pt`` (train.save_checkpoint)."""
         import tempfile
         from pathlib import Path
-
-        from sweeplab.models._transfer import CHECKPOINT_ARTIFACT, save_checkpoint
 
         folder, name = CHECKPOINT_ARTIFACT.rsplit("/", 1)
         if self.run_id is None:  # the tracking store is away; the run's records are queued

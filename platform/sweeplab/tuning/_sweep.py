@@ -5,77 +5,34 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import math
-import time
-from dataclasses import asdict, dataclass, field, replace
+import json
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from sweeplab.analysis import Objective
+from sweeplab.analysis import Constraint, Objective
 from sweeplab.errors import UserError
-from sweeplab.tasks import TASKS
+from sweeplab.space import SearchSpace, load_space
+from sweeplab.tasks import TASKS, check_space_names, load_project, prepare_context
+from sweeplab.tracking import (
+    TAG,
+    Outbox,
+    SweepRun,
+    artifact_root,
+    client_for,
+    default_tracking_uri,
+    get_or_create_experiment,
+    is_local_uri,
+    objective_params,
+    quiet_http_retries,
+)
 from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage, no_progress
+from sweeplab.tuning._optuna import make_pruner
+from sweeplab.tuning._ray_cluster import check_ray_settings
+from sweeplab.tuning._settings import SweepSettings, SweepSetup, trial_epochs
 from sweeplab.workspace import Workspace, check_safe_name
 
-__all__ = ["SweepSettings", "SweepSetup", "setup_sweep"]
-
-
-@dataclass(frozen=True)
-class SweepSettings:
-    """What `sweeplab sweep` was asked to do (command-line flags override the project file)."""
-
-    project_path: Path
-    space_path: Path | None = None
-    trials: int | None = None
-    sampler: str | None = None
-    pruner: str | None = None
-    name: str | None = None
-    seed: int | None = None
-    workspace: Path | None = None
-    tracking_uri: str | None = None
-    backend: str = "optuna"
-    resume: bool = False
-    max_failures: int | None = None
-    # Ray backend options (ignored by optuna; rejected there when set, see cli)
-    ray_address: str | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_concurrent: int | None = None
-    scheduler: str | None = None
-    # Early stopping by rungs: Ray's `--scheduler asha` and Optuna's `--pruner
-    # successive_halving | hyperband` (no trial stops before grace_period epochs; each rung
-    # keeps 1/reduction_factor of the trials). On --resume the sweep's own values are used.
-    # 3 epochs: on the digits MLP space (benchmarks/bench_search.py, 12-epoch trials) a grace
-    # period of 1 or 2 stopped the eventual best trial on some seeds; 3 kept it on every seed.
-    grace_period: int = 3
-    reduction_factor: int = 3
-    # Extra tags on the sweep's parent run (e.g. sweeplab.refined_from by `sweeplab refine`).
-    parent_tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class SweepSetup:
-    """Everything a backend needs to run the sweep's trials."""
-
-    settings: SweepSettings
-    project_file: Any
-    space: Any
-    space_path: Path | None
-    name: str
-    workspace: Workspace
-    sweep_dir: Path
-    tracking_uri: str
-    trials: int
-    sampler: str
-    pruner: str
-    seed: int
-    max_failures: int | None
-    context: Any
-    sweep_run: Any
-    objective: Objective
-    constraints: list[Any]
-    resumed: bool
-    started: float = field(default_factory=time.monotonic)
+__all__ = ["setup_sweep"]
 
 
 def _default_name(project_name: str) -> str:
@@ -83,18 +40,6 @@ def _default_name(project_name: str) -> str:
 
 
 def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepSetup:
-    from sweeplab.space import load_space
-    from sweeplab.tasks import check_space_names, load_project, prepare_context
-    from sweeplab.tracking import (
-        Outbox,
-        SweepRun,
-        artifact_root,
-        client_for,
-        default_tracking_uri,
-        get_or_create_experiment,
-        objective_params,
-        quiet_http_retries,
-    )
 
     say = progress or no_progress
     pf = load_project(settings.project_path)
@@ -128,9 +73,6 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     if (
         settings.backend == "ray"
     ):  # before any data is loaded: e.g. a file store on a remote cluster
-        from sweeplab.tracking import default_tracking_uri
-        from sweeplab.tuning._ray import check_ray_settings
-
         check_ray_settings(
             settings,
             tracking_uri=settings.tracking_uri
@@ -157,8 +99,6 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     if space_path is not None:
         space = load_space(space_path)
     else:
-        from sweeplab.space import SearchSpace
-
         space = SearchSpace.from_dict({"parameters": {}}, file=str(pf.path))
 
     sampler = (
@@ -192,8 +132,6 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         trials = settings.trials or info.get("trials") or project.search.trials or 20
     max_failures = settings.max_failures or project.search.max_failures
     if settings.backend == "optuna":  # e.g. a grace period as long as a trial: before any work
-        from sweeplab.tuning._optuna import make_pruner
-
         make_pruner(
             pruner,
             grace_period=settings.grace_period,
@@ -265,7 +203,6 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     # local SQLite store the writes are Python work under the GIL (MLflow's ORM), which a
     # thread cannot hide on a busy CPU: measured on 2 cores (benchmarks/bench_tracking.py),
     # the sender thread cost 30 ms per 0.4-s trial against 4 ms for sending in line.
-    from sweeplab.tracking import is_local_uri
 
     outbox = Outbox(
         client,
@@ -378,14 +315,6 @@ def _task_columns(task: str) -> dict[str, Any]:
     }
 
 
-def trial_epochs(project: Any, space: Any) -> int | None:
-    """The epochs every trial trains (the project's ``train.epochs``), or None when the
-    search space sets them per trial."""
-    if "epochs" in space.names:
-        return None
-    return int(project.train.epochs)
-
-
 def _uses_rungs(settings: SweepSettings, pruner: str) -> bool:
     """Whether --grace-period / --reduction-factor shape this sweep's early stopping."""
     if settings.backend == "ray":
@@ -401,7 +330,6 @@ def _never_recorded(ws: Workspace, name: str) -> bool:
 
 def _kill_stale_parents(client: Any, experiment_id: str, name: str) -> None:
     """Parent runs of an earlier start of this sweep that was killed before it was recorded."""
-    from sweeplab.tracking import TAG
 
     stale = client.search_runs(
         [experiment_id],
@@ -413,7 +341,6 @@ def _kill_stale_parents(client: Any, experiment_id: str, name: str) -> None:
 
 
 def _last_sweep_of(ws: Workspace, project_name: str) -> str:
-    import json
 
     candidates = []
     for name in ws.sweeps():
@@ -428,18 +355,7 @@ def _last_sweep_of(ws: Workspace, project_name: str) -> str:
 
 
 def _constraints(pf: Any) -> list[Any]:
-    from sweeplab.analysis import Constraint
 
     # The names were checked against what this project's trials report when it was loaded
     # (config.project.known_metrics; per-label names of a CSV's columns only the data knows).
     return [Constraint.parse(text) for text in pf.project.metrics.satisfy]
-
-
-def objective_value(metrics: dict[str, float], name: str) -> float:
-    value = metrics.get(name)
-    if value is None:
-        raise UserError(f"the trial did not report the optimizing metric {name!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise UserError(f"the optimizing metric {name!r} is {value} (not finite)")
-    return value

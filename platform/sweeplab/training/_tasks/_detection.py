@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from sweeplab.analysis._boxes import Detections, assign_anchors, mean_average_precision
-from sweeplab.config._base import Schema
+from sweeplab.analysis import Detections, assign_anchors, mean_average_precision
+from sweeplab.config import Schema
 from sweeplab.config.train import TrainConfig
-from sweeplab.data._generated import DetectionSet
-from sweeplab.models._detection import GridDetector, decode_grid
+from sweeplab.data import DetectionSet
+from sweeplab.models import GridDetector, decode_grid
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 from sweeplab.training._tasks._losses import yolo_loss

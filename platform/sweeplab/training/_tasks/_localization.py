@@ -6,9 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from sweeplab.analysis import localization_outcomes
 from sweeplab.config.train import TrainConfig
-from sweeplab.data._generated import DetectionSet, LandmarkSet
-from sweeplab.models._detection import decode_landmarks, decode_localization
+from sweeplab.data import DetectionSet, LandmarkSet
+from sweeplab.models import decode_landmarks, decode_localization
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 from sweeplab.training._tasks._losses import landmark_loss, localization_loss
@@ -44,8 +45,6 @@ def localize(model: nn.Module, data: DetectionSet) -> tuple[np.ndarray, np.ndarr
 
 def localization_result(model: nn.Module, data: DetectionSet) -> tuple[np.ndarray, np.ndarray]:
     """Each image's outcome (``analysis.LOCALIZATION_OUTCOMES``) and box IoU (NaN if empty)."""
-    from sweeplab.analysis._vision_errors import localization_outcomes  # pandas: only here
-
     present, boxes, classes = _single_object(data)
     return localization_outcomes(
         *localize(model, data), present.numpy() > 0.5, boxes.numpy(), classes.numpy()

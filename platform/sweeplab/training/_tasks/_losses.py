@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from sweeplab.models._siamese import squared_distances
+from sweeplab.models import squared_distances
 
 __all__ = [
     "landmark_loss",

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sweeplab.analysis._boxes import mean_iou
+from sweeplab.analysis import mean_iou
 from sweeplab.config.train import TrainConfig
-from sweeplab.data._generated import SegmentationSet
-from sweeplab.models._unet import UNet
+from sweeplab.data import SegmentationSet
+from sweeplab.models import UNet
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 

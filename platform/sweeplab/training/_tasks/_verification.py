@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from sweeplab.config._base import Schema
+from sweeplab.config import Schema
 from sweeplab.config.train import TrainConfig
-from sweeplab.data._generated import IdentitySet
-from sweeplab.models._siamese import Encoder, PairClassifier, squared_distances
+from sweeplab.data import IdentitySet
+from sweeplab.models import Encoder, PairClassifier, squared_distances
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _loop, _outputs
 from sweeplab.training._tasks._losses import mine_triplets, pair_loss, triplet_loss
