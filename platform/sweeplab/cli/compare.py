@@ -115,6 +115,18 @@ def _run_by_id(run_id: str, ws, tracking_uri: str | None):
     )
 
 
+def _aligned(params: dict[str, str], other: dict[str, str]) -> dict[str, str]:
+    """``params`` with the keys ``other`` uses: runs of older sweeps logged their sampled
+    settings unprefixed (``learning_rate``), today's under their group (``train.learning_rate``)."""
+    from sweeplab.tracking import GROUP_PREFIXES
+
+    out = {}
+    for key, value in params.items():
+        keyed = [g + key for g in GROUP_PREFIXES if g + key in other]
+        out[keyed[0] if len(keyed) == 1 and key not in other else key] = value
+    return out
+
+
 def _num(text: str | None) -> Any:
     if text is None:
         return None
@@ -154,6 +166,7 @@ def compare(
     """
     a = resolve_run(run_a, workspace=workspace, tracking_uri=tracking_uri)
     b = resolve_run(run_b, workspace=workspace, tracking_uri=tracking_uri)
+    a.params, b.params = _aligned(a.params, b.params), _aligned(b.params, a.params)
     names = sorted(set(a.params) | set(b.params))
     differ = [p for p in names if not _same(a.params.get(p), b.params.get(p))]
     shown = names if show_all else differ

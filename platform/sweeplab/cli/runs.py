@@ -37,7 +37,7 @@ def runs(
     """List a sweep's trials, best first: finished trials that satisfy every constraint by the
     optimizing metric, then those that break a constraint, then pruned and failed ones."""
     from sweeplab.errors import UserError
-    from sweeplab.tracking import FIXED_PREFIXES, load_sweep_table
+    from sweeplab.tracking import load_sweep_table
 
     if csv and as_json:
         raise UserError("--csv and --json exclude each other; choose one")
@@ -45,9 +45,8 @@ def runs(
     if top:
         ranked = ranked[:top]
     metric = info["objective"]
-    param_names = sorted(
-        {p for t in ranked for p in t["params"] if not p.startswith(FIXED_PREFIXES)}
-    )
+    # the sampled settings, by their search-space names (MLflow's keys: train.<name>, …)
+    param_names = list(dict.fromkeys(p for t in ranked for p in t["params"]))
     metric_cols = metric_columns(
         metric, [t["metrics"] for t in ranked], info.get("columns", {}), wide=wide
     )

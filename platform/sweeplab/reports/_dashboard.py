@@ -124,6 +124,12 @@ def _table(sweep: SweepTrials, top: int) -> dict[str, Any]:
     }
 
 
+def _epochs_run(trial: Any) -> int | None:
+    """The trial's last epoch: a later step holds the restored best epoch's figures again."""
+    value = trial.metrics.get("epochs_run")
+    return int(value) if value is not None and math.isfinite(value) else None
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) < 1e-2 or abs(v) >= 1e4 else f"{v:.4g}"
@@ -175,7 +181,7 @@ def build_dashboard(
 
     best = data.top_feasible(top)
     curves: dict[int, list[Curve]] = {
-        t.number: load_curves(client, t.run_id, t.number) for t in best
+        t.number: load_curves(client, t.run_id, t.number, last_epoch=_epochs_run(t)) for t in best
     }
     if curves:
         add("curves", "curves", figs.curves_figure(curves, beta=smoothing))

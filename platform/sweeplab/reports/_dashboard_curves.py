@@ -45,11 +45,12 @@ class Curve:
 
 
 def load_curves(client, run_id: str, trial: int, *, last_epoch: int | None = None) -> list[Curve]:
-    """The per-epoch histories of ``CURVE_METRICS`` of one run.
+    """The per-epoch histories of ``CURVE_METRICS`` of one run, epochs 1 … ``last_epoch``.
 
-    The run's final summary is logged once more at the last epoch's step (so MLflow's
-    "latest" value is the summary); the first value logged at a step is the epoch's own.
-    ``last_epoch`` drops any later steps.
+    When early stopping restored an earlier epoch, its figures are logged once more at the
+    step after the last epoch (so MLflow's "latest" value is the kept model's): ``last_epoch``
+    (the run's ``epochs_run``) drops that step. Sweeps of older versions logged them at the
+    last epoch's step instead, after its own values: the first value at a step is the epoch's.
     """
     curves = []
     for pair in CURVE_METRICS:

@@ -15,7 +15,7 @@ from typing import Any
 from sweeplab.analysis import Constraint
 from sweeplab.errors import UserError
 from sweeplab.space import Categorical, Constant, IntLogUniform, IntUniform, load_space
-from sweeplab.tracking import TrialStatus, client_for, is_fixed_param, read_sweep
+from sweeplab.tracking import TrialStatus, client_for, read_sweep
 from sweeplab.workspace import Workspace
 
 __all__ = ["SweepTrials", "TrialRow", "load_sweep", "typed_params", "parse_constraints"]
@@ -74,12 +74,11 @@ def parse_constraints(text: str | None) -> list[Any]:
 
 
 def typed_params(space: Any, raw: dict[str, str]) -> dict[str, Any]:
-    """MLflow's string params → the values the space produces (unknown names kept as text)."""
+    """A trial's sampled settings (by name, as MLflow strings: ``sweep_trials``' ``params``) →
+    the values the space produces (unknown names kept as text)."""
 
     out: dict[str, Any] = {}
     for name, text in raw.items():
-        if is_fixed_param(name) and name not in space:  # fixed, not searched
-            continue
         if name not in space:
             out[name] = text
             continue

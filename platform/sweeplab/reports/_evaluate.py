@@ -46,7 +46,6 @@ from sweeplab.tracking import (
     TrialRun,
     TrialStatus,
     client_for,
-    is_fixed_param,
     load_sweep_table,
 )
 from sweeplab.training import predict
@@ -183,12 +182,13 @@ def resolve_trial(
         number=int(chosen["number"]),
         status=chosen["status"],
         feasible=bool(chosen["feasible"]),
-        params={k: parse_param(v) for k, v in chosen["params"].items() if not is_fixed_param(k)},
+        # the sampled settings by name (the tag sweeplab.sampled; older sweeps: unprefixed)
+        params={k: parse_param(v) for k, v in chosen["params"].items()},
         metrics={k: float(v) for k, v in chosen["metrics"].items()},
         objective=objective,
         goal=goal,
         sweep_dir=ws.sweep_dir(info["name"]),
-        fixed={k: parse_param(v) for k, v in chosen["params"].items() if is_fixed_param(k)},
+        fixed={k: parse_param(v) for k, v in chosen["fixed"].items()},
     )
 
 

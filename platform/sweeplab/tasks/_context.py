@@ -20,14 +20,16 @@ from sweeplab.config.project import Project, ProjectFile
 from sweeplab.data import SplitManifest
 from sweeplab.errors import UserError, close_matches
 from sweeplab.models import MODELS, ModelSpec
-from sweeplab.training import TrainConfig
+from sweeplab.training import TrainConfig, resolve_device
 
 __all__ = [
+    "RunParams",
     "SweepContext",
     "TrialSetup",
     "check_space_names",
-    "fixed_settings",
     "model_for_task",
+    "run_params",
+    "setting_group",
     "sweep_manifest",
     "trial_setup",
 ]
@@ -122,26 +124,34 @@ class TrialSetup:
     fixed: dict[str, Any]
 
 
-def trial_setup(ctx: SweepContext, params: dict[str, Any], device: str | None = None) -> TrialSetup:
-    """Route ``params`` by name (model arguments, then the task's settings, then training
-    settings), merge them into the project's fixed settings and validate each group once.
+def setting_group(ctx: SweepContext, name: str) -> str | None:
+    """The group of the setting ``name``: ``"model"`` (a model argument), ``"task"`` (a task
+    setting) or ``"train"`` (a training setting), in that order; None for an unknown name.
 
     The task group comes before training settings: style transfer's ``learning_rate`` is
-    the step size on G's pixels (its training settings are fixed, used once per sweep).
-    """
-    model, train, task = {}, {}, {}
+    the step size on G's pixels (its training settings are fixed, used once per sweep)."""
+    if name in ctx.model_fields:
+        return "model"
+    if name in ctx.task_fields:
+        return "task"
+    if name in ctx.train_fields:
+        return "train"
+    return None
+
+
+def trial_setup(ctx: SweepContext, params: dict[str, Any], device: str | None = None) -> TrialSetup:
+    """Route ``params`` by their group (:func:`setting_group`), merge them into the project's
+    fixed settings and validate each group once."""
+    groups: dict[str, dict[str, Any]] = {"model": {}, "train": {}, "task": {}}
     for name, value in params.items():
-        if name in ctx.model_fields:
-            model[name] = value
-        elif name in ctx.task_fields:
-            task[name] = value
-        elif name in ctx.train_fields:
-            train[name] = value
-        else:  # checked when the sweep starts (check_space_names)
+        group = setting_group(ctx, name)
+        if group is None:  # checked when the sweep starts (check_space_names)
             raise UserError(
                 f"parameter {name!r} is neither a model argument, a task setting nor a "
                 "training setting"
             )
+        groups[group][name] = value
+    model, train, task = groups["model"], groups["train"], groups["task"]
     base = ctx.project.train
     update = {**train, **({"device": device} if device is not None else {})}
     cfg = _validated(TrainConfig, {**base.model_dump(), **update}, "train") if update else base
@@ -160,22 +170,49 @@ def _validated(schema: type[Schema], values: dict[str, Any], group: str) -> Any:
         raise format_validation_error(exc, schema, root=(group,)) from None
 
 
-def fixed_settings(ctx: SweepContext, params: dict[str, Any]) -> dict[str, Any]:
-    """The trial's settings that it did not sample, defaults included, as params
-    ``model.<name>``, ``train.<name>`` and ``task.<name>`` (unset ones left out): every run
-    says how it was made, and runs of different sweeps compare in the MLflow UI."""
+@dataclass(frozen=True)
+class RunParams:
+    """What a trial's run records: every setting once, under one key ``<group>.<name>``
+    (``train.learning_rate``, ``model.hidden_units``, ``task.lambda_box``) whether the trial
+    sampled it or not, so that the runs of every sweep of a project line up in the MLflow UI
+    and in ``mlflow.search_runs``; ``sampled`` names the keys the trial sampled (the tag
+    ``sweeplab.sampled``)."""
+
+    values: dict[str, Any]  # key -> value: the sampled settings, then the fixed ones
+    sampled: tuple[str, ...]  # keys of the sampled settings, in the space's order
+    device: str  # where the trial trains: cpu | cuda
+
+
+def run_params(ctx: SweepContext, params: dict[str, Any], device: str | None = None) -> RunParams:
+    """The params of the trial that samples ``params``: the sampled ones under their group's
+    key, and every other setting, defaults included (unset ones left out), so that every run
+    says how it was made. ``device``: where the backend runs the trial (default: the trial's
+    ``device`` setting, ``auto`` resolved on this machine)."""
+    sampled = {_key(setting_group(ctx, name), name): value for name, value in params.items()}
     groups = {
-        "model.": MODELS.get(ctx.model_name).args(**ctx.model_args).model_dump(mode="json"),
-        "train.": ctx.project.train.model_dump(mode="json"),
+        "model": MODELS.get(ctx.model_name).args(**ctx.model_args).model_dump(mode="json"),
+        "train": ctx.project.train.model_dump(mode="json"),
     }
     if ctx.args_schema is not None:
-        groups["task."] = ctx.args_schema(**ctx.task_args).model_dump(mode="json")
-    return {
-        f"{prefix}{name}": value
-        for prefix, values in groups.items()
+        groups["task"] = ctx.args_schema(**ctx.task_args).model_dump(mode="json")
+    fixed = {
+        _key(group, name): value
+        for group, values in groups.items()
         for name, value in values.items()
-        if name not in params and value is not None
+        if _key(group, name) not in sampled and value is not None
     }
+    if device is None:
+        device = str(params.get("device", ctx.project.train.device))
+        try:
+            device = resolve_device(device).type
+        except UserError:  # cuda asked for where there is none: the trial fails and says so
+            pass
+    return RunParams({**sampled, **fixed}, tuple(sampled), device)
+
+
+def _key(group: str | None, name: str) -> str:
+    # a name of no group never reaches a run: check_space_names stops the sweep first
+    return f"{group}.{name}" if group else name
 
 
 def check_space_names(

@@ -20,6 +20,7 @@ __all__ = [
     "Reporter",
     "TrialPruned",
     "TrialResult",
+    "best_epoch",
     "diagnosis_metrics",
     "measure_latency_ms",
     "network_result",
@@ -41,6 +42,10 @@ class Reporter(Protocol):
 
 @dataclass
 class TrialResult:
+    """What a trial hands back. ``metrics`` are the figures of the model the trial kept (with
+    early stopping, the restored epoch's); every trial with a per-epoch ``history`` has
+    ``epochs_run`` and ``best_epoch`` among them (see :func:`best_epoch`)."""
+
     metrics: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
     model_args: dict[str, Any] = field(default_factory=dict)
@@ -50,6 +55,26 @@ class TrialResult:
     state_dict: dict[str, torch.Tensor] | None = None  # CPU weights (train.save_checkpoint)
     # artifact path -> content, logged to the trial's run (style/generated.png, analysis/*.csv)
     artifacts: dict[str, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.history:  # the same two figures for every task
+            self.metrics = {
+                "epochs_run": float(len(self.history)),
+                "best_epoch": float(best_epoch(self.history)),
+                **self.metrics,
+            }
+
+
+def best_epoch(history: list[dict[str, float]]) -> int:
+    """The epoch (1-based) with the lowest ``dev_error``, the first one on ties; the last
+    epoch when the history has no finite ``dev_error``. Early stopping restores this epoch's
+    weights (``train.early_stopping_patience``)."""
+    best, best_dev = len(history), math.inf
+    for i, metrics in enumerate(history, 1):
+        dev = metrics.get("dev_error", math.nan)
+        if math.isfinite(dev) and dev < best_dev:
+            best, best_dev = i, dev
+    return int(history[best - 1].get("epoch", best))
 
 
 def network_result(

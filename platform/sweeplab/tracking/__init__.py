@@ -17,13 +17,13 @@ from sweeplab.tracking._query import (
     sweep_trials,
 )
 from sweeplab.tracking._runs import (
-    FIXED_PREFIXES,
     FIXED_TASK_PREFIX,
+    GROUP_PREFIXES,
     TAG,
     SweepRun,
     TrialRun,
     flatten_params,
-    is_fixed_param,
+    split_params,
 )
 from sweeplab.tracking._status import TrialStatus
 from sweeplab.tracking._store import (
@@ -35,9 +35,8 @@ from sweeplab.tracking._store import (
 )
 
 __all__ = [
-    "FIXED_PREFIXES",
     "FIXED_TASK_PREFIX",
-    "is_fixed_param",
+    "GROUP_PREFIXES",
     "load_sweep_table",
     "RUN_KEY_TAG",
     "TAG",
@@ -58,6 +57,7 @@ __all__ = [
     "quiet_http_retries",
     "read_sweep",
     "sweep_objective",
+    "split_params",
     "sweep_trials",
     "sync_directory",
 ]

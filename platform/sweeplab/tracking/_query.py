@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.analysis import Objective, rank_trials
-from sweeplab.tracking._runs import TAG
+from sweeplab.tracking._runs import TAG, split_params
 from sweeplab.tracking._status import TrialStatus
 from sweeplab.tracking._store import client_for
 from sweeplab.workspace import Workspace
@@ -47,8 +47,10 @@ def sweep_objective(params: Mapping[str, str]) -> Objective:
 
 
 def sweep_trials(client, experiment_id: str, parent_run_id: str) -> list[dict[str, Any]]:
-    """One dict per child run: number, status (a TrialStatus), run_id, params, metrics
-    (latest values), failure reason, feasible, diagnosis, duration."""
+    """One dict per child run: number, status (a TrialStatus), run_id, params (the sampled
+    settings by their search-space names, as MLflow strings), fixed (the other settings by
+    their keys: ``train.epochs``), metrics (latest values), failure reason, feasible,
+    diagnosis, device, duration."""
     out = []
     page_token = None
     while True:
@@ -66,17 +68,20 @@ def sweep_trials(client, experiment_id: str, parent_run_id: str) -> list[dict[st
                 if r.info.start_time
                 else 0.0
             )
+            sampled, fixed = split_params(r.data.params, tags)
             out.append(
                 {
                     "number": int(tags.get(TAG["trial"], -1)),
                     "status": status,
                     "run_id": r.info.run_id,
                     "run_name": r.info.run_name,
-                    "params": dict(r.data.params),
+                    "params": sampled,
+                    "fixed": fixed,
                     "metrics": dict(r.data.metrics),
                     "reason": tags.get(TAG["failure"]),
                     "feasible": tags.get("sweeplab.feasible", "true") == "true",
                     "diagnosis": tags.get("sweeplab.diagnosis"),
+                    "device": tags.get(TAG["device"]),
                     "duration_s": duration,
                 }
             )

@@ -19,26 +19,14 @@ from sweeplab.tracking._outbox import Outbox
 from sweeplab.tracking._status import TrialStatus
 
 __all__ = [
-    "FIXED_PREFIXES",
+    "GROUP_PREFIXES",
     "FIXED_TASK_PREFIX",
-    "is_fixed_param",
+    "split_params",
     "TrialRun",
     "SweepRun",
     "flatten_params",
     "TAG",
 ]
-
-#: The settings a trial did not sample (the project's and the defaults) are logged as params
-#: ``model.<name>``, ``train.<name>``, ``task.<name>``; the sampled ones keep their plain names,
-#: which ``sweeplab runs``, ``refine`` and the dashboards read as the searched hyperparameters.
-FIXED_PREFIXES = ("model.", "train.", "task.")
-FIXED_TASK_PREFIX = "task."
-
-
-def is_fixed_param(name: str) -> bool:
-    """Whether a logged param is a fixed setting (``model.…``, ``train.…``, ``task.…``)."""
-    return name.startswith(FIXED_PREFIXES)
-
 
 # Tags users can filter on in the MLflow UI ("tags.sweeplab.sweep = 'x'").
 TAG = {
@@ -51,10 +39,39 @@ TAG = {
     "sampler": "sweeplab.sampler",
     "space_hash": "sweeplab.space_hash",
     "project": "sweeplab.project",
+    "sampled": "sweeplab.sampled",  # a trial's sampled param keys, comma-separated
+    "device": "sweeplab.device",  # where the trial trained: cpu | cuda
     "parent": "mlflow.parentRunId",
     "run_name": "mlflow.runName",
     "note": "mlflow.note.content",
 }
+
+#: Every setting of a trial is logged as a param ``model.<name>``, ``train.<name>`` or
+#: ``task.<name>`` (its group: a model argument, a training setting, a task setting), sampled
+#: or fixed; the tag ``sweeplab.sampled`` lists the keys the trial sampled.
+GROUP_PREFIXES = ("model.", "train.", "task.")
+#: The prefix of the task settings (``ref.fixed`` of a report: the trial's fixed ones).
+FIXED_TASK_PREFIX = "task."
+
+
+def split_params(
+    params: Mapping[str, str], tags: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(sampled, fixed) settings of a trial run: the sampled ones by their search-space name
+    (``learning_rate``), in the space's order; the fixed ones by their key (``train.epochs``).
+
+    The tag ``sweeplab.sampled`` names the sampled keys. Runs of older sweeps have no such
+    tag: they logged their sampled settings under the plain name, the fixed ones prefixed."""
+    listed = tags.get(TAG["sampled"])
+    if listed is None:  # an older sweep
+        keys = [k for k in params if not k.startswith(GROUP_PREFIXES)]
+    else:
+        keys = [k for k in listed.split(",") if k in params]
+    sampled_keys = set(keys)
+    sampled = {k.partition(".")[2] if k.startswith(GROUP_PREFIXES) else k: params[k] for k in keys}
+    fixed = {k: v for k, v in params.items() if k not in sampled_keys}
+    return sampled, fixed
+
 
 _MAX_METRICS = 1000  # MLflow's limit per log_batch call
 _MAX_PARAMS = 100
@@ -117,13 +134,9 @@ class TrialRun:
         for i in range(0, len(items), _MAX_PARAMS):
             self._submit({"op": "log_batch", "tags": dict(items[i : i + _MAX_PARAMS])})
 
-    def log_metrics(
-        self, metrics: Mapping[str, float], *, step: int, after_last: bool = False
-    ) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], *, step: int) -> None:
         """Buffer one step's metrics (non-finite values are skipped: MLflow rejects NaN in some stores)."""
         ts = _now_ms()
-        if after_last:  # strictly newer than everything logged so far (MLflow's "latest" tie-break)
-            ts = max([ts] + [m[2] + 1 for m in self._buffer]) if self._buffer else ts + 1
         with self._lock:
             for key, value in metrics.items():
                 value = float(value)
@@ -241,11 +254,22 @@ class SweepRun:
     def log_summary(
         self, metrics: Mapping[str, float], tags: Mapping[str, Any] | None = None
     ) -> None:
+        """The sweep's counts and best value. A resumed sweep sums up again at the next step:
+        one value per step in every history, the latest the sweep's last word."""
         run = self._run()
-        run.log_metrics(metrics, step=0)
+        run.log_metrics(metrics, step=self._next_summary_step(metrics))
         run.flush()
         if tags:
             run.set_tags(tags)
+
+    def _next_summary_step(self, metrics: Mapping[str, float]) -> int:
+        try:
+            steps = [
+                m.step for k in metrics for m in self.client.get_metric_history(self.run_id, k)
+            ]
+        except Exception:  # noqa: BLE001 - the store is away: the outbox sends the summary later
+            return 0
+        return max(steps, default=-1) + 1
 
     def finish(self, status: str) -> None:
         status = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[status]

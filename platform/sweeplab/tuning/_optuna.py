@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Any
 
 from sweeplab.errors import SweeplabError, UserError
-from sweeplab.tasks import TrialPruned, fixed_settings, run_trial
+from sweeplab.tasks import TrialPruned, run_params, run_trial
 from sweeplab.tracking import new_run_key
 from sweeplab.tuning._lifecycle import (
     EpochDone,
@@ -109,7 +110,7 @@ def open_study(setup: SweepSetup):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     path = setup.sweep_dir / "optuna.journal"
     storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
-    return optuna.create_study(
+    study = optuna.create_study(
         storage=storage,
         study_name=setup.name,
         sampler=make_sampler(setup.sampler, seed=setup.seed, constrained=bool(setup.constraints)),
@@ -123,6 +124,10 @@ def open_study(setup: SweepSetup):
         direction=setup.objective.goal.value,
         load_if_exists=True,
     )
+    with warnings.catch_warnings():  # experimental since Optuna 3.2; we only name the axis
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([setup.objective.name])  # optuna-dashboard: not "Objective 0"
+    return study
 
 
 class _Reporter:
@@ -307,7 +312,7 @@ def _one_trial(study, trial, setup: SweepSetup, say: ProgressFn) -> TrialOutcome
         # else one per core), i.e. the whole machine; recorded so runs can be compared.
         tags={"sweeplab.optuna_trial": trial.number, "sweeplab.threads": _torch_threads()},
         key=run_key,
-        fixed=fixed_settings(setup.context, params),
+        settings=run_params(setup.context, params),
     )
     if recorder.run_id:  # None while the tracking store is away (the outbox creates it later)
         trial.set_user_attr("mlflow_run_id", recorder.run_id)

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeplab.tasks import fixed_settings, run_trial
+from sweeplab.tasks import run_params, run_trial
 from sweeplab.tracking import TAG, Outbox, SweepRun, client_for, quiet_http_retries
 from sweeplab.training import use_threads
 from sweeplab.tuning._lifecycle import DEVICE_TAG, FEASIBLE_TAG, TrialStatus, record_trial
@@ -207,7 +207,7 @@ def sweep_trainable(
         **spec.extra_tags,
     }
     recorder = TrialRecorder.start(
-        sweep, number=number, params=params, tags=tags, fixed=fixed_settings(ctx, params)
+        sweep, number=number, params=params, tags=tags, settings=run_params(ctx, params, device)
     )
     done["run_id"] = recorder.run_id
     reporter = _TuneReporter(recorder, dict(done), spec)

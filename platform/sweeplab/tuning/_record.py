@@ -4,37 +4,49 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sweeplab.models import CHECKPOINT_ARTIFACT, save_checkpoint
-from sweeplab.tracking import (
-    FIXED_TASK_PREFIX,
-    SweepRun,
-    TrialRun,
-    TrialStatus,
-    is_fixed_param,
-)
+from sweeplab.tasks import RunParams
+from sweeplab.tracking import TAG, SweepRun, TrialRun, TrialStatus
 
 __all__ = [
-    "FIXED_TASK_PREFIX",
     "TrialRecorder",
     "failure_reason",
     "trial_run_name",
     "finite_summary",
-    "is_fixed_param",
 ]
 
+#: Short names of the common settings in run names; ``optimizer`` shows its value alone.
+RUN_NAME_ALIASES = {
+    "learning_rate": "lr",
+    "hidden_units": "h",
+    "batch_size": "bs",
+    "keep_prob": "keep",
+    "num_layers": "layers",
+    "optimizer": "",
+}
 
-def trial_run_name(sweep: str, number: int, params: dict[str, Any], *, keys: int = 2) -> str:
-    """``digits-mlp-20261126-0912 #7 lr=3.2e-03 optimizer=adam`` — says what the run is."""
+
+def trial_run_name(number: int, params: dict[str, Any], *, keys: int = 3) -> str:
+    """``#7 lr=3.2e-3 adam h=256``: the trial's number and its first ``keys`` sampled
+    settings, short (the sweep is the parent run: its name is not repeated)."""
     shown = []
     for name, value in list(params.items())[:keys]:
-        if isinstance(value, float):
-            shown.append(f"{name}={value:.2g}")
-        else:
-            shown.append(f"{name}={value}")
-    return f"{sweep} #{number}" + (" " + " ".join(shown) if shown else "")
+        alias = RUN_NAME_ALIASES.get(name, name)
+        shown.append(f"{alias}={_short(value)}" if alias else _short(value))
+    return " ".join([f"#{number}", *shown])
+
+
+def _short(value: Any) -> str:
+    """3.2e-3, 0.25, 0.999, 1062, 2.5e4, adam: a few significant digits, no padded exponent."""
+    if not isinstance(value, float) or not math.isfinite(value) or value == 0:
+        return str(value)
+    if abs(value) < 1e-2 or abs(value) >= 1e4:
+        mantissa, _, exponent = f"{value:.1e}".partition("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -51,6 +63,10 @@ def finite_summary(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
 
 
+# the step itself, and figures of an epoch's training rather than of the model it left
+_OF_TRAINING = frozenset({"epoch", "lr", "epoch_time_s"})
+
+
 @dataclass
 class TrialRecorder:
     """A trial's child run: params at the start, buffered epoch metrics, status at the end."""
@@ -58,6 +74,7 @@ class TrialRecorder:
     run: TrialRun
     last_epoch: int = 0
     last_metrics: dict[str, float] | None = None
+    history_keys: set[str] = field(default_factory=set)  # the metrics logged per epoch
 
     @classmethod
     def start(
@@ -66,18 +83,28 @@ class TrialRecorder:
         *,
         number: int,
         params: dict[str, Any],
+        settings: RunParams | None = None,
         tags: dict[str, Any] | None = None,
         key: str | None = None,
-        fixed: dict[str, Any] | None = None,
     ) -> TrialRecorder:
-        """``key``: the run's outbox key, recorded by the backend before the run is created so
-        that a sweep killed in between can still find the run (tag ``sweeplab.run_key``).
-        ``fixed``: the settings the trial did not sample (``fixed_settings``), logged in the
-        same batch as ``params``."""
+        """``params``: the sampled settings by name (they name the run). ``settings``: what the
+        run logs (``tasks.run_params``: every setting under its ``<group>.<name>`` key, the
+        sampled keys in the tag ``sweeplab.sampled``, the device in ``sweeplab.device``;
+        ``tags`` may say better where the trial runs); without it ``params`` as they are.
+        ``key``: the run's outbox key, recorded by the backend before the run is created so
+        that a sweep killed in between can still find the run (tag ``sweeplab.run_key``)."""
+        if settings is None:
+            settings = RunParams(dict(params), tuple(params), device="")
+        head = {TAG["sampled"]: ",".join(settings.sampled)}
+        if settings.device:
+            head[TAG["device"]] = settings.device
         run = sweep.start_trial(
-            number=number, name=trial_run_name(sweep.name, number, params), tags=tags, key=key
+            number=number,
+            name=trial_run_name(number, params),
+            tags={**head, **(tags or {})},
+            key=key,
         )
-        run.log_params({**params, **(fixed or {})})
+        run.log_params(settings.values)
         return cls(run)
 
     @property
@@ -88,18 +115,31 @@ class TrialRecorder:
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         # ``epoch`` is the step itself: logging it as a metric too would add a tenth to the
         # values each trial sends (each costs ~80 µs in MLflow's SQLite store).
-        self.run.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+        values = {k: v for k, v in metrics.items() if k != "epoch"}
+        self.run.log_metrics(values, step=epoch)
         self.last_epoch, self.last_metrics = epoch, dict(metrics)
+        self.history_keys.update(values)
 
     def finished(self, metrics: dict[str, float], *, tags: dict[str, Any] | None = None) -> None:
-        """Final values are logged at the last epoch's step, after its values, so they are
-        what the MLflow UI shows as the run's metric (MLflow's "latest" = highest step, then
-        newest timestamp). Only values that differ from the last epoch's are sent: with early
-        stopping the model holds the best epoch's weights, so its errors are the final ones."""
+        """The figures of the model the trial kept, so that each metric's latest value (what
+        the MLflow UI, ``search_runs`` and ``sweeplab runs`` show) is the model's, with one
+        value per step in every history (MLflow's Keras autolog does the same when early
+        stopping restores the best weights):
+
+        - a per-epoch metric whose final value is the last epoch's is not logged again;
+        - one whose final value differs (early stopping restored an earlier epoch's weights:
+          ``best_epoch``) is logged once more at the step after the last epoch;
+        - the values that are not per epoch (``latency_ms``, ``best_epoch``, the diagnosis
+          gaps …) are logged once, at that same final step;
+        - the figures of the training rather than of the model (``lr``, ``epoch_time_s``)
+          keep the last epoch's as their latest."""
         last = self.last_metrics or {}
-        summary = {k: v for k, v in finite_summary(metrics).items() if last.get(k) != v}
-        if summary:
-            self.run.log_metrics(summary, step=self.last_epoch, after_last=True)
+        values = {k: v for k, v in finite_summary(metrics).items() if k not in _OF_TRAINING}
+        restored = {k: v for k, v in values.items() if k in self.history_keys and last.get(k) != v}
+        single = {k: v for k, v in values.items() if k not in self.history_keys}
+        step = self.last_epoch + 1 if restored else self.last_epoch
+        if restored or single:
+            self.run.log_metrics({**restored, **single}, step=step)
         self.run.finish(TrialStatus.FINISHED, tags=tags)
 
     def log_checkpoint(self, state_dict: dict[str, Any]) -> None:
