@@ -56,8 +56,8 @@ def test_trial_references_resolve_and_show_what_differs(swept, capsys):
 
     # exactly the params that differ; the constant optimizer is not among them
     expected = sorted(k for k in a.data.params if a.data.params[k] != b.data.params.get(k))
-    assert out["params_differ"] == expected and "learning_rate" in expected
-    assert "optimizer" not in out["params"]
+    assert out["params_differ"] == expected and "train.learning_rate" in expected
+    assert "train.optimizer" not in out["params"]
     # every metric side by side, the difference B − A
     assert set(out["metrics"]) == set(a.data.metrics) | set(b.data.metrics)
     dev = out["metrics"]["dev_error"]
@@ -67,12 +67,12 @@ def test_trial_references_resolve_and_show_what_differs(swept, capsys):
     # a run id gives the same run; last#N is the last sweep; --all shows equal params too
     by_id = _compare(capsys, out["a"]["run_id"], "last#1", "--workspace", str(swept), "--all")
     assert by_id["a"]["run_id"] == out["a"]["run_id"] and by_id["b"]["run_id"] == out["b"]["run_id"]
-    assert by_id["params"]["optimizer"] == {"a": "adam", "b": "adam"}
+    assert by_id["params"]["train.optimizer"] == {"a": "adam", "b": "adam"}
 
     # the table form names both runs
     assert main(["compare", "cmp#0", "cmp#1", "--workspace", str(swept)]) == 0
     table = capsys.readouterr().out
-    assert "params that differ" in table and "dev_error" in table and "cmp #0" in table
+    assert "params that differ" in table and "dev_error" in table and "A = #0 lr=" in table
 
 
 @pytest.mark.parametrize(

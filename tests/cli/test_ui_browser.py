@@ -95,7 +95,7 @@ def test_ui_lists_the_sweep_with_nested_trials_binds_localhost_and_stops_on_sigi
         filter_string=f"tags.`mlflow.parentRunId` = '{info['parent_run_id']}'",
     )
     child_names = sorted(r.info.run_name for r in children)
-    assert len(child_names) == 2 and all(n.startswith("uisweep #") for n in child_names)
+    assert len(child_names) == 2 and all(n.startswith("#") for n in child_names)
 
     proc = subprocess.Popen(
         [SWEEPLAB, "ui", "--workspace", str(ws)],

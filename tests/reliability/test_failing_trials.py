@@ -119,7 +119,9 @@ def test_raising_and_out_of_memory_trials_are_recorded_and_the_sweep_goes_on(
         assert by_mode[mode]["status"] == "failed"
         assert reason in by_mode[mode]["reason"]
 
-    runs = {r.data.params["fail"]: r for r in child_runs(default_tracking_uri(workspace), "f")}
+    runs = {
+        r.data.params["model.fail"]: r for r in child_runs(default_tracking_uri(workspace), "f")
+    }
     for mode, reason in expected.items():
         assert runs[mode].info.status == "FAILED"
         assert reason in runs[mode].data.tags["sweeplab.failure"]

@@ -104,7 +104,7 @@ def test_cnn_sweep_with_augmentation_finishes(tmp_path: Path, workspace: Path) -
     assert len(trials) == 2 and set(trials["status"]) == {"FINISHED"}
     # 3 epochs of LeNet-5 on digits already beat chance (0.9) by far
     assert (trials["metrics.dev_error"].astype(float) < 0.5).all()
-    assert set(trials["params.augment_crop"]) <= {"0", "1"}
+    assert set(trials["params.train.augment_crop"]) <= {"0", "1"}
 
 
 @pytest.mark.slow

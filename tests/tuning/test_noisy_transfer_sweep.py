@@ -90,7 +90,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory):
         first = {}
         for m in sorted(history, key=lambda m: (m.step, m.timestamp)):
             first.setdefault(m.step, m.value)  # the epoch's value (a final one may follow)
-        key = (run.data.params["transfer"], int(run.data.params["seed"]))
+        key = (run.data.params["train.transfer"], int(run.data.params["train.seed"]))
         curves[key] = [first[s] for s in sorted(first)]
     return root, ws, runs, curves
 
@@ -101,7 +101,7 @@ def test_one_sweep_tells_scratch_and_fine_tune_trials_apart(swept) -> None:
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert sorted(curves) == sorted((m, s) for m in ("scratch", "fine_tune_all") for s in SEEDS)
     for run in runs:  # the run name says the mode, as the MLflow UI lists it
-        assert f"transfer={run.data.params['transfer']}" in run.info.run_name
+        assert f"transfer={run.data.params['train.transfer']}" in run.info.run_name
     assert all(len(c) == EPOCHS for c in curves.values())  # a dev_error per epoch
 
 

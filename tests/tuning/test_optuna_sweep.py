@@ -28,31 +28,40 @@ def test_sweep_creates_parent_and_nested_children(tiny_project, workspace, capsy
     parent_id = parents["run_id"].iloc[0]
     assert set(children["tags.mlflow.parentRunId"]) == {parent_id}
     assert set(children["status"]) == {"FINISHED"}
-    for col in ("params.learning_rate", "params.optimizer", "params.hidden_units"):
+    # every setting under one key <group>.<name>, sampled or fixed, defaults included; the
+    # sampled keys in the tag sweeplab.sampled; the run named by its number and settings
+    for col in (
+        "params.train.learning_rate",
+        "params.train.optimizer",
+        "params.model.hidden_units",
+    ):
         assert children[col].notna().all()
+    assert not {"params.learning_rate", "params.optimizer", "params.hidden_units"} & set(children)
     for col in (
         "metrics.train_error",
         "metrics.train_dev_error",
         "metrics.dev_error",
         "metrics.params_count",
         "metrics.latency_ms",
+        "metrics.best_epoch",
     ):
         values = children[col].astype(float)
         assert values.notna().all() and (values >= 0).all()
-    # the settings a trial did not sample are params too, grouped, defaults included; a
-    # sampled setting keeps its plain name and is not logged twice
     assert set(children["params.model.num_layers"]) == {"1"}  # the project's fixed arg
     assert set(children["params.train.epochs"]) == {"3"}
     assert set(children["params.train.batch_size"]) == {"128"}
     assert children["params.model.activation"].notna().all()  # a default
-    assert (
-        "params.train.learning_rate" not in children and "params.model.hidden_units" not in children
-    )
-    # beta is present exactly for the momentum trials
-    momentum = children["params.optimizer"] == "momentum"
-    assert children.loc[momentum, "params.beta"].notna().all()
-    if "params.beta" in children:
-        assert children.loc[~momentum, "params.beta"].isna().all()
+    assert set(children["tags.sweeplab.device"]) == {"cpu"}
+    # beta is sampled exactly in the momentum trials (the others log Adam's default beta)
+    for _, child in children.iterrows():
+        sampled = child["tags.sweeplab.sampled"].split(",")
+        momentum = child["params.train.optimizer"] == "momentum"
+        assert sampled[0] == "train.learning_rate" and "model.hidden_units" in sampled
+        assert ("train.beta" in sampled) == momentum
+        number, lr, *rest = child["tags.mlflow.runName"].split()  # "#0 lr=3.2e-3 adam h=16"
+        assert number == f"#{child['tags.sweeplab.trial_number']}" and lr.startswith("lr=")
+        assert float(lr[3:]) == pytest.approx(float(child["params.train.learning_rate"]), rel=0.02)
+        assert rest[0] == child["params.train.optimizer"]
 
     # per-epoch histories, not just final values
     from mlflow import MlflowClient
@@ -116,7 +125,8 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, workspace):
     assert len(children) == 2
     failed = children[children["status"] == "FAILED"]
     assert len(failed) == 1
-    assert float(failed["params.learning_rate"].iloc[0]) == 1e30
+    assert float(failed["params.train.learning_rate"].iloc[0]) == 1e30
+    assert failed["tags.sweeplab.device"].iloc[0] == "cpu"  # tagged when the trial starts
     assert "diverged" in failed["tags.sweeplab.failure"].iloc[0].lower()
     ok = children[children["status"] == "FINISHED"]
     assert len(ok) == 1 and math.isfinite(float(ok["metrics.dev_error"].iloc[0]))

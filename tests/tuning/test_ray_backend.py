@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import write
+from tests.store_checks import assert_store_ok
 
 from sweeplab.cli import main
 
@@ -198,13 +199,13 @@ def test_optuna_and_ray_record_the_same_trials(cluster, tmp_path, workspace):
     assert {"metrics.dev_error", "metrics.train_error", "metrics.latency_ms"} <= metric_names(
         by["by-ray"]
     )
-    # beta is a param exactly of the momentum trials, under both backends
+    # beta is sampled exactly in the momentum trials, under both backends
     for df in by.values():
-        momentum = df["params.optimizer"] == "momentum"
-        assert (
-            df.loc[momentum, "params.beta"].notna().all()
-            and df.loc[~momentum, "params.beta"].isna().all()
-        )
+        momentum = df["params.train.optimizer"] == "momentum"
+        sampled_beta = df["tags.sweeplab.sampled"].str.split(",").apply(lambda k: "train.beta" in k)
+        assert (sampled_beta == momentum).all()
+    # one value per metric per step, one key per setting, every run ended, device tags
+    assert_store_ok(uri)
 
 
 def _epochs_per_trial(uri: str, sweep: str) -> dict[int, int]:

@@ -60,7 +60,10 @@ def test_detection_sweep_learns_well_above_chance(tmp_path: Path) -> None:
           nms_iou: {values: [0.4, 0.5]}
         """,
     )
-    assert trials["params.lambda_coord"].notna().all() and trials["params.nms_iou"].notna().all()
+    assert (
+        trials["params.task.lambda_coord"].notna().all()
+        and trials["params.task.nms_iou"].notna().all()
+    )
     m = trials.set_index("run_id")
     for run_id, row in m.iterrows():
         assert row["metrics.dev_error"] == pytest.approx(1.0 - row["metrics.dev_map"], abs=1e-12)
@@ -126,7 +129,7 @@ def test_verification_sweep_on_unseen_identities(tmp_path: Path) -> None:
         """,
     )
     m = trials.set_index("run_id")
-    assert set(m["params.head"]) <= {"triplet", "binary"}
+    assert set(m["params.task.head"]) <= {"triplet", "binary"}
     for run_id, row in m.iterrows():
         acc = row["metrics.dev_verification_accuracy"]
         assert row["metrics.dev_error"] == pytest.approx(1.0 - acc)
@@ -199,7 +202,7 @@ def test_localization_sweep_beats_the_majority_answer(tmp_path: Path) -> None:
           lambda_box: {distribution: log_uniform, min: 2.0, max: 8.0}
         """,
     )
-    assert trials["params.lambda_box"].notna().all()
+    assert trials["params.task.lambda_box"].notna().all()
     m = trials.set_index("run_id")
     for run_id, row in m.iterrows():
         # dev_error counts presence errors and wrong classes / bad boxes of found objects
@@ -240,7 +243,7 @@ def test_landmark_sweep_beats_the_mean_positions(tmp_path: Path) -> None:
           hidden: {values: [32, 64]}
         """,
     )
-    assert trials["params.hidden"].notna().all()
+    assert trials["params.model.hidden"].notna().all()
     m = trials.set_index("run_id")
     names = ("apex", "lower_left", "lower_right")
     for run_id, row in m.iterrows():
