@@ -168,11 +168,13 @@ def test_detection_report_tables_and_logged_ladder(det) -> None:
         assert sum(s["found"] for s in rows) == r["found"]
         logged = run.metrics.get(f"dev_ap_{r['class']}")
         assert r["ap"] == (pytest.approx(logged) if logged is not None else None)
-    # the fixed task settings are params of the run, apart from the sampled one
+    # every task setting is a param of the run under task.<name>, the sampled one too
     assert run.params["task.score_threshold"] == "0.05" and run.params["task.nms_iou"] == "0.45"
     assert run.params["task.lambda_noobj"] == "0.5"  # a default, logged too
-    assert run.params["lambda_coord"] == "4.0" and "task.lambda_coord" not in run.params
+    assert run.params["task.lambda_coord"] == "4.0" and "lambda_coord" not in run.params
+    assert run.tags["sweeplab.sampled"] == "task.lambda_coord"
     assert summary["fixed"]["score_threshold"] == 0.05 and "lambda_coord" in summary["params"]
+    assert "lambda_coord" not in summary["fixed"]
 
 
 def test_detection_evaluate_logs_test_map_once(det, capsys) -> None:
