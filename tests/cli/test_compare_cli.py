@@ -89,3 +89,16 @@ def test_bad_references_are_one_line_errors(swept, capsys, ref, message):
     assert main(["compare", ref, "cmp#0", "--workspace", str(swept)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_run_of_an_older_sweep_lines_up_with_todays_keys():
+    from sweeplab.cli.compare import _aligned
+
+    old = {"learning_rate": "0.01", "train.epochs": "3", "objective": "x"}
+    new = {"train.learning_rate": "0.02", "train.epochs": "3"}
+    assert _aligned(old, new) == {
+        "train.learning_rate": "0.01",
+        "train.epochs": "3",
+        "objective": "x",
+    }
+    assert _aligned(new, old) == new

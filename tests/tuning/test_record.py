@@ -84,3 +84,12 @@ def test_best_epoch_is_the_first_lowest_dev_error_else_the_last_epoch():
 )
 def test_run_names_are_short_and_telling(params, name):
     assert trial_run_name(7, params) == name
+
+
+def test_a_sweep_summed_up_again_uses_the_next_step(client):
+    exp = get_or_create_experiment(client, "record", artifact_location=None)
+    sweep = SweepRun.start(client, exp, name="resumed", tags={}, params={})
+    sweep.log_summary({"trials_finished": 2.0})
+    sweep.log_summary({"trials_finished": 4.0, "best_dev_error": 0.1})  # after a --resume
+    assert _history(client, sweep.run_id, "trials_finished") == [(0, 2.0), (1, 4.0)]
+    assert _history(client, sweep.run_id, "best_dev_error") == [(1, 0.1)]
