@@ -36,7 +36,6 @@ from sweeplab.tasks._context import (
     TrialSetup,
     check_space_names,
     run_params,
-    setting_group,
     sweep_manifest,
     trial_setup,
 )
@@ -79,7 +78,6 @@ __all__ = [
     "report_table",
     "run_params",
     "run_trial",
-    "setting_group",
     "sweep_manifest",
     "task_of",
     "task_spec",
