@@ -42,8 +42,10 @@ def run_trial(
         result.train_args.update(
             {f"task.{k}": v for k, v in setup.args.model_dump(mode="json").items()}
         )
-    if setup.cfg.save_checkpoint and result.model is not None:
+    tracking = ctx.tracking
+    keep_weights = setup.cfg.save_checkpoint or (tracking is not None and tracking.keeps_weights)
+    if keep_weights and result.model is not None:
         result.state_dict = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-    if not keep_model:
+    if not keep_model and not (tracking is not None and tracking.log_models == "all"):
         result.model = None
     return result
