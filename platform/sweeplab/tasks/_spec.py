@@ -123,6 +123,12 @@ class Task:
         """Train and evaluate one trial; report every epoch through ``on_epoch``."""
         raise NotImplementedError
 
+    @property
+    def trains_network(self) -> bool:
+        """Whether a trial trains a network of its own (:meth:`build_model`): a model to keep
+        (style transfer optimizes an image with a network trained once per sweep)."""
+        return type(self).build_model is not Task.build_model
+
     def input_example(self, ctx: SweepContext, n: int = 5) -> torch.Tensor | None:
         """A few dev inputs of the sweep's data, the batch a logged model shows as its input
         example and signature: the dev split's first ``n`` rows (classification tensors) or

@@ -25,7 +25,12 @@ from sweeplab.tasks import TrialResult
 from sweeplab.tracking import RUN_KEY_TAG, TAG, TrialRun, TrialStatus
 from sweeplab.tuning._record import TrialRecorder
 from sweeplab.tuning._settings import SweepSetup
-from sweeplab.tuning._tracking import BEST_MODEL_TAG, end_trial_tracking, log_best_model
+from sweeplab.tuning._tracking import (
+    BEST_MODEL_TAG,
+    end_trial_tracking,
+    keeps_models,
+    log_best_model,
+)
 
 __all__ = [
     "TrialStatus",
@@ -280,8 +285,7 @@ def finish_sweep(
 
 def _best_model(setup: SweepSetup, best: TrialOutcome, say: ProgressFn | None) -> dict[str, str]:
     """The best trial's MLflow model (``log_models`` best or all), as the parent's tag."""
-    tracking = setup.context.tracking
-    if tracking is None or tracking.log_models == "none" or not best.run_id:
+    if not keeps_models(setup.context) or not best.run_id:
         return {}
     setup.sweep_run.outbox.drain(_MODEL_WAIT_S)  # the best run's weights and final metrics
     uri = log_best_model(setup, best.run_id, best.params)

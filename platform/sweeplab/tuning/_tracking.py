@@ -41,6 +41,7 @@ __all__ = [
     "BEST_MODEL_TAG",
     "MODEL_URI_TAG",
     "end_trial_tracking",
+    "keeps_models",
     "log_best_model",
     "prepare_tracking",
     "track_trial",
@@ -134,6 +135,13 @@ def _log_model(recorder: TrialRecorder, model: Any, example: Any) -> None:
         _log.warning("sweeplab: model of run %s not logged: %s", run_id, exc)
         return
     recorder.run.set_tags({MODEL_URI_TAG: uri})
+
+
+def keeps_models(ctx: SweepContext) -> bool:
+    """Whether the sweep's trials keep their trained networks (``log_models`` best or all,
+    and a task whose trials train one)."""
+    tracking = ctx.tracking
+    return tracking is not None and tracking.keeps_weights and TASKS.get(ctx.task).trains_network
 
 
 def log_best_model(setup: SweepSetup, run_id: str, params: dict[str, Any]) -> str | None:
