@@ -157,7 +157,11 @@ def test_every_run_records_its_splits_as_dataset_inputs(best_sweep: Path) -> Non
     for run in [parent, *trials.values()]:
         inputs = client.get_run(run.info.run_id).inputs.dataset_inputs
         found = sorted(
-            (d.dataset.name, d.dataset.digest, {t.key: t.value for t in d.tags}["mlflow.data.context"])
+            (
+                d.dataset.name,
+                d.dataset.digest,
+                {t.key: t.value for t in d.tags}["mlflow.data.context"],
+            )
             for d in inputs
         )
         assert found == sorted(expected)
