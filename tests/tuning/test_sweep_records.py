@@ -124,7 +124,7 @@ def test_best_model_loads_with_mlflow_and_the_safe_loader_and_reproduces_its_dev
         assert wrong / len(y) == logged
     info = mlflow.models.get_model_info(f"runs:/{best_id}/model")
     assert info.signature is not None and info.saved_input_example_info is not None
-    assert info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == [-1, X.shape[1]]
+    assert tuple(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == (-1, X.shape[1])
 
 
 def test_only_trials_that_beat_the_best_so_far_keep_their_weights(best_sweep: Path) -> None:
