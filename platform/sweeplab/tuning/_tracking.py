@@ -149,10 +149,10 @@ def log_best_model(setup: SweepSetup, run_id: str, params: dict[str, Any]) -> st
     None (a message says why) when the run has no weights or the model could not be logged."""
     ctx = setup.context
     client = setup.sweep_run.client
-    run = client.get_run(run_id)
-    if MODEL_URI_TAG in run.data.tags:  # log_models: all (or an earlier finish of the sweep)
-        return run.data.tags[MODEL_URI_TAG]
     try:
+        run = client.get_run(run_id)
+        if MODEL_URI_TAG in run.data.tags:  # log_models: all (or an earlier finish of the sweep)
+            return run.data.tags[MODEL_URI_TAG]
         state = run_weights(client, run_id)
         if state is None:
             raise FileNotFoundError(f"the run has no {CHECKPOINT_ARTIFACT}")
@@ -161,10 +161,10 @@ def log_best_model(setup: SweepSetup, run_id: str, params: dict[str, Any]) -> st
         history = client.get_metric_history(run_id, setup.objective.name)
         step = max((m.step for m in history), default=0)  # the final values' step
         uri = log_torch_model(client, run_id, model, _example(ctx), step=step)
+        client.set_tag(run_id, MODEL_URI_TAG, uri)
     except Exception as exc:  # noqa: BLE001 - the sweep's records stand without it
         _log.warning("sweeplab: the best trial's model (run %s) was not logged: %s", run_id, exc)
         return None
-    client.set_tag(run_id, MODEL_URI_TAG, uri)
     return uri
 
 
