@@ -27,6 +27,7 @@ BENCHES = {
     "training": ("bench_training.py", 240),
     "sweep": ("bench_sweep.py", 300),
     "tracking": ("bench_tracking.py", 420),
+    "models": ("bench_models.py", 180),
     "ray": ("bench_ray.py", 480),
     "search": ("bench_search.py", 600),
     "startup": ("bench_startup.py", 240),
@@ -104,6 +105,23 @@ def summarize(results: dict) -> list[dict]:
         )
         row(
             "2 fixed cost per trial, ms", s["fixed_cost_per_trial_ms"], "<= 50", s["fixed_cost_met"]
+        )
+    m = results.get("models", {})
+    if "per_trial_overhead_ms" in m:
+        over = m["per_trial_overhead_ms"]
+        row(
+            "log_models best, per trial (a trial that beats the best so far / one that does "
+            "not / mean over a 30-trial sweep), ms",
+            [over["best_improves"], over["best_not_better"], over["best_sweep_of_30_mean"]],
+            "<= 50",
+            m["met"],
+        )
+        row("log_models all, per trial, ms", over["all"], "(reported)", None)
+        row(
+            "dataset inputs per run (one log_inputs call), wall / CPU ms",
+            [m["dataset_inputs_ms_per_run"]["median"], m["dataset_inputs_cpu_ms_per_run"]],
+            "(reported)",
+            None,
         )
     k = results.get("tracking", {})
     if "overhead_metrics_pct" in k:

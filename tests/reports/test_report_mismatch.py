@@ -63,13 +63,14 @@ def test_report_names_data_mismatch_and_logs_artifacts(mismatch_sweep, capsys):
     assert set(ladder) == {"human", "train", "train_dev", "dev"}  # no test before --final
     assert ladder["dev"] > ladder["train_dev"] + 0.15
 
-    # the report's errors are the trial's logged errors (deterministic re-training)
+    # the report's errors are the trial's logged errors (the best trial's saved weights:
+    # no re-training; tests/tuning/test_sweep_records.py covers the re-training fallback)
     client = _client(ws)
     run = client.get_run(summary["run_id"])
     for split in ("train", "train_dev", "dev"):
         assert ladder[split] == pytest.approx(run.data.metrics[f"{split}_error"], abs=1e-9)
     assert "test_error" not in run.data.metrics  # never computed during the search
-    assert summary["model_source"] == "retrained" and not summary["notes"]
+    assert summary["model_source"] == "cached" and not summary["notes"]
 
     html = (folders[0] / "report.html").read_text()
     md = (folders[0] / "report.md").read_text()
@@ -84,8 +85,8 @@ def test_report_names_data_mismatch_and_logs_artifacts(mismatch_sweep, capsys):
 
     artifacts = {a.path for a in client.list_artifacts(summary["run_id"], "report")}
     assert {"report/report.html", "report/report.md", "report/error_table.csv"} <= artifacts
-    assert "model/state_dict.pt" in {
-        a.path for a in client.list_artifacts(summary["run_id"], "model")
+    assert "weights/state_dict.pt" in {
+        a.path for a in client.list_artifacts(summary["run_id"], "weights")
     }
 
 
@@ -117,8 +118,9 @@ def test_final_evaluation_logs_test_error_and_dev_overfit(mismatch_sweep, capsys
     assert 0.0 <= metrics["test_error"] <= 1.0
     assert metrics["dev_overfit"] == pytest.approx(metrics["test_error"] - metrics["dev_error"])
 
-    # a later report shows the test rung (the final evaluation happened)
-    assert main(["report", run_id, "--workspace", str(ws), "--no-log", "--final"]) == 0
+    # a later report shows the test rung (the final evaluation happened); a second
+    # evaluation of the same trial needs --again
+    assert main(["report", run_id, "--workspace", str(ws), "--no-log", "--final", "--again"]) == 0
     summary = json.loads(next((ws / "reports").glob("*/report.json")).read_text())
     assert summary["final"] is True
     assert math.isclose(summary["diagnosis"]["ladder"]["test"], metrics["test_error"])

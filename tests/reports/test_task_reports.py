@@ -31,6 +31,7 @@ task_args: {score_threshold: 0.05, nms_iou: 0.45}
 train: {epochs: 2, batch_size: 32, optimizer: adam, learning_rate: 0.005}
 human_level_error: {error: 0.02, note: clean shapes}
 search: {space: space.yaml, trials: 1, seed: 0}
+tracking: {log_models: none}  # no saved weights: the evaluation re-trains the trial
 """
 DETECTION_SPACE = """
 parameters:
@@ -197,7 +198,7 @@ def test_detection_evaluate_logs_test_map_once(det, capsys) -> None:
     assert f"test_map = {m['test_map']:.4f}" in out
     # the re-trained model reproduces the trial's dev mAP (seeded), and its weights are kept
     assert "(logged: " in out and "differs" not in out
-    assert "model/state_dict.pt" in {a.path for a in client.list_artifacts(run_id, "model")}
+    assert "weights/state_dict.pt" in {a.path for a in client.list_artifacts(run_id, "weights")}
 
 
 def test_segmentation_report_and_evaluate(seg, capsys) -> None:
@@ -219,14 +220,23 @@ def test_segmentation_report_and_evaluate(seg, capsys) -> None:
     assert m["test_error"] == pytest.approx(1.0 - m["test_mean_iou"])
     assert len(_history(client, summary["run_id"], "test_mean_iou")) == 1
 
-    # --final afterwards: the cached weights, the test rung on the ladder
+    # --final afterwards: refused without --again (one line: when, and --again), before any
+    # model is loaded; with --again the saved weights (the best trial's), counted on the sweep
+    capsys.readouterr()
+    assert main(["report", "--workspace", str(seg), "--final"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "was evaluated on the test set on" in err
+    assert "--again" in err
     for f in (seg / "reports").iterdir():
         for p in f.iterdir():
             p.unlink()
         f.rmdir()
-    final = _report(seg, "--final")
+    final = _report(seg, "--final", "--again")
     assert final["final"] and final["model_source"] == "cached"
     assert final["diagnosis"]["ladder"]["test"] == pytest.approx(m["test_error"])
+    parent = client.get_run(summary["run_id"]).data.tags["mlflow.parentRunId"]
+    assert client.get_run(parent).data.tags["sweeplab.test_evaluations"] == "2"
+    assert len(_history(client, summary["run_id"], "test_mean_iou")) == 2
 
 
 def test_verification_report_counts_pairs_and_evaluates_unseen_identities(ver) -> None:

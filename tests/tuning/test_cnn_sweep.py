@@ -122,8 +122,8 @@ def test_pretrain_logs_a_checkpoint_and_finetune_starts_from_the_best_trial(
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     exp = client.get_experiment_by_name("pre")
     (trial,) = client.search_runs([exp.experiment_id], "tags.`sweeplab.kind` = 'trial'")
-    assert [a.path for a in client.list_artifacts(trial.info.run_id, "model")] == [
-        "model/state_dict.pt"
+    assert [a.path for a in client.list_artifacts(trial.info.run_id, "weights")] == [
+        "weights/state_dict.pt"
     ]
     by_id = load_checkpoint(trial.info.run_id)  # default workspace store, weights_only
     by_best = load_checkpoint("best:pre")

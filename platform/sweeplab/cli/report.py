@@ -16,6 +16,12 @@ TargetArg = typer.Argument(
     help="A sweep name (its best feasible trial) or a trial's MLflow run id (default: the last sweep).",
     show_default=False,
 )
+AgainOpt = typer.Option(
+    False,
+    "--again",
+    help="Evaluate the test set of a trial that was evaluated before (refused without it: "
+    "the test error is a final check). Every evaluation is counted on the sweep's parent run.",
+)
 TrialOpt = typer.Option(
     None,
     "--trial",
@@ -53,6 +59,7 @@ def report(
     log: bool = typer.Option(
         True, "--log/--no-log", help="Log the report as artifacts of the run."
     ),
+    again: bool = AgainOpt,
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
@@ -76,6 +83,7 @@ def report(
         out=out,
         log=log,
         say=lambda text: c.print(f"[yellow]{text}[/yellow]", soft_wrap=True),
+        again=again,
     )
     data = files.data
     d = data.diagnosis
@@ -135,27 +143,39 @@ def _print_task_report(c, data) -> None:
         )
 
 
-@app.command(epilog="Example: sweeplab evaluate   |   sweeplab evaluate RUN_ID")
+@app.command(
+    epilog="Example: sweeplab evaluate   |   sweeplab evaluate RUN_ID   |   sweeplab evaluate RUN_ID --again"
+)
 def evaluate(
     target: str | None = TargetArg,
     trial: int | None = TrialOpt,
+    again: bool = AgainOpt,
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
     """Final evaluation of a chosen trial: its test error, computed once (never during the
-    search) and logged to the run with dev_overfit = test − dev."""
+    search; a second time only with --again) and logged to the run with dev_overfit = test −
+    dev. The sweep's parent run counts the evaluations (tag sweeplab.test_evaluations)."""
     from sweeplab.analysis import diagnose
     from sweeplab.cli._common import console
-    from sweeplab.reports import evaluate_trial, final_evaluation, resolve_trial
+    from sweeplab.reports import (
+        check_first_evaluation,
+        evaluate_trial,
+        final_evaluation,
+        resolve_trial,
+    )
     from sweeplab.reports._task_report import project_task
+    from sweeplab.tracking import client_for
 
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
+    # before any model is loaded or re-trained
+    check_first_evaluation(ref, client_for(tracking_uri or ref.info["tracking_uri"]), again=again)
     pf, spec = project_task(ref)
     if spec is not None and spec.logged_report:
-        _evaluate_task(ref, pf, spec.name, tracking_uri)
+        _evaluate_task(ref, pf, spec.name, tracking_uri, again)
         return
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
-    metrics = final_evaluation(ev, tracking_uri=tracking_uri)
+    metrics = final_evaluation(ev, tracking_uri=tracking_uri, again=again)
     errors = ev.errors()
     d = diagnose(
         human=ev.human_level_error,
@@ -179,7 +199,7 @@ def evaluate(
         c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)
 
 
-def _evaluate_task(ref, pf, task: str, tracking_uri: str | None) -> None:
+def _evaluate_task(ref, pf, task: str, tracking_uri: str | None, again: bool) -> None:
     """The final evaluation of a vision-task or multi-label trial (see reports._task_final)."""
     from sweeplab.analysis import diagnose
     from sweeplab.cli._common import console
@@ -193,6 +213,7 @@ def _evaluate_task(ref, pf, task: str, tracking_uri: str | None) -> None:
         task,
         tracking_uri=tracking_uri,
         say=lambda text: c.print(f"[yellow]{text}[/yellow]", soft_wrap=True),
+        again=again,
     )
     m = ref.metrics
     c.print(

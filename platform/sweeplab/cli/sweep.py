@@ -37,6 +37,12 @@ class SchedulerChoice(str, Enum):
     asha = "asha"
 
 
+class LogModelsChoice(str, Enum):
+    all = "all"
+    best = "best"
+    none = "none"
+
+
 @app.command(
     epilog="Example: sweeplab sweep projects/digits_mlp.yaml --trials 30 --sampler tpe",
 )
@@ -117,6 +123,18 @@ def sweep(
         "Ray's --scheduler asha and Optuna's --pruner successive_halving | hyperband "
         "(ignored otherwise). On --resume the sweep's own value is kept.",
     ),
+    log_models: LogModelsChoice | None = typer.Option(
+        None,
+        "--log-models",
+        help="Trained models kept in MLflow: best (the best feasible trial) | all (every "
+        "finished trial) | none (default: the project's tracking.log_models, else best).",
+    ),
+    system_metrics: bool | None = typer.Option(
+        None,
+        "--system-metrics/--no-system-metrics",
+        help="Log MLflow's system metrics (CPU, memory, disk, network; GPU with the gpu extra) "
+        "on every trial run (default: the project's tracking.system_metrics, else off).",
+    ),
 ) -> None:
     """Run a hyperparameter sweep: every trial trains the project's model with sampled
     parameters and is logged to MLflow as a child run of the sweep's parent run."""
@@ -160,6 +178,8 @@ def sweep(
         scheduler=scheduler.value if scheduler is not SchedulerChoice.none else None,
         grace_period=grace_period,
         reduction_factor=reduction_factor,
+        log_models=log_models.value if log_models else None,
+        system_metrics=system_metrics,
     )
     display = _ProgressDisplay()
     try:

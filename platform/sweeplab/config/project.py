@@ -33,6 +33,8 @@ __all__ = [
     "Sampler",
     "Pruner",
     "SearchConfig",
+    "LogModels",
+    "TrackingConfig",
     "parse_project",
     "SAFE_NAME",
 ]
@@ -51,6 +53,12 @@ class Pruner(str, Enum):
     median = "median"
     successive_halving = "successive_halving"
     hyperband = "hyperband"
+
+
+class LogModels(str, Enum):
+    all = "all"
+    best = "best"
+    none = "none"
 
 
 class ModelRef(Schema):
@@ -132,6 +140,26 @@ class SearchConfig(Schema):
     )
 
 
+class TrackingConfig(Schema):
+    log_models: LogModels = Field(
+        default=LogModels.best,
+        description=(
+            "Trained weights kept in MLflow: best (the best feasible trial of a finished sweep "
+            "gets an MLflow PyTorch model, with an input example and a signature), all (every "
+            "finished trial), none. A trial with a model keeps its weights as "
+            "weights/state_dict.pt too, which reports load instead of re-training."
+        ),
+    )
+    system_metrics: bool = Field(
+        default=False,
+        description=(
+            "Log MLflow's system metrics (system/cpu_utilization_percentage, "
+            "system/system_memory_usage_megabytes, GPU utilisation and memory with the `gpu` "
+            "extra, ...) on every trial run."
+        ),
+    )
+
+
 class Project(Schema):
     name: str = Field(description="Project name; the MLflow experiment is named after it.")
     description: str | None = Field(
@@ -170,6 +198,10 @@ class Project(Schema):
     )
     search: SearchConfig = Field(
         default_factory=SearchConfig, description="Search space, sampler, number of trials."
+    )
+    tracking: TrackingConfig = Field(
+        default_factory=TrackingConfig,
+        description="What each sweep keeps in MLflow beside metrics: models, system metrics.",
     )
 
     @field_validator("name")

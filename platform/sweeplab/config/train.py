@@ -120,7 +120,7 @@ class TrainConfig(Schema):
         default=None,
         description=(
             "Checkpoint to start from: a state_dict file (relative to the project file), an "
-            "MLflow run id or runs:/ID (its artifact model/state_dict.pt), or best:PROJECT "
+            "MLflow run id or runs:/ID (its artifact weights/state_dict.pt), or best:PROJECT "
             "(the best trial of that project's latest sweep). The output layer is replaced."
         ),
     )
@@ -141,7 +141,7 @@ class TrainConfig(Schema):
     )
     save_checkpoint: bool = Field(
         default=False,
-        description="Log the trained weights as the artifact model/state_dict.pt of each trial.",
+        description="Log the trained weights as the artifact weights/state_dict.pt of each trial.",
     )
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from sweeplab.models._siamese import Encoder, PairClassifier, squared_distances
 from sweeplab.models._summary import describe, parse_input_shape
 from sweeplab.models._transfer import (
     CHECKPOINT_ARTIFACT,
+    LEGACY_CHECKPOINT_ARTIFACT,
     apply_transfer,
     output_layer_name,
     read_state_dict,
@@ -36,6 +37,7 @@ from sweeplab.models._vision import FeatureNet
 
 __all__ = [
     "CHECKPOINT_ARTIFACT",
+    "LEGACY_CHECKPOINT_ARTIFACT",
     "MODELS",
     "Encoder",
     "FeatureNet",

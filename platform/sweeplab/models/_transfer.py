@@ -9,8 +9,9 @@ from the pre-trained weights (``fine_tune_all``; the better choice with more dat
 search space shows in the MLflow UI whether starting from A's weights pays at all.
 
 A checkpoint is a plain ``state_dict`` (``torch.save``; loaded with ``weights_only=True``),
-logged by a trial with ``train.save_checkpoint: true`` as the MLflow artifact
-``model/state_dict.pt``. The output layer of every registry model is its last
+logged by a trial with ``train.save_checkpoint: true`` (or a kept model: the project's
+``tracking.log_models``) as the MLflow artifact ``weights/state_dict.pt`` (runs of earlier
+versions: ``model/state_dict.pt``; ``model`` is now the MLflow model's name). The output layer of every registry model is its last
 ``nn.Linear`` in module order (``head.out`` for LeNet-5 / AlexNet / VGG, ``fc`` for ResNet
 and Inception, ``out`` for the MLP): :func:`output_layer_name` finds it, so no model needs a
 special attribute. Frozen layers keep their weights, but a frozen batch-norm layer still
@@ -28,6 +29,7 @@ from sweeplab.errors import UserError, unknown_name_error
 
 __all__ = [
     "CHECKPOINT_ARTIFACT",
+    "LEGACY_CHECKPOINT_ARTIFACT",
     "TRANSFER_MODES",
     "apply_transfer",
     "read_state_dict",
@@ -37,7 +39,10 @@ __all__ = [
     "transfer_weights",
 ]
 
-CHECKPOINT_ARTIFACT = "model/state_dict.pt"
+CHECKPOINT_ARTIFACT = "weights/state_dict.pt"
+# Where runs of earlier versions kept it: read, never written (``runs:/ID/model`` is the
+# run's MLflow model, and MLflow lists a logged model's files under its name).
+LEGACY_CHECKPOINT_ARTIFACT = "model/state_dict.pt"
 TRANSFER_MODES = ("fine_tune_all", "freeze_backbone", "fine_tune_last_k", "scratch")
 _LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 

@@ -14,8 +14,12 @@ from sweeplab.reports._report_data import ReportData, build_report, error_analys
 from sweeplab.reports._report_review import DEFAULT_CATEGORIES, ReviewFiles, write_review
 from sweeplab.reports._task_final import final_task_evaluation
 from sweeplab.reports._task_report import project_task
+from sweeplab.reports._test_set import COUNT_TAG, EVALUATED_TAG, check_first_evaluation
 
 __all__ = [
+    "COUNT_TAG",
+    "EVALUATED_TAG",
+    "check_first_evaluation",
     "DEFAULT_CATEGORIES",
     "Evaluation",
     "ReportData",

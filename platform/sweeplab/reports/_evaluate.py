@@ -2,9 +2,11 @@
 
 How a report gets the model (also in the README, "Reports and error analysis"):
 
-1. **Cached weights**: the run's artifact ``model/state_dict.pt`` (``torch.save`` of the
+1. **Saved weights**: the run's artifact ``weights/state_dict.pt`` (``torch.save`` of the
    ``state_dict``, read back with ``torch.load(weights_only=True)``: tensors only, no pickled
-   code). Present once a report, review or evaluation has run on that trial.
+   code; runs of earlier versions: ``model/state_dict.pt``). The sweep's best trial has them
+   (``tracking.log_models``: best, the default, or all), and so has a trial once a report,
+   review or evaluation has run on it.
 2. **Deterministic re-training** otherwise: the trial's parameters (from MLflow), the sweep's
    project file and its stored split manifest (``sweeps/<sweep>/splits.json``) go through
    the same ``run_trial`` the sweep called, which seeds the initial weights and the
@@ -15,14 +17,13 @@ trial logged; a difference (the project file was edited, or another device chang
 arithmetic) is reported, never hidden.
 
 The test set is predicted only by :func:`final_evaluation` (``sweeplab evaluate RUN`` or
-``sweeplab report RUN --final``), which logs ``test_error`` and ``dev_overfit`` to the run.
-Searches never see it.
+``sweeplab report RUN --final``), which logs ``test_error`` and ``dev_overfit`` to the run,
+once per trial unless ``--again`` (``_test_set``). Searches never see it.
 """
 
 from __future__ import annotations
 
 import ast
-import datetime as _dt
 import math
 import re
 import tempfile
@@ -33,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from sweeplab.errors import UserError, close_matches
+from sweeplab.models import CHECKPOINT_ARTIFACT, save_checkpoint
+from sweeplab.reports._test_set import check_first_evaluation, record_final_evaluation
 from sweeplab.tasks import (
     TASKS,
     SweepContext,
@@ -43,10 +46,10 @@ from sweeplab.tasks import (
 )
 from sweeplab.tracking import (
     TAG,
-    TrialRun,
     TrialStatus,
     client_for,
     load_sweep_table,
+    run_weights,
 )
 from sweeplab.training import predict
 from sweeplab.workspace import Workspace
@@ -61,7 +64,6 @@ __all__ = [
     "resolve_trial",
 ]
 
-MODEL_ARTIFACT = "model/state_dict.pt"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Splits whose predictions a report may use; ``test`` only in a final evaluation.
 ANALYSIS_SPLITS = ("train", "train_dev", "dev")
@@ -238,18 +240,13 @@ def _build(ctx: SweepContext, params: dict[str, Any]):
 
 
 def _cached_model(client: Any, ref: TrialRef, ctx: Any):
-    """The run's cached weights as a model, or None when there are none."""
-    import torch
-
+    """The run's saved weights as a model, or None when there are none (or they no longer fit)."""
     try:
-        names = {a.path for a in client.list_artifacts(ref.run_id, "model")}
-    except Exception:  # noqa: BLE001 - an unreadable artifact store means: re-train
+        state = run_weights(client, ref.run_id)
+    except Exception:  # noqa: BLE001 - an unreadable artifact store or file means: re-train
         return None
-    if MODEL_ARTIFACT not in names:
+    if state is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        local = client.download_artifacts(ref.run_id, MODEL_ARTIFACT, tmp)
-        state = torch.load(local, map_location="cpu", weights_only=True)
     model = _build(ctx, ref.params)
     try:
         model.load_state_dict(state)
@@ -270,15 +267,11 @@ def _retrain(ctx: Any, ref: TrialRef):
 
 
 def _cache_model(client: Any, ref: TrialRef, model: Any) -> str | None:
-    import torch
-
+    folder, name = CHECKPOINT_ARTIFACT.rsplit("/", 1)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(MODEL_ARTIFACT).name
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+        path = save_checkpoint(model, Path(tmp) / name)
         try:
-            client.log_artifact(
-                ref.run_id, str(path), artifact_path=str(Path(MODEL_ARTIFACT).parent)
-            )
+            client.log_artifact(ref.run_id, str(path), artifact_path=folder)
         except Exception as exc:  # noqa: BLE001 - the report still works; the next one re-trains
             return f"could not cache the weights as an artifact of the run ({type(exc).__name__}: {exc})"
     return None
@@ -364,23 +357,25 @@ def evaluate_trial(
     )
 
 
-def final_evaluation(ev: Evaluation, *, tracking_uri: str | None = None) -> dict[str, float]:
+def final_evaluation(
+    ev: Evaluation, *, tracking_uri: str | None = None, again: bool = False
+) -> dict[str, float]:
     """Predict the test set once, for the chosen model; log ``test_error`` and ``dev_overfit``.
 
-    Returns the logged metrics. The dev error is the one this model has on dev now (equal to
-    the logged one unless a note says otherwise).
+    A trial evaluated before is refused unless ``again`` (see ``_test_set``); every
+    evaluation is counted on the sweep's parent run (a note says how often). Returns the
+    logged metrics. The dev error is the one this model has on dev now (equal to the logged
+    one unless a note says otherwise).
     """
     if "test" not in ev.manifest.splits:
         raise UserError(
             f"the project of sweep {ev.ref.sweep!r} has no test split; add one to data.splits "
             "(or target.splits) to estimate the error on new data"
         )
+    client = _client(ev.ref, tracking_uri)
+    repeated = check_first_evaluation(ev.ref, client, again=again)
     ev.predictions["test"] = _predict_split(ev.model, ev.context, ev.manifest, "test")
     test_error = ev.predictions["test"].error
     metrics = {"test_error": test_error, "dev_overfit": test_error - ev.predictions["dev"].error}
-    run = TrialRun(_client(ev.ref, tracking_uri), ev.ref.run_id)
-    run.log_metrics(metrics, step=int(ev.ref.metrics.get("epochs_run", 0)))
-    run.flush()
-    run.set_tags({"sweeplab.final_evaluation": _dt.datetime.now().isoformat(timespec="seconds")})
-    ev.ref.metrics.update(metrics)
+    ev.notes += [n for n in (repeated, record_final_evaluation(ev.ref, client, metrics)) if n]
     return metrics

@@ -22,6 +22,7 @@ from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluat
 from sweeplab.reports._report_data import ReportData, build_report
 from sweeplab.reports._task_final import final_task_evaluation
 from sweeplab.reports._task_report import TaskReportData, build_task_report, project_task
+from sweeplab.reports._test_set import check_first_evaluation
 from sweeplab.tasks import TASKS, pct
 from sweeplab.tracking import client_for
 from sweeplab.workspace import Workspace
@@ -266,6 +267,7 @@ def _write_task_report(
     tracking_uri: str | None,
     review: Path | None,
     final: bool,
+    again: bool,
     out: Path | None,
     log: bool,
     say: Any,
@@ -277,7 +279,9 @@ def _write_task_report(
         )
     uri = tracking_uri or ref.info["tracking_uri"]
     evaluation = (
-        final_task_evaluation(ref, pf, task, tracking_uri=tracking_uri, say=say) if final else None
+        final_task_evaluation(ref, pf, task, tracking_uri=tracking_uri, say=say, again=again)
+        if final
+        else None
     )
     data = build_task_report(ref, pf, task, client_for(uri), final=evaluation)
     html, md = render_task_report(data)
@@ -342,13 +346,21 @@ def write_report(
     out: Path | None = None,
     log: bool = True,
     say: Any = None,
+    again: bool = False,
 ) -> ReportFiles:
     """Write the report of a trial (default: the last sweep's best feasible trial).
 
     Vision-task and multi-label trials get the task's report (``_task_report``); ``say``
-    announces a re-training that a final evaluation needs.
+    announces a re-training that a final evaluation needs. ``final`` evaluates the test set,
+    refused for a trial evaluated before unless ``again``.
     """
+    if again and not final:  # it would be silently ignored
+        raise UserError("--again repeats a final evaluation: use it with --final")
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
+    if final:  # before any model is loaded or re-trained
+        check_first_evaluation(
+            ref, client_for(tracking_uri or ref.info["tracking_uri"]), again=again
+        )
     pf, spec = project_task(ref)
     if spec is not None and spec.logged_report:
         return _write_task_report(
@@ -359,12 +371,13 @@ def write_report(
             tracking_uri=tracking_uri,
             review=review,
             final=final,
+            again=again,
             out=out,
             log=log,
             say=say,
         )
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
-    final_metrics = final_evaluation(ev, tracking_uri=tracking_uri) if final else {}
+    final_metrics = final_evaluation(ev, tracking_uri=tracking_uri, again=again) if final else {}
     data = build_report(ev, review=review, final=final)
     html, md = render_report(data)
     folder = out or Workspace.at(workspace).root / "reports" / ref.name

@@ -2,8 +2,8 @@
 multi-label trial.
 
 As for classification (``_evaluate.final_evaluation``), the test split is predicted once, by
-``sweeplab evaluate`` or ``sweeplab report --final``, for the chosen trial only; searches never
-see it. The metrics logged to the trial's run:
+``sweeplab evaluate`` or ``sweeplab report --final``, for the chosen trial only (again only
+with ``--again``, counted: ``_test_set``); searches never see it. The metrics logged to the trial's run:
 
 * detection: ``test_map`` (mAP@0.5), ``test_ap_<class>``, ``test_error`` = 1 − ``test_map``;
 * segmentation: ``test_mean_iou``, ``test_iou_<class>``, ``test_error`` = 1 − ``test_mean_iou``;
@@ -18,7 +18,7 @@ see it. The metrics logged to the trial's run:
 and ``dev_overfit`` = ``test_error`` − ``dev_error`` (the logged dev error; the model's dev
 error now is checked against it, and a difference is noted).
 
-The model: the run's weights ``model/state_dict.pt`` when it has them, else the trial is
+The model: the run's weights ``weights/state_dict.pt`` when it has them, else the trial is
 re-trained from its logged parameters (seeded, so deterministic on the same device) — said
 on the console and in the report — and the weights are cached on the run for the next time.
 Style transfer has no test set: it optimizes one image.
@@ -26,25 +26,17 @@ Style transfer has no test set: it optimizes one image.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sweeplab.errors import UserError
-from sweeplab.reports._evaluate import (
-    MODEL_ARTIFACT,
-    TrialRef,
-    _cache_model,
-    _client,
-    parse_param,
-)
+from sweeplab.models import CHECKPOINT_ARTIFACT
+from sweeplab.reports._evaluate import TrialRef, _cache_model, _client, parse_param
+from sweeplab.reports._test_set import check_first_evaluation, record_final_evaluation
 from sweeplab.tasks import TASKS, TrialSetup, prepare_context, run_trial, trial_setup
-from sweeplab.tracking import FIXED_TASK_PREFIX, TrialRun, flatten_params
+from sweeplab.tracking import FIXED_TASK_PREFIX, flatten_params, run_weights
 
 __all__ = ["FinalEvaluation", "final_task_evaluation"]
 
@@ -91,12 +83,9 @@ def _fixed_changed(ref: TrialRef, fixed: dict[str, Any]) -> list[str]:
 
 def _load_cached(client: Any, run_id: str, model: Any) -> bool:
     try:
-        names = {a.path for a in client.list_artifacts(run_id, "model")}
-        if MODEL_ARTIFACT not in names:
+        state = run_weights(client, run_id)
+        if state is None:
             return False
-        with tempfile.TemporaryDirectory() as tmp:
-            local = client.download_artifacts(run_id, MODEL_ARTIFACT, tmp)
-            state = torch.load(local, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except Exception:  # noqa: BLE001 - unreadable or no longer fitting weights: re-train
         return False
@@ -113,7 +102,7 @@ def _model(
         return skeleton, "cached", []
     if say is not None:
         say(
-            f"trial {ref.number} has no saved weights (model/state_dict.pt): re-training it from "
+            f"trial {ref.number} has no saved weights ({CHECKPOINT_ARTIFACT}): re-training it from "
             "its logged parameters (seeded), once; the weights are then kept on the run"
         )
     try:
@@ -131,11 +120,19 @@ def _model(
 
 
 def final_task_evaluation(
-    ref: TrialRef, pf: Any, task: str, *, tracking_uri: str | None = None, say: Any = None
+    ref: TrialRef,
+    pf: Any,
+    task: str,
+    *,
+    tracking_uri: str | None = None,
+    say: Any = None,
+    again: bool = False,
 ) -> FinalEvaluation:
     """Predict the test split once with the trial's model; log the test metrics to its run.
 
-    ``say(text)`` announces a re-training before it starts (the CLI prints it).
+    A trial evaluated before is refused unless ``again``; every evaluation is counted on the
+    sweep's parent run (``_test_set``). ``say(text)`` announces a re-training before it
+    starts (the CLI prints it).
     """
     spec = TASKS.get(task)
     if spec.final_dev_metric is None:
@@ -157,16 +154,13 @@ def final_task_evaluation(
             "estimate the error on new data",
             file=str(Path(ref.info["project"])),
         )
+    client = _client(ref, tracking_uri)
+    repeated = check_first_evaluation(ref, client, again=again)
     params, notes = _trial_params(ref, ctx)
-    if "test_error" in ref.metrics:
-        notes.append(
-            f"trial {ref.number} was evaluated on the test set before (test_error "
-            f"{ref.metrics['test_error']:.4f}); choosing trials by the test error would make it "
-            "as optimistic as the dev error"
-        )
+    if repeated:
+        notes.append(repeated)
     setup = trial_setup(ctx, params)
     notes += _fixed_changed(ref, setup.fixed)
-    client = _client(ref, tracking_uri)
     model, source, more = _model(ref, ctx, setup, params, client, say)
     notes += more
     dev_metric = spec.final_dev_metric
@@ -184,9 +178,5 @@ def final_task_evaluation(
     dev_error = ref.metrics.get("dev_error")
     if dev_error is not None:
         metrics["dev_overfit"] = metrics["test_error"] - dev_error
-    run = TrialRun(client, ref.run_id)
-    run.log_metrics(metrics, step=int(ref.metrics.get("epochs_run", 0)))
-    run.flush()
-    run.set_tags({"sweeplab.final_evaluation": _dt.datetime.now().isoformat(timespec="seconds")})
-    ref.metrics.update(metrics)
+    notes.append(record_final_evaluation(ref, client, metrics))
     return FinalEvaluation(metrics=metrics, model_source=source, dev_check=check, notes=notes)

@@ -20,6 +20,7 @@ from sweeplab.config.project import Project, ProjectFile
 from sweeplab.data import SplitManifest
 from sweeplab.errors import UserError, close_matches
 from sweeplab.models import MODELS, ModelSpec
+from sweeplab.tracking import TrialTracking
 from sweeplab.training import TrainConfig, resolve_device
 
 __all__ = [
@@ -59,6 +60,9 @@ class SweepContext:
     args_schema: type[Schema] | None = None
     task_args: dict[str, Any] = field(default_factory=dict)
     task_data: dict[str, Any] = field(default_factory=dict)
+    # What the sweep's runs record beside metrics (models, dataset inputs, system metrics);
+    # None: nothing (a context outside a sweep, e.g. a report re-training a trial)
+    tracking: TrialTracking | None = None
     _device_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
 from sweeplab.config import Schema
@@ -121,6 +122,21 @@ class Task:
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         """Train and evaluate one trial; report every epoch through ``on_epoch``."""
         raise NotImplementedError
+
+    @property
+    def trains_network(self) -> bool:
+        """Whether a trial trains a network of its own (:meth:`build_model`): a model to keep
+        (style transfer optimizes an image with a network trained once per sweep)."""
+        return type(self).build_model is not Task.build_model
+
+    def input_example(self, ctx: SweepContext, n: int = 5) -> torch.Tensor | None:
+        """A few dev inputs of the sweep's data, the batch a logged model shows as its input
+        example and signature: the dev split's first ``n`` rows (classification tensors) or
+        images (the vision tasks' data); None when the task has none."""
+        if ctx.tensors is not None and "dev" in ctx.tensors.splits:
+            return ctx.tensors.splits["dev"][0][:n]
+        images = getattr(ctx.task_data.get("dev"), "images", None)
+        return images[:n] if images is not None else None
 
     # ---------------------------------------------------------------- reports
 

@@ -42,8 +42,12 @@ def run_trial(
         result.train_args.update(
             {f"task.{k}": v for k, v in setup.args.model_dump(mode="json").items()}
         )
-    if setup.cfg.save_checkpoint and result.model is not None:
+    # the weights go back to the backend for train.save_checkpoint and tracking.log_models
+    # (on the CPU: a model of ``all`` is logged from there too)
+    tracking = ctx.tracking if TASKS.get(ctx.task).trains_network else None
+    keep_weights = setup.cfg.save_checkpoint or (tracking is not None and tracking.keeps_weights)
+    if keep_weights and result.model is not None:
         result.state_dict = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-    if not keep_model:
+    if not keep_model and not (tracking is not None and tracking.log_models == "all"):
         result.model = None
     return result

@@ -1,6 +1,8 @@
 """MLflow tracking: an experiment per project, a parent run per sweep, a child run per trial."""
 
-from sweeplab.tracking._checkpoints import load_checkpoint
+from sweeplab.tracking._checkpoints import load_checkpoint, run_weights
+from sweeplab.tracking._datasets import log_datasets, split_datasets, split_digest
+from sweeplab.tracking._models import MODEL_NAME, log_torch_model
 from sweeplab.tracking._outbox import (
     RUN_KEY_TAG,
     Outbox,
@@ -33,8 +35,18 @@ from sweeplab.tracking._store import (
     get_or_create_experiment,
     is_local_uri,
 )
+from sweeplab.tracking._system import SystemMetrics
+from sweeplab.tracking._trial_tracking import LOG_MODELS, TrialTracking
 
 __all__ = [
+    "LOG_MODELS",
+    "MODEL_NAME",
+    "SystemMetrics",
+    "TrialTracking",
+    "log_datasets",
+    "log_torch_model",
+    "split_datasets",
+    "split_digest",
     "FIXED_TASK_PREFIX",
     "GROUP_PREFIXES",
     "load_sweep_table",
@@ -52,6 +64,7 @@ __all__ = [
     "get_or_create_experiment",
     "is_local_uri",
     "load_checkpoint",
+    "run_weights",
     "new_run_key",
     "objective_params",
     "quiet_http_retries",

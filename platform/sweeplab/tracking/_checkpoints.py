@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from sweeplab.errors import UserError
-from sweeplab.models import CHECKPOINT_ARTIFACT, read_state_dict
+from sweeplab.models import CHECKPOINT_ARTIFACT, LEGACY_CHECKPOINT_ARTIFACT, read_state_dict
 from sweeplab.tracking._store import client_for, default_tracking_uri
 from sweeplab.workspace import Workspace
 
-__all__ = ["load_checkpoint"]
+__all__ = ["load_checkpoint", "run_weights"]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -56,7 +57,7 @@ def load_checkpoint(
     """The state_dict ``source`` names, on the CPU.
 
     ``source``: a file path (relative to ``base_dir``); an MLflow run id or ``runs:/ID``
-    (the run's artifact ``model/state_dict.pt``); or ``best:PROJECT``, the best trial of
+    (the run's artifact ``weights/state_dict.pt``); or ``best:PROJECT``, the best trial of
     that project's latest sweep. Runs are looked up at ``tracking_uri`` (default: the
     default workspace's store, as ``sweeplab sweep`` uses it).
     """
@@ -84,13 +85,25 @@ def load_checkpoint(
             f"init_from: no MLflow run {run_id!r} in the tracking store {uri}",
             key="train.init_from",
         ) from None
+    state = run_weights(client, run_id)
+    if state is None:
+        raise UserError(
+            f"MLflow run {run_id} has no artifact {CHECKPOINT_ARTIFACT}; train it with "
+            "train.save_checkpoint: true (or pick a trial with a model: tracking.log_models)",
+            key="train.init_from",
+        )
+    return state
+
+
+def run_weights(client: Any, run_id: str) -> dict[str, torch.Tensor] | None:
+    """The run's ``state_dict`` on the CPU (``weights/state_dict.pt``, or ``model/state_dict.pt``
+    for runs of earlier versions), read with ``torch.load(weights_only=True)``; None when the
+    run has none."""
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = client.download_artifacts(run_id, CHECKPOINT_ARTIFACT, tmp)
-        except Exception:  # noqa: BLE001 - a missing artifact raises an OSError or MlflowException
-            raise UserError(
-                f"MLflow run {run_id} has no artifact {CHECKPOINT_ARTIFACT}; train it with "
-                "train.save_checkpoint: true",
-                key="train.init_from",
-            ) from None
-        return read_state_dict(Path(local), f"{CHECKPOINT_ARTIFACT} of run {run_id}")
+        for artifact in (CHECKPOINT_ARTIFACT, LEGACY_CHECKPOINT_ARTIFACT):
+            try:
+                local = client.download_artifacts(run_id, artifact, tmp)
+            except Exception:  # noqa: BLE001 - a missing artifact: OSError or MlflowException
+                continue
+            return read_state_dict(Path(local), f"{artifact} of run {run_id}")
+    return None

@@ -16,6 +16,7 @@ from sweeplab.tuning._lifecycle import (
 )
 from sweeplab.tuning._settings import SweepSettings
 from sweeplab.tuning._sweep import setup_sweep
+from sweeplab.tuning._tracking import prepare_tracking
 
 __all__ = [
     "EpochDone",
@@ -38,6 +39,7 @@ __all__ = [
 def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepOutcome:
     """Set the sweep up once, then hand it to the backend."""
     setup = setup_sweep(settings, progress=progress)
+    prepare_tracking(setup)  # models, dataset inputs, system metrics: for either backend
     # Each backend is imported when it runs: Ray's import alone takes seconds.
     if settings.backend == "ray":
         from sweeplab.tuning._ray import run_ray

@@ -25,6 +25,12 @@ from sweeplab.tasks import TrialResult
 from sweeplab.tracking import RUN_KEY_TAG, TAG, TrialRun, TrialStatus
 from sweeplab.tuning._record import TrialRecorder
 from sweeplab.tuning._settings import SweepSetup
+from sweeplab.tuning._tracking import (
+    BEST_MODEL_TAG,
+    end_trial_tracking,
+    keeps_models,
+    log_best_model,
+)
 
 __all__ = [
     "TrialStatus",
@@ -54,9 +60,10 @@ __all__ = [
 ]
 
 FEASIBLE_TAG = "sweeplab.feasible"  # "true" | "false": every constraint held
-DEVICE_TAG = "sweeplab.device"  # where the trial trained: cpu | cuda | mps
+DEVICE_TAG = TAG["device"]  # where the trial trained: cpu | cuda | mps
 DIAGNOSIS_TAG = "sweeplab.diagnosis"  # the largest gap: avoidable_bias, variance, ...
 KILLED_REASON = "the sweep process stopped while this trial ran; re-run on resume"
+_MODEL_WAIT_S = 30.0  # how long the best model waits for the best run's queued records
 
 
 # -- outcomes -------------------------------------------------------------------------------------
@@ -174,7 +181,8 @@ def record_trial(
     """End the trial's run in MLflow: the one place both backends record a trial's end.
 
     finished (``result`` required): its finite metrics, constraint violations → the
-    ``sweeplab.feasible`` tag, its checkpoint and artifacts, the diagnosis and device tags;
+    ``sweeplab.feasible`` tag, its weights (``log_models``, ``train.save_checkpoint``: see
+    :mod:`sweeplab.tuning._tracking`) and artifacts, the diagnosis and device tags;
     pruned: after ``epoch``; failed: ``reason``; killed: ``reason`` (or the default)."""
     status = TrialStatus(status)
     if status is TrialStatus.FINISHED:
@@ -189,13 +197,16 @@ def record_trial(
             violations=constraint_violations(constraints, metrics),
             device=result.device,
         )
-        if result.state_dict is not None:  # train.save_checkpoint
-            recorder.log_checkpoint(result.state_dict)
+        # the weights (log_models, train.save_checkpoint), the system metrics' last sample
+        then = end_trial_tracking(recorder, status, result, feasible=end.feasible)
         if result.artifacts:  # style/generated.png, analysis tables of the vision tasks
             recorder.log_artifacts(result.artifacts)
         tags = {FEASIBLE_TAG: str(end.feasible).lower(), DEVICE_TAG: result.device}
         recorder.finished(metrics, tags={**tags, **_diagnosis_tag(result.metrics)})
+        if then is not None:  # the MLflow model, once the final metrics are on the run
+            then()
         return end
+    end_trial_tracking(recorder, status, None, feasible=False)
     if status is TrialStatus.PRUNED:
         recorder.pruned(epoch)
     elif status is TrialStatus.FAILED:
@@ -252,6 +263,7 @@ def finish_sweep(
         tags.update(
             {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
         )
+        tags.update(_best_model(setup, best, say))
     setup.sweep_run.log_summary(summary, tags)
     setup.sweep_run.finish("failed" if stopped_reason else "finished")
     _close_outbox(setup, say)
@@ -269,6 +281,23 @@ def finish_sweep(
         elapsed_s=time.monotonic() - setup.started,
         stopped_reason=stopped_reason,
     )
+
+
+def _best_model(setup: SweepSetup, best: TrialOutcome, say: ProgressFn | None) -> dict[str, str]:
+    """The best trial's MLflow model (``log_models`` best or all), as the parent's tag."""
+    if not keeps_models(setup.context) or not best.run_id:
+        return {}
+    setup.sweep_run.outbox.drain(_MODEL_WAIT_S)  # the best run's weights and final metrics
+    uri = log_best_model(setup, best.run_id, best.params)
+    if uri is None:
+        message = (
+            f"the best trial ({best.number}) has no MLflow model: its weights were not logged "
+            "(see the warning above); `sweeplab report` re-trains it"
+        )
+        if say is not None:
+            say(StatusMessage(message))
+        return {}
+    return {BEST_MODEL_TAG: uri}
 
 
 def _close_outbox(setup: SweepSetup, say: ProgressFn | None) -> None:

@@ -31,6 +31,7 @@ from sweeplab.tuning._lifecycle import (
 )
 from sweeplab.tuning._record import TrialRecorder, failure_reason
 from sweeplab.tuning._settings import SweepSetup, objective_value, trial_epochs
+from sweeplab.tuning._tracking import track_trial
 
 __all__ = [
     "run_optuna",
@@ -316,6 +317,7 @@ def _one_trial(study, trial, setup: SweepSetup, say: ProgressFn) -> TrialOutcome
     )
     if recorder.run_id:  # None while the tracking store is away (the outbox creates it later)
         trial.set_user_attr("mlflow_run_id", recorder.run_id)
+    track_trial(recorder, setup.context)  # dataset inputs, system metrics
     say(TrialStarted(trial.number, params))
     reporter = _Reporter(
         trial,

@@ -26,6 +26,7 @@ from sweeplab.training import use_threads
 from sweeplab.tuning._lifecycle import DEVICE_TAG, FEASIBLE_TAG, TrialStatus, record_trial
 from sweeplab.tuning._record import TrialRecorder, failure_reason
 from sweeplab.tuning._settings import objective_value
+from sweeplab.tuning._tracking import track_trial
 
 __all__ = ["WorkerSpec", "sweep_trainable", "trial_number", "RESULT_KEY", "RAY_TRIAL_TAG"]
 
@@ -210,6 +211,7 @@ def sweep_trainable(
         sweep, number=number, params=params, tags=tags, settings=run_params(ctx, params, device)
     )
     done["run_id"] = recorder.run_id
+    track_trial(recorder, ctx)  # dataset inputs, system metrics
     reporter = _TuneReporter(recorder, dict(done), spec)
     bad = math.nan
     t_train = time.monotonic()

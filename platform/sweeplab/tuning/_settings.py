@@ -49,6 +49,9 @@ class SweepSettings:
     # period of 1 or 2 stopped the eventual best trial on some seeds; 3 kept it on every seed.
     grace_period: int = 3
     reduction_factor: int = 3
+    # What the runs keep beside metrics (None: the project's tracking: section)
+    log_models: str | None = None  # all | best | none
+    system_metrics: bool | None = None
     # Extra tags on the sweep's parent run (e.g. sweeplab.refined_from by `sweeplab refine`).
     parent_tags: dict[str, str] = field(default_factory=dict)
 
