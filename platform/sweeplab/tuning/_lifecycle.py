@@ -44,6 +44,7 @@ __all__ = [
     "constraint_violations",
     "best_trial",
     "finish_sweep",
+    "interrupt_sweep",
     "end_orphan_runs",
     "end_interrupted_run",
     "end_running_runs",
@@ -243,20 +244,9 @@ def finish_sweep(
 ) -> SweepOutcome:
     """Sum the trials up on the parent run (counts, best), end it, and send what is queued."""
     objective = setup.objective
-    best = best_trial(outcomes, objective)
-    ends = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.KILLED)
-    summary = {f"trials_{s.value}": float(sum(o.status == s for o in outcomes)) for s in ends}
-    tags = {TAG["status"]: "stopped" if stopped_reason else "finished"}
-    if best is not None:
-        summary[f"best_{objective.name}"] = best.metrics[objective.name]
-        tags.update(
-            {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
-        )
-    setup.sweep_run.log_summary(summary, tags)
-    setup.sweep_run.finish("failed" if stopped_reason else "finished")
-    _close_outbox(setup, say)
-    info = setup.workspace.read_sweep(setup.name)
-    setup.workspace.write_sweep(setup.name, {**info, "status": tags[TAG["status"]]})
+    best = _end_parent(
+        setup, outcomes, "stopped" if stopped_reason else "finished", say, run_status="failed"
+    )
     return SweepOutcome(
         name=setup.name,
         workspace=setup.workspace.root,
@@ -269,6 +259,43 @@ def finish_sweep(
         elapsed_s=time.monotonic() - setup.started,
         stopped_reason=stopped_reason,
     )
+
+
+def interrupt_sweep(
+    setup: SweepSetup, outcomes: list[TrialOutcome], say: ProgressFn | None = None
+) -> None:
+    """A signal stopped the sweep: the parent run (tag ``sweeplab.status``) and sweep.json
+    say "interrupted", the parent run ends KILLED (``--resume`` reopens it). The backend has
+    ended its trials' runs already, so nothing is left RUNNING."""
+    _end_parent(setup, outcomes, "interrupted", say, run_status="killed")
+
+
+def _end_parent(
+    setup: SweepSetup,
+    outcomes: list[TrialOutcome],
+    status: str,
+    say: ProgressFn | None,
+    *,
+    run_status: str,
+) -> TrialOutcome | None:
+    """Sum the trials up on the parent run (counts, best), end it (FINISHED when ``status``
+    is "finished", else ``run_status``), send what is queued, and write sweep.json's status."""
+    objective = setup.objective
+    best = best_trial(outcomes, objective)
+    ends = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.KILLED)
+    summary = {f"trials_{s.value}": float(sum(o.status == s for o in outcomes)) for s in ends}
+    tags = {TAG["status"]: status}
+    if best is not None:
+        summary[f"best_{objective.name}"] = best.metrics[objective.name]
+        tags.update(
+            {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
+        )
+    setup.sweep_run.log_summary(summary, tags)
+    setup.sweep_run.finish("finished" if status == "finished" else run_status)
+    _close_outbox(setup, say)
+    info = setup.workspace.read_sweep(setup.name)
+    setup.workspace.write_sweep(setup.name, {**info, "status": status})
+    return best
 
 
 def _close_outbox(setup: SweepSetup, say: ProgressFn | None) -> None:
@@ -303,9 +330,10 @@ def _running_children(setup: SweepSetup, where: Mapping[str, str]) -> list[Any]:
         return []
 
 
-def end_orphan_runs(setup: SweepSetup) -> int:
+def end_orphan_runs(setup: SweepSetup, *, reason: str = KILLED_REASON) -> int:
     """Child runs a killed sweep process left RUNNING. A run whose end (the status tag) was
-    stored is whole: it is ended as recorded. The others are KILLED: their trials run again."""
+    stored is whole: it is ended as recorded. The others are KILLED with ``reason``: their
+    trials run again."""
     client = setup.sweep_run.client
     runs = _running_children(setup, {})
     for r in runs:
@@ -316,7 +344,7 @@ def end_orphan_runs(setup: SweepSetup) -> int:
             except Exception:  # noqa: BLE001 - the next resume tries again
                 pass
             continue
-        TrialRun(client, r.info.run_id).finish(TrialStatus.KILLED, reason=KILLED_REASON)
+        TrialRun(client, r.info.run_id).finish(TrialStatus.KILLED, reason=reason)
     return len(runs)
 
 
@@ -329,14 +357,16 @@ def end_running_runs(
         TrialRun(setup.sweep_run.client, r.info.run_id).finish(status, reason=reason)
 
 
-def end_interrupted_run(setup: SweepSetup, run_id: str | None, key: str | None) -> None:
+def end_interrupted_run(
+    setup: SweepSetup, run_id: str | None, key: str | None, *, reason: str = KILLED_REASON
+) -> None:
     """KILLED: the run of a trial the sweep process was running when it stopped (found by its
     run id, else by the outbox key recorded before the run was created)."""
     run_id = run_id or _run_by_key(setup, key)
     if not run_id:
         return
     try:
-        TrialRun(setup.sweep_run.client, run_id).finish(TrialStatus.KILLED, reason=KILLED_REASON)
+        TrialRun(setup.sweep_run.client, run_id).finish(TrialStatus.KILLED, reason=reason)
     except Exception:  # noqa: BLE001 - the study is the source of truth
         pass
 

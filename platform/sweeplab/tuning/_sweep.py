@@ -213,6 +213,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     if settings.resume:
         sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name, outbox)
         sweep_run.reopen()
+        sweep_run.log_summary({}, {TAG["status"]: "running"})  # no longer "interrupted"
     else:
         if restarted:
             _kill_stale_parents(client, exp_id, name)
