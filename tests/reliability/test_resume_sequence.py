@@ -52,7 +52,7 @@ def _project(tmp_path: Path, *, sampler: str, trials: int) -> Path:
     return write(
         tmp_path / "project.yaml",
         f"""
-        name: seq-digits
+        name: seq-{sampler}
         data:
           source: sklearn:digits
           splits: {{train: 0.7, train_dev: 0.1, dev: 0.2}}
@@ -206,48 +206,54 @@ def _assert_interrupted(ws: Path, sweep: _Sweep, run_id: str, signum: int, rc: i
     _assert_nothing_running(ws, sweep.name)
 
 
-def _reference(project: Path, ws: Path) -> list:
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Path:
+    """One workspace for the module's sweeps (each has its own name): MLflow creates the
+    tables of a SQLite store once, which takes seconds."""
+    return tmp_path_factory.mktemp("resume-sequence") / "ws"
+
+
+def _reference(project: Path, ws: Path, name: str) -> list:
     """The uninterrupted sweep of the same seed (in this process: no signal involved)."""
-    assert main(["sweep", str(project), "--name", "reference", "-w", str(ws)]) == 0
-    return _configs(ws, "reference")
+    assert main(["sweep", str(project), "--name", name, "-w", str(ws)]) == 0
+    return _configs(ws, name)
 
 
-def _finish(project: Path, ws: Path, name: str, reference: list) -> None:
+def _finish(project: Path, ws: Path, name: str) -> list:
+    """Resume ``name`` to its end (in this process); its finished configurations, each once."""
     assert main(["sweep", str(project), "--resume", "--name", name, "-w", str(ws)]) == 0
     got = _configs(ws, name)
     assert len(set(got)) == len(got), f"a configuration ran twice: {got}"
-    assert sorted(got) == sorted(reference)
     _assert_nothing_running(ws, name)
     assert json.loads((ws / "sweeps" / name / "sweep.json").read_text())["status"] == "finished"
+    return got
 
 
-def test_random_sweep_stopped_by_kill_9_sigterm_and_sigint_runs_the_same_configurations(
-    tmp_path,
-):
-    ws = tmp_path / "ws"
+def _during_trial_after(sweep: _Sweep, finished: int) -> str:
+    """Freeze ``sweep`` in the middle of the first trial it starts once ``finished`` trial
+    runs of the sweep have finished; that trial's run id."""
+    sweep.freeze_after_finished(finished)
+    sweep.proc.send_signal(signal.SIGCONT)
+    return sweep.freeze_during_trial()
+
+
+def test_random_sweep_stopped_by_sigterm_and_sigint_runs_the_same_configurations(ws, tmp_path):
+    """(kill -9 at several points: test_kill_resume.py)"""
     project = _project(tmp_path, sampler="random", trials=7)
-    reference = _reference(project, ws)
+    reference = _reference(project, ws, "random-ref")
     assert len(set(reference)) == 7
 
-    # kill -9 once trial 1 has finished
-    sweep = _Sweep(project, ws, "cut")
-    sweep.freeze_after_finished(2)
-    sweep.proc.kill()
-    sweep.wait()
-
-    # SIGTERM in the middle of a trial (trial 2 or 3: the one kill -9 cut short runs again)
-    sweep = _Sweep(project, ws, "cut", "--resume")
-    run_id = sweep.freeze_during_trial()
+    # SIGTERM in the middle of a trial once trials 0 and 1 have finished
+    sweep = _Sweep(project, ws, "random-cut")
+    run_id = _during_trial_after(sweep, 2)
     _assert_interrupted(ws, sweep, run_id, signal.SIGTERM, sweep.signal_frozen(signal.SIGTERM))
 
-    # Ctrl-C in the middle of a later trial
-    sweep = _Sweep(project, ws, "cut", "--resume")
-    sweep.freeze_after_finished(len(_configs(ws, "cut")) + 1)
-    sweep.proc.send_signal(signal.SIGCONT)
-    run_id = sweep.freeze_during_trial()
+    # Ctrl-C in the middle of a later trial (the one SIGTERM stopped has run again)
+    sweep = _Sweep(project, ws, "random-cut", "--resume")
+    run_id = _during_trial_after(sweep, len(_configs(ws, "random-cut")) + 1)
     _assert_interrupted(ws, sweep, run_id, signal.SIGINT, sweep.signal_frozen(signal.SIGINT))
 
-    _finish(project, ws, "cut", reference)
+    assert sorted(_finish(project, ws, "random-cut")) == sorted(reference)
 
 
 @pytest.mark.parametrize(
@@ -255,29 +261,23 @@ def test_random_sweep_stopped_by_kill_9_sigterm_and_sigint_runs_the_same_configu
     [("grid", 8, 3, signal.SIGKILL), ("tpe", 12, 10, signal.SIGTERM)],
 )
 def test_grid_and_tpe_sweeps_resume_without_repeating_a_configuration(
-    tmp_path, sampler, trials, finished, signum
+    ws, tmp_path, sampler, trials, finished, signum
 ):
     """grid: every point once, the reference's; tpe, stopped once its 10 random start-up
     trials have run: no configuration twice and the exact trial count."""
-    ws = tmp_path / "ws"
     project = _project(tmp_path, sampler=sampler, trials=trials)
-    reference = _reference(project, ws) if sampler == "grid" else None
-    sweep = _Sweep(project, ws, "cut")
-    sweep.freeze_after_finished(finished)
-    sweep.proc.send_signal(signal.SIGCONT)
-    run_id = sweep.freeze_during_trial()
+    name = f"{sampler}-cut"
+    sweep = _Sweep(project, ws, name)
+    run_id = _during_trial_after(sweep, finished)
     if signum == signal.SIGKILL:
         sweep.proc.kill()
         sweep.wait()
     else:
         _assert_interrupted(ws, sweep, run_id, signum, sweep.signal_frozen(signum))
-    if reference is not None:
-        _finish(project, ws, "cut", reference)
-        return
-    assert main(["sweep", str(project), "--resume", "--name", "cut", "-w", str(ws)]) == 0
-    got = _configs(ws, "cut")
-    assert len(got) == trials and len(set(got)) == trials, got
-    _assert_nothing_running(ws, "cut")
+    got = _finish(project, ws, name)
+    assert len(got) == trials
+    if sampler == "grid":
+        assert sorted(got) == sorted(_reference(project, ws, "grid-ref"))
 
 
 def test_a_second_signal_exits_at_once(tmp_path):
@@ -307,7 +307,9 @@ with m.stop_on_signals(line):
         )
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(first)
-        assert proc.stdout.readline() == f"cleaning up {signal.Signals(first).name}\n", proc.stderr.read()
+        assert proc.stdout.readline() == f"cleaning up {signal.Signals(first).name}\n", (
+            proc.stderr.read()
+        )
         t0 = time.monotonic()
         proc.send_signal(second)
         assert proc.wait(timeout=10) == 128 + second
