@@ -237,18 +237,26 @@ def _during_trial_after(sweep: _Sweep, finished: int) -> str:
     return sweep.freeze_during_trial()
 
 
-def test_random_sweep_stopped_by_sigterm_and_sigint_runs_the_same_configurations(ws, tmp_path):
-    """(kill -9 at several points: test_kill_resume.py)"""
+def test_random_sweep_stopped_by_kill_9_sigterm_and_sigint_runs_the_same_configurations(
+    ws, tmp_path
+):
+    """(kill -9 at random moments too: test_kill_resume.py)"""
     project = _project(tmp_path, sampler="random", trials=7)
     reference = _reference(project, ws, "random-ref")
     assert len(set(reference)) == 7
 
-    # SIGTERM in the middle of a trial once trials 0 and 1 have finished
+    # kill -9 in the middle of a trial once trials 0 and 1 have finished
     sweep = _Sweep(project, ws, "random-cut")
-    run_id = _during_trial_after(sweep, 2)
+    _during_trial_after(sweep, 2)
+    sweep.proc.kill()
+    sweep.wait()
+
+    # SIGTERM in the middle of the next trial this process starts (the killed one runs again)
+    sweep = _Sweep(project, ws, "random-cut", "--resume")
+    run_id = _during_trial_after(sweep, len(_configs(ws, "random-cut")) + 1)
     _assert_interrupted(ws, sweep, run_id, signal.SIGTERM, sweep.signal_frozen(signal.SIGTERM))
 
-    # Ctrl-C in the middle of a later trial (the one SIGTERM stopped has run again)
+    # Ctrl-C in the middle of a later trial
     sweep = _Sweep(project, ws, "random-cut", "--resume")
     run_id = _during_trial_after(sweep, len(_configs(ws, "random-cut")) + 1)
     _assert_interrupted(ws, sweep, run_id, signal.SIGINT, sweep.signal_frozen(signal.SIGINT))
