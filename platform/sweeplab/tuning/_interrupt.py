@@ -7,8 +7,9 @@ that ends cleanly on Ctrl-C ends the same way — in the main thread, where the 
 trains; the backend marks the running trial killed with the reason, the sweep "interrupted",
 and raises it again with the sweep's name for the command to print how to resume. Ray Tune
 stops a run gracefully on SIGINT (its own handler, installed by ``Tuner.fit``): the Ray backend
-routes that handler through ours (:func:`route_library_handler`), so that either signal
-reaches it once and a second one still exits at once. The second signal exits with
+takes the signals back after ``ray.init`` (:func:`reclaim_signals`) and routes Tune's handler
+through ours (:func:`route_library_handler`), so that either signal reaches it once and a
+second one still exits at once. The second signal exits with
 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), leaving what the first had not
 finished to ``--resume``, as after ``kill -9``.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "stop_on_signals",
     "route_library_handler",
     "received_signal",
+    "reclaim_signals",
     "announce_sweep",
     "killed_reason",
     "signal_of",
@@ -135,6 +137,17 @@ def announce_sweep(name: str, workspace: Path) -> None:
     stop = _active()
     if stop is not None:
         stop.sweep = (name, workspace)
+
+
+def reclaim_signals() -> None:
+    """Install :class:`SignalStop` again for both signals, after a library replaced it:
+    ``ray.init`` installs a SIGTERM handler of its own (``sys.exit``), and Ray's core worker a
+    C-level one that aborts the process."""
+    stop = _active()
+    if stop is None or threading.current_thread() is not threading.main_thread():
+        return
+    for s in _SIGNALS:
+        signal.signal(s, stop)
 
 
 def received_signal() -> int | None:

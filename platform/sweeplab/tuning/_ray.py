@@ -12,6 +12,7 @@ _ray_driver that a resume squares with Tune's restored trials), optionally ASHA,
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from sweeplab.tuning._interrupt import (
     announce_sweep,
     killed_reason,
     received_signal,
+    reclaim_signals,
     route_library_handler,
     signal_of,
 )
@@ -240,6 +242,7 @@ def _fit(setup: SweepSetup, outcomes: dict[str, TrialOutcome], say: ProgressFn) 
 
     run_dir = setup.sweep_dir / RUN_DIR
     owned = connect(setup.settings, say)
+    reclaim_signals()  # ray.init installed SIGTERM handlers of its own
     try:
         check_cluster(setup.settings, setup.tracking_uri)
         # Child runs left RUNNING by a killed driver: KILLED (their trials run again).
@@ -268,6 +271,9 @@ def _fit(setup: SweepSetup, outcomes: dict[str, TrialOutcome], say: ProgressFn) 
             t0 = time.monotonic()
             # Tune stops gracefully on SIGINT (its handler, from its first step on, reached
             # through ours: SIGTERM too, and a second signal exits at once).
+            # Tune's "Resume experiment with: Tuner.restore(...)" is not our users' command:
+            # the sweep command prints the one that resumes the sweep.
+            logging.getLogger("ray.tune.tune").setLevel(logging.ERROR)
             with route_library_handler() as route:
                 driver.on_step = route
                 tuner.fit()
