@@ -16,14 +16,17 @@ from optuna.trial import TrialState
 
 from sweeplab.space import SearchSpace
 from sweeplab.tracking import SweepRun, client_for, get_or_create_experiment
-from sweeplab.tuning._optuna import _ask, _recover_interrupted, interrupted_trials, make_sampler
+from sweeplab.tuning._optuna import _recover_interrupted, make_sampler
 from sweeplab.tuning._sequence import (
     INDEX_ATTR,
     REPLACED_ATTR,
     Slot,
+    ask_slot,
     config_key,
     index_of,
+    interrupted_trials,
     plan,
+    uncounted_trials,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -100,9 +103,7 @@ def _run(study, setup, sampler: str, trials: int, *, kill: tuple[str, int] | Non
     ended = study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     )
-    uncounted = interrupted_trials(study) | {
-        t.number for t in ended if t.user_attrs.get(REPLACED_ATTR)
-    }
+    uncounted = uncounted_trials(study, ended)
     done = [t for t in ended if t.number not in uncounted]
     slots = plan(ended, uncounted, grid=setup.space.grid() if sampler == "grid" else None)
     ran = {config_key(t.user_attrs["params"]) for t in done} if sampler == "tpe" else None
@@ -114,7 +115,7 @@ def _run(study, setup, sampler: str, trials: int, *, kill: tuple[str, int] | Non
         if kill == ("waiting", k):
             study.enqueue_trial(slot.fixed or {}, user_attrs=slot.user_attrs())
             return
-        trial, params = _ask(study, slot, setup, ran)
+        trial, params = ask_slot(study, slot, setup.space, ran)
         trial.set_user_attr("params", params)
         if kill == ("running", k):
             return
@@ -167,14 +168,13 @@ def test_an_interrupted_trial_runs_again_with_its_own_configuration(recovery):
 
 
 def test_tpe_replaces_a_configuration_that_already_ran_and_stops_when_none_is_left():
-    setup = SimpleNamespace(space=SMALL)
     study = _study("tpe")
     ran: set[tuple] = set()
     for i in range(4):
-        trial, params = _ask(study, Slot(i), setup, ran)
+        trial, params = ask_slot(study, Slot(i), SMALL, ran)
         study.tell(trial, float(params["units"]))
         ran.add(config_key(params))
     assert len(ran) == 4  # the four points of the space, each once
     replaced = [t for t in study.trials if t.user_attrs.get(REPLACED_ATTR)]
     assert replaced and all(t.state == TrialState.FAIL for t in replaced)
-    assert _ask(study, Slot(4), setup, ran) is None  # nothing left that has not run
+    assert ask_slot(study, Slot(4), SMALL, ran) is None  # nothing left that has not run

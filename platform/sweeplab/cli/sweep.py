@@ -166,24 +166,24 @@ def sweep(
     display = _ProgressDisplay()
 
     def second_signal(signum: int, name: str | None, ws: Path | None) -> str:
-        return (
-            f"sweeplab: a second {_signal_name(signum)} stopped the sweep at once; resume it "
-            f"with: {resume_command(settings, name or settings.name, ws)}"
-        )
+        stopped = f"sweeplab: a second {_signal_name(signum)} stopped the sweep at once"
+        if name is None:
+            return f"{stopped}, before it was recorded"
+        return f"{stopped}; resume it with: {resume_command(settings, name, ws)}"
 
     # SIGTERM (kill, a batch scheduler, docker stop) ends the sweep as Ctrl-C does
-    with stop_on_signals(second_signal):
+    with stop_on_signals(second_signal) as stop:
         try:
             outcome = run_sweep(settings, progress=display)
         except SweepInterrupted as exc:
             display.stop()  # before the line, so that the bar does not draw over it
-            name = exc.sweep or settings.name
-            print(
-                f"sweeplab: interrupted ({exc.signal_name}); resume the sweep with: "
-                f"{resume_command(settings, name, exc.workspace)}",
-                file=sys.stderr,
-                flush=True,
-            )
+            # the sweep's name: from the backend, else as soon as the setup had chosen it
+            known = (exc.sweep, exc.workspace) if exc.sweep else (stop.sweep if stop else None)
+            if known is None:
+                line = "before the sweep was recorded; nothing ran"
+            else:
+                line = f"resume the sweep with: {resume_command(settings, *known)}"
+            print(f"sweeplab: interrupted ({exc.signal_name}); {line}", file=sys.stderr, flush=True)
             raise typer.Exit(exc.exit_code) from None
         finally:
             display.stop()

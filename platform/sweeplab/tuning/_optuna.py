@@ -38,11 +38,13 @@ from sweeplab.tuning._lifecycle import (
 )
 from sweeplab.tuning._record import TrialRecorder, failure_reason
 from sweeplab.tuning._sequence import (
-    REPLACED_ATTR,
     IndexedSampler,
-    Slot,
+    ask_slot,
     config_key,
+    interrupted_trials,
+    mark_interrupted,
     plan,
+    uncounted_trials,
 )
 from sweeplab.tuning._settings import SweepSetup, objective_value, trial_epochs
 
@@ -195,10 +197,10 @@ def _recover_interrupted(study, setup: SweepSetup, *, reason: str = KILLED_REASO
         # Enqueued, never asked for (a slot's ask() pops the oldest waiting trial, so none may
         # be left): failed unrun, its index runs again with what it was enqueued with.
         waiting = study.ask()
-        _mark_interrupted(study, waiting.number)
+        mark_interrupted(study, waiting.number)
         study.tell(waiting, state=TrialState.FAIL)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        _mark_interrupted(study, t.number)
+        mark_interrupted(study, t.number)
         study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
         end_interrupted_run(
             setup,
@@ -210,23 +212,6 @@ def _recover_interrupted(study, setup: SweepSetup, *, reason: str = KILLED_REASO
     # Child runs created but never linked to the study (killed between create and set_user_attr)
     end_orphan_runs(setup, reason=reason)
     return n
-
-
-# A trial the sweep process was running when it stopped is marked on the study (a trial that
-# has ended takes no attributes through Optuna's API): it failed, and runs again on --resume.
-_INTERRUPTED = "interrupted:"
-
-
-def _mark_interrupted(study, number: int) -> None:
-    study.set_user_attr(f"{_INTERRUPTED}{number}", True)
-
-
-def interrupted_trials(study) -> set[int]:
-    """The numbers of the trials a stopped sweep process was running (failed; run again)."""
-    marked = {int(k[len(_INTERRUPTED) :]) for k in study.user_attrs if k.startswith(_INTERRUPTED)}
-    # sweeps of older versions marked the trial itself
-    old = {t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("interrupted")}
-    return marked | old
 
 
 def repair_journal(path) -> bool:
@@ -307,7 +292,7 @@ def _run_trials(
     ended = study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     )
-    uncounted = interrupted_trials(study) | {t.number for t in ended if _replaced(t)}
+    uncounted = uncounted_trials(study, ended)
     outcomes.extend(_outcome_from_frozen(t) for t in ended if t.number not in uncounted)
     slots = plan(ended, uncounted, grid=setup.space.grid() if setup.sampler == "grid" else None)
     # TPE never runs a configuration twice: a proposal that already ran is replaced
@@ -319,7 +304,7 @@ def _run_trials(
         )
     )
     while len(outcomes) < setup.trials:
-        asked = _ask(study, next(slots), setup, ran)
+        asked = ask_slot(study, next(slots), setup.space, ran)
         if asked is None:
             return (
                 f"TPE has no configuration left that has not run ({len(ran)} ran); the "
@@ -338,33 +323,6 @@ def _run_trials(
                     f"stopped after {failures_here} failed trials (--max-failures {setup.max_failures}); "
                     f"last failure: {outcome.reason}"
                 )
-    return None
-
-
-def _replaced(trial) -> bool:
-    return bool(trial.user_attrs.get(REPLACED_ATTR))
-
-
-# A TPE proposal that already ran is replaced by the random rule for its index, then by the
-# rule's next attempts; a space with nothing new left ends the sweep.
-_MAX_ATTEMPTS = 200
-
-
-def _ask(study, slot: Slot, setup: SweepSetup, ran: set[tuple] | None):
-    """The Optuna trial for ``slot`` and its parameters (user names), or None when TPE's
-    proposals and the random rule only find configurations that already ran."""
-    from optuna.trial import TrialState
-
-    for attempt in range(1, _MAX_ATTEMPTS + 1):
-        # enqueued with its index, so the sampler knows it before anything is drawn
-        study.enqueue_trial(slot.fixed or {}, user_attrs=slot.user_attrs())
-        trial = study.ask()
-        params = setup.space.suggest(trial)
-        if ran is None or config_key(params) not in ran:
-            return trial, params
-        trial.set_user_attr(REPLACED_ATTR, True)  # never trained; its index is drawn again
-        study.tell(trial, state=TrialState.FAIL)
-        slot = Slot(slot.index, attempt=attempt)
     return None
 
 
@@ -423,7 +381,7 @@ def _one_trial(
         _link_run(trial, recorder)
         study.tell(trial, state=TrialState.PRUNED)
     except KeyboardInterrupt as exc:
-        _mark_interrupted(study, trial.number)
+        mark_interrupted(study, trial.number)
         study.tell(trial, state=TrialState.FAIL)
         record_trial(recorder, TrialStatus.KILLED, reason=killed_reason(signal_of(exc)))
         raise

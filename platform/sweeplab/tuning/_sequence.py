@@ -38,14 +38,19 @@ __all__ = [
     "REPLACED_ATTR",
     "IndexedSampler",
     "Slot",
+    "ask_slot",
     "config_key",
     "index_of",
+    "interrupted_trials",
+    "mark_interrupted",
     "plan",
+    "uncounted_trials",
 ]
 
 INDEX_ATTR = "sweeplab.index"  # the trial's index in the sweep's sequence of configurations
-# "random": the random rule even after TPE's start-up trials (a repeated proposal replaced);
-# its value is the attempt (0, 1, ...) for that index
+# The random rule even after TPE's start-up trials: the k-th replacement (k >= 1) of a
+# proposal that had already run; k = 1 draws the index's own random configuration, k > 1 one
+# from (seed, index, name, k - 1).
 RULE_ATTR = "sweeplab.random_attempt"
 FIXED_ATTR = "sweeplab.fixed"  # the Optuna parameters a trial was enqueued with
 REPLACED_ATTR = "sweeplab.replaced"  # a TPE proposal that had already run: never trained
@@ -96,8 +101,8 @@ class IndexedSampler(BaseSampler):
             return self.model.sample_independent(study, trial, param_name, param_distribution)
         entropy = [self.seed, index_of(trial), zlib.crc32(param_name.encode())]
         attempt = int(trial.user_attrs.get(RULE_ATTR, 0))
-        if attempt:
-            entropy.append(attempt)
+        if attempt > 1:
+            entropy.append(attempt - 1)
         seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
         return RandomSampler(seed=seed).sample_independent(
             study, trial, param_name, param_distribution
@@ -123,7 +128,7 @@ class Slot:
 
     index: int
     fixed: dict[str, Any] | None = None
-    attempt: int = 0  # > 0: the random rule replaces a TPE proposal that had already run
+    attempt: int = 0  # k > 0: the k-th replacement of a TPE proposal that had already run
 
     def user_attrs(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {INDEX_ATTR: self.index}
@@ -164,3 +169,52 @@ def plan(
     for i in itertools.count(start):
         if i not in done:
             yield Slot(i, reruns.get(i))
+
+
+# -- trials that consumed no configuration -------------------------------------------------------
+# A trial the sweep process was running when it stopped is marked on the study (a trial that
+# has ended takes no attributes through Optuna's API): it failed, and its index runs again.
+_INTERRUPTED = "interrupted:"
+
+
+def mark_interrupted(study: optuna.Study, number: int) -> None:
+    study.set_user_attr(f"{_INTERRUPTED}{number}", True)
+
+
+def interrupted_trials(study: optuna.Study) -> set[int]:
+    """The numbers of the trials a stopped sweep process was running (failed; run again)."""
+    marked = {int(k[len(_INTERRUPTED) :]) for k in study.user_attrs if k.startswith(_INTERRUPTED)}
+    # sweeps of older versions marked the trial itself
+    old = {t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("interrupted")}
+    return marked | old
+
+
+def uncounted_trials(study: optuna.Study, trials: list[FrozenTrial]) -> set[int]:
+    """Of ``trials``, those that consumed no configuration: interrupted, or a TPE proposal
+    replaced because it had already run."""
+    return interrupted_trials(study) | {t.number for t in trials if t.user_attrs.get(REPLACED_ATTR)}
+
+
+# -- asking for a slot's trial ----------------------------------------------------------------------
+# A TPE proposal that already ran is replaced by the random rule for its index, then by the
+# rule's next attempts; a space with nothing new left ends the sweep.
+_MAX_ATTEMPTS = 200
+
+
+def ask_slot(
+    study: optuna.Study, slot: Slot, space: Any, ran: set[tuple] | None = None
+) -> tuple[optuna.Trial, dict[str, Any]] | None:
+    """The Optuna trial for ``slot`` and its parameters (user names, ``space.suggest``).
+    ``ran``: the configurations that already ran, which must not run again (TPE); None when
+    proposals and the random rule only find those."""
+    for attempt in range(1, _MAX_ATTEMPTS + 1):
+        # enqueued with its index, so that the sampler knows it before anything is drawn
+        study.enqueue_trial(slot.fixed or {}, user_attrs=slot.user_attrs())
+        trial = study.ask()
+        params = space.suggest(trial)
+        if ran is None or config_key(params) not in ran:
+            return trial, params
+        trial.set_user_attr(REPLACED_ATTR, True)  # never trained; its index is drawn again
+        study.tell(trial, state=TrialState.FAIL)
+        slot = Slot(slot.index, attempt=attempt)
+    return None

@@ -26,6 +26,7 @@ from sweeplab.tracking import (
     objective_params,
     quiet_http_retries,
 )
+from sweeplab.tuning._interrupt import announce_sweep
 from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage, no_progress
 from sweeplab.tuning._optuna import make_pruner
 from sweeplab.tuning._ray_cluster import check_ray_settings
@@ -141,6 +142,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
 
     sweep_dir = ws.sweep_dir(name)
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    announce_sweep(name, ws.root)  # from now on a stopped sweep can be resumed by its name
     say(StatusMessage("loading data"))
     try:
         ctx, dataset, manifest = prepare_context(
