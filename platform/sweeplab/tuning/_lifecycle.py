@@ -241,12 +241,27 @@ def finish_sweep(
     outcomes: list[TrialOutcome],
     stopped_reason: str | None,
     say: ProgressFn | None = None,
+    *,
+    interrupted: bool = False,
 ) -> SweepOutcome:
-    """Sum the trials up on the parent run (counts, best), end it, and send what is queued."""
+    """Sum the trials up on the parent run (counts, best), end it, and send what is queued.
+    ``interrupted``: a signal stopped the sweep (:func:`interrupt_sweep`)."""
     objective = setup.objective
-    best = _end_parent(
-        setup, outcomes, "stopped" if stopped_reason else "finished", say, run_status="failed"
-    )
+    best = best_trial(outcomes, objective)
+    ends = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.KILLED)
+    summary = {f"trials_{s.value}": float(sum(o.status == s for o in outcomes)) for s in ends}
+    status = "interrupted" if interrupted else "stopped" if stopped_reason else "finished"
+    tags = {TAG["status"]: status}
+    if best is not None:
+        summary[f"best_{objective.name}"] = best.metrics[objective.name]
+        tags.update(
+            {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
+        )
+    setup.sweep_run.log_summary(summary, tags)
+    setup.sweep_run.finish({"interrupted": "killed", "stopped": "failed"}.get(status, status))
+    _close_outbox(setup, say)
+    info = setup.workspace.read_sweep(setup.name)
+    setup.workspace.write_sweep(setup.name, {**info, "status": tags[TAG["status"]]})
     return SweepOutcome(
         name=setup.name,
         workspace=setup.workspace.root,
@@ -267,35 +282,7 @@ def interrupt_sweep(
     """A signal stopped the sweep: the parent run (tag ``sweeplab.status``) and sweep.json
     say "interrupted", the parent run ends KILLED (``--resume`` reopens it). The backend has
     ended its trials' runs already, so nothing is left RUNNING."""
-    _end_parent(setup, outcomes, "interrupted", say, run_status="killed")
-
-
-def _end_parent(
-    setup: SweepSetup,
-    outcomes: list[TrialOutcome],
-    status: str,
-    say: ProgressFn | None,
-    *,
-    run_status: str,
-) -> TrialOutcome | None:
-    """Sum the trials up on the parent run (counts, best), end it (FINISHED when ``status``
-    is "finished", else ``run_status``), send what is queued, and write sweep.json's status."""
-    objective = setup.objective
-    best = best_trial(outcomes, objective)
-    ends = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.KILLED)
-    summary = {f"trials_{s.value}": float(sum(o.status == s for o in outcomes)) for s in ends}
-    tags = {TAG["status"]: status}
-    if best is not None:
-        summary[f"best_{objective.name}"] = best.metrics[objective.name]
-        tags.update(
-            {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
-        )
-    setup.sweep_run.log_summary(summary, tags)
-    setup.sweep_run.finish("finished" if status == "finished" else run_status)
-    _close_outbox(setup, say)
-    info = setup.workspace.read_sweep(setup.name)
-    setup.workspace.write_sweep(setup.name, {**info, "status": status})
-    return best
+    finish_sweep(setup, outcomes, None, say, interrupted=True)
 
 
 def _close_outbox(setup: SweepSetup, say: ProgressFn | None) -> None:

@@ -263,11 +263,7 @@ def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> Swee
 
 
 def _open_for_run(setup: SweepSetup, say: ProgressFn):
-    info = setup.workspace.read_sweep(setup.name)
-    if setup.resumed and info.get("backend", "optuna") != "optuna":
-        raise UserError(
-            f"sweep {setup.name!r} ran with --backend {info.get('backend')}; resume it with that backend"
-        )
+    """The sweep's study, after what a stopped process left behind is repaired."""
     if setup.resumed:
         repair_journal(setup.sweep_dir / "optuna.journal")
         # writes a killed process left unsent (runs it created), before the study is repaired

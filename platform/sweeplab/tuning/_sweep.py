@@ -64,6 +64,11 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 f"sweep {name!r} was started from {info['project']}, not {settings.project_path}; "
                 "resume it with the same project file"
             )
+        if info.get("backend", "optuna") != settings.backend:  # before the run is reopened
+            raise UserError(
+                f"sweep {name!r} ran with --backend {info.get('backend', 'optuna')}; resume it "
+                f"with --backend {info.get('backend', 'optuna')}"
+            )
     else:
         name = check_safe_name(settings.name) if settings.name else _default_name(project.name)
         if (ws.sweep_dir(name) / "sweep.json").exists():
