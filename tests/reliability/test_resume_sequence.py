@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import shlex
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 from tests.conftest import write
-from tests.reliability.reliability_helpers import SWEEPLAB, sweeplab_env
+from tests.reliability.reliability_helpers import SWEEPLAB, sweeplab_env, trial_run_states
 
 from sweeplab.cli import main
 from sweeplab.tracking import default_tracking_uri
@@ -90,24 +89,9 @@ class _Sweep:
             self.proc.kill()
             pytest.fail(f"the sweep did not end in {TIMEOUT_S} s: {self.stderr()[-2000:]}")
 
-    def trial_runs(self) -> list[tuple[str, str, str | None]]:
-        """(run id, MLflow status, sweeplab.status tag) of the sweep's trial runs, by creation:
-        read with sqlite3 (fast, read-only) while the process writes."""
-        if not self.db.exists():
-            return []
-        try:
-            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5) as con:
-                rows = con.execute(
-                    "select r.run_uuid, r.status, (select value from tags s where "
-                    "s.run_uuid = r.run_uuid and s.key = 'sweeplab.status') from runs r "
-                    "join tags k on k.run_uuid = r.run_uuid and k.key = 'sweeplab.kind' "
-                    "and k.value = 'trial' join tags n on n.run_uuid = r.run_uuid and "
-                    "n.key = 'sweeplab.sweep' and n.value = ? order by r.start_time",
-                    (self.name,),
-                ).fetchall()
-        except sqlite3.OperationalError:  # the store's tables are being created
-            return []
-        return rows
+    def trial_runs(self) -> list[tuple[str, str, str]]:
+        """(run id, MLflow status, sweeplab.status tag) of the sweep's trial runs."""
+        return trial_run_states(self.db, self.name)
 
     def _poll(self, what: str, ready) -> None:
         deadline = time.monotonic() + TIMEOUT_S

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import write
+from tests.reliability.reliability_helpers import trial_run_states
 
 from sweeplab.cli import main
 
@@ -295,7 +296,6 @@ def test_resume_after_a_stop_keeps_finished_trials_and_runs_each_configuration_o
     a random sweep runs the configurations of the same sweep without a stop."""
     import json
     import shlex
-    import sqlite3
 
     db = workspace / "mlflow.db"
     cmd = [
@@ -321,19 +321,7 @@ def test_resume_after_a_stop_keeps_finished_trials_and_runs_each_configuration_o
     )
 
     def trial_runs() -> dict[str, tuple[str, str]]:  # run id -> (MLflow status, sweeplab.status)
-        if not db.exists():
-            return {}
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-                rows = con.execute(
-                    "select r.run_uuid, r.status, coalesce((select value from tags s where "
-                    "s.run_uuid = r.run_uuid and s.key = 'sweeplab.status'), '') from runs r "
-                    "join tags k on k.run_uuid = r.run_uuid and k.key = 'sweeplab.kind' "
-                    "and k.value = 'trial'"
-                ).fetchall()
-        except sqlite3.OperationalError:  # the tables are being created
-            return {}
-        return {run: (status, tag) for run, status, tag in rows}
+        return {run: (status, tag) for run, status, tag in trial_run_states(db)}
 
     def finished_runs() -> set[str]:
         return {r for r, (_, tag) in trial_runs().items() if tag == "finished"}
