@@ -80,7 +80,8 @@ class SignalStop:
     """The handler of SIGINT and SIGTERM while a sweep runs (see the module docstring).
 
     ``second_line(signum, sweep, workspace)``: the line printed when a second signal ends the
-    process at once (how to resume); ``sweep`` is None until a backend has announced it."""
+    process at once (how to resume); ``sweep`` is None until the setup has chosen the sweep's
+    name (:func:`announce_sweep`)."""
 
     def __init__(self, second_line: Callable[[int, str | None, Path | None], str]) -> None:
         self.second_line = second_line

@@ -13,7 +13,6 @@ from sweeplab.tasks import TrialPruned, fixed_settings, run_trial
 from sweeplab.tracking import new_run_key
 from sweeplab.tuning._interrupt import (
     SweepInterrupted,
-    announce_sweep,
     killed_reason,
     signal_of,
 )
@@ -251,7 +250,6 @@ def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> Swee
     """Run the trials the sweep still lacks, one at a time, in this process. A signal
     (Ctrl-C, SIGTERM) ends the sweep "interrupted" and raises :class:`SweepInterrupted`."""
     say = progress or no_progress
-    announce_sweep(setup.name, setup.workspace.root)
     outcomes: list[TrialOutcome] = []
     study = None
     try:

@@ -23,7 +23,6 @@ from sweeplab.tracking import sweep_trials
 from sweeplab.training import threads_for_cpus
 from sweeplab.tuning._interrupt import (
     SweepInterrupted,
-    announce_sweep,
     killed_reason,
     received_signal,
     reclaim_signals,
@@ -212,7 +211,6 @@ def run_ray(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOu
     its state; its trials stop): the sweep ends "interrupted" and raises
     :class:`SweepInterrupted`."""
     say = progress or no_progress
-    announce_sweep(setup.name, setup.workspace.root)
     info = setup.workspace.read_sweep(setup.name)
     if setup.resumed and info.get("backend", "ray") != "ray":
         raise UserError(
