@@ -92,6 +92,32 @@ def child_runs(tracking_uri: str, sweep: str) -> list:
     return out
 
 
+def trial_run_states(db: Path, sweep: str | None = None) -> list[tuple[str, str, str]]:
+    """(run id, MLflow status, ``sweeplab.status`` tag or "") of the trial runs in a SQLite
+    store (of ``sweep``, else every sweep), by creation. Read with sqlite3, read-only: fast
+    enough to poll while a sweep process writes the store; [] before its tables exist."""
+    import sqlite3
+
+    if not db.exists():
+        return []
+    query = (
+        "select r.run_uuid, r.status, coalesce((select value from tags s where "
+        "s.run_uuid = r.run_uuid and s.key = 'sweeplab.status'), '') from runs r "
+        "join tags k on k.run_uuid = r.run_uuid and k.key = 'sweeplab.kind' and k.value = 'trial'"
+    )
+    args: tuple[str, ...] = ()
+    if sweep is not None:
+        query += (
+            " join tags n on n.run_uuid = r.run_uuid and n.key = 'sweeplab.sweep' and n.value = ?"
+        )
+        args = (sweep,)
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute(query + " order by r.start_time", args).fetchall()
+    except sqlite3.OperationalError:  # the store's tables are being created
+        return []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,5 +1,6 @@
 """kill -9 a sweep at random moments (fixed seed), resume it each time: nothing finished is
-lost or doubled, nothing is left RUNNING, and the sweep ends with the trials it was asked for."""
+lost or doubled, nothing is left RUNNING, and the sweep ends with the trials it was asked for:
+the configurations the same sweep runs without a kill."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.reliability.reliability_helpers import (
     start_sweep,
 )
 
+from sweeplab.cli import main
 from sweeplab.tracking import default_tracking_uri
 from sweeplab.tuning._optuna import interrupted_trials
 
@@ -45,6 +47,10 @@ def _phase(ws, name: str) -> str:
     if any(t.state.name == "RUNNING" for t in study.trials):
         return "during a trial"
     return "between trials"
+
+
+def _config(run) -> tuple:
+    return run.data.params["learning_rate"], run.data.params["hidden_units"]
 
 
 def _snapshot(ws, name: str) -> dict[int, float]:
@@ -90,6 +96,8 @@ def test_kill_9_at_random_moments_then_resume_keeps_every_finished_trial_once(tm
     # the last resume runs to the end
     proc = start_sweep([str(project), "--resume", "--name", name], ws, log)
     assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
+    # the same sweep without a kill (in this process), for the configurations it runs
+    assert main(["sweep", str(project), "--name", "reference", "-w", str(ws)]) == 0
 
     study = load_study(ws, name)
     states = Counter(t.state.name for t in study.trials)
@@ -111,6 +119,14 @@ def test_kill_9_at_random_moments_then_resume_keeps_every_finished_trial_once(tm
     )
     assert set(finished.values()) == {1}, f"a trial has several FINISHED runs: {finished}"
     assert set(finished) == set(complete), "Optuna and MLflow disagree on the finished trials"
+    configs = [_config(r) for r in runs if r.info.status == "FINISHED"]
+    reference = [
+        _config(r)
+        for r in child_runs(default_tracking_uri(ws), "reference")
+        if r.info.status == "FINISHED"
+    ]
+    assert len(set(configs)) == TRIALS, f"a configuration ran twice: {configs}"
+    assert sorted(configs) == sorted(reference), "the kills changed the configurations run"
     for number in interrupted:  # its run (if the kill came after it was created) was killed
         assert {
             r.info.status for r in runs if int(r.data.tags["sweeplab.trial_number"]) == number

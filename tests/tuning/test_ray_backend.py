@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import write
+from tests.reliability.reliability_helpers import trial_run_states
 from tests.store_checks import assert_store_ok
 
 from sweeplab.cli import main
@@ -285,9 +286,17 @@ def test_asha_trains_fewer_epochs_and_finds_about_as_good_a_trial(
     assert asha_best <= best_full + 0.01
 
 
-@pytest.mark.parametrize("sampler", ["random", "tpe"])
-def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspace, sampler):
-    import sqlite3
+@pytest.mark.parametrize(
+    ("sampler", "signum"), [("random", signal.SIGTERM), ("tpe", signal.SIGKILL)]
+)
+def test_resume_after_a_stop_keeps_finished_trials_and_runs_each_configuration_once(
+    cluster, tiny_project, workspace, sampler, signum
+):
+    """Stopped while a trial runs (SIGTERM: Tune stops gracefully; kill -9 of the driver),
+    then resumed: the trials that finished are kept, none runs twice, nothing is left RUNNING;
+    a random sweep runs the configurations of the same sweep without a stop."""
+    import json
+    import shlex
 
     db = workspace / "mlflow.db"
     cmd = [
@@ -307,30 +316,44 @@ def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspac
         "--sampler",  # random: BasicVariantGenerator; tpe: OptunaSearch in a ConcurrencyLimiter
         sampler,
     ]
+    err = workspace.parent / "driver.err"
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd, stdout=subprocess.DEVNULL, stderr=err.open("wb"), start_new_session=True
     )
 
-    def finished_runs() -> dict[str, str]:  # run id -> trial number, of finished child runs
-        if not db.exists():
-            return {}
-        try:
-            with sqlite3.connect(db, timeout=5) as con:
-                rows = con.execute(
-                    "select t.run_uuid, n.value from tags t join tags n on n.run_uuid = t.run_uuid "
-                    "where t.key = 'sweeplab.status' and t.value = 'finished' and n.key = 'sweeplab.trial_number'"
-                ).fetchall()
-        except sqlite3.OperationalError:  # the tables are being created
-            return {}
-        return dict(rows)
+    def trial_runs() -> dict[str, tuple[str, str]]:  # run id -> (MLflow status, sweeplab.status)
+        return {run: (status, tag) for run, status, tag in trial_run_states(db)}
+
+    def finished_runs() -> set[str]:
+        return {r for r, (_, tag) in trial_runs().items() if tag == "finished"}
 
     deadline = time.monotonic() + 120
-    while not finished_runs():
-        assert proc.poll() is None, "the sweep ended before a trial finished"
-        assert time.monotonic() < deadline, "no trial finished in time"
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # a trial has finished and another one trains
+    while not (finished_runs() and any(s == ("RUNNING", "") for s in trial_runs().values())):
+        assert proc.poll() is None, f"the sweep ended before a trial finished: {err.read_text()}"
+        assert time.monotonic() < deadline, f"no trial finished in time: {err.read_text()}"
+        time.sleep(0.05)
+    if signum == signal.SIGKILL:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    else:
+        proc.send_signal(signum)
+        assert proc.wait(timeout=120) == 143, err.read_text()[-3000:]
+        resume = shlex.join([*["sweeplab", "sweep", str(tiny_project), "--resume"]] + [
+            "--name", "killed", "-w", str(workspace.resolve()), "--backend", "ray",
+            "--ray-address", cluster.address,
+            "--max-concurrent", "1",
+        ])  # fmt: skip
+        lines = [ln for ln in err.read_text().splitlines() if "--resume" in ln]
+        assert lines == [f"sweeplab: interrupted (SIGTERM); resume the sweep with: {resume}"]
+        info = json.loads((workspace / "sweeps" / "killed" / "sweep.json").read_text())
+        assert info["status"] == "interrupted"
+        parents, children = _children(f"sqlite:///{db}", "killed")
+        assert set(parents["status"]) == {"KILLED"}
+        assert set(parents["tags.sweeplab.status"]) == {"interrupted"}
+        assert "RUNNING" not in set(children["status"])  # Tune's stopped trial: KILLED
+        killed = children[children["status"] == "KILLED"]  # none when it ended meanwhile
+        assert all("interrupted (SIGTERM)" in r for r in killed.get("tags.sweeplab.failure", []))
     before = finished_runs()
     assert 1 <= len(before) < 6
 
@@ -348,6 +371,24 @@ def test_resume_after_kill_keeps_finished_trials(cluster, tiny_project, workspac
     # What was running when the driver died is marked KILLED, not left RUNNING.
     assert "RUNNING" not in set(children["status"])
     assert set(children[~children["run_id"].isin(done["run_id"])]["status"]) <= {"KILLED"}
+    configs = _configurations(done)
+    assert len(set(configs)) == 6, f"a configuration ran twice: {configs}"
+    if sampler == "random":  # the same sweep without a stop (in this process)
+        reference = [
+            *cmd[: cmd.index("--name")],
+            "--name",
+            "reference",
+            *cmd[cmd.index("--trials") :],
+        ]
+        assert main(reference[1:]) == 0
+        _, ran = _children(f"sqlite:///{db}", "reference")
+        assert sorted(configs) == sorted(_configurations(ran))
+
+
+def _configurations(runs) -> list[tuple]:
+    """The sampled parameters of each run (a dataframe of ``mlflow.search_runs``)."""
+    names = ["params.learning_rate", "params.optimizer", "params.beta", "params.hidden_units"]
+    return [tuple(str(v) for v in row) for row in runs.reindex(columns=names).itertuples(False)]
 
 
 # -- a resume from files that a killed driver left from different steps ---------------------------

@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         rc = app(args=args, standalone_mode=False)
     except SystemExit as exc:  # typer's own exits (--help, usage errors)
         return int(exc.code or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("sweeplab: interrupted", file=sys.stderr)
-        return 130
+        return int(getattr(exc, "exit_code", 130))  # 143 for a SIGTERM (sweeplab sweep)
     except SweeplabError as exc:
         if state.debug:
             raise

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shlex
+import sys
 from enum import Enum
 from pathlib import Path
 
@@ -139,7 +141,7 @@ def sweep(
     """Run a hyperparameter sweep: every trial trains the project's model with sampled
     parameters and is logged to MLflow as a child run of the sweep's parent run."""
     from sweeplab.errors import UserError
-    from sweeplab.tuning import SweepSettings, run_sweep
+    from sweeplab.tuning import SweepInterrupted, SweepSettings, run_sweep, stop_on_signals
 
     path_arg(project)
     if space is not None:
@@ -182,14 +184,68 @@ def sweep(
         system_metrics=system_metrics,
     )
     display = _ProgressDisplay()
-    try:
-        outcome = run_sweep(settings, progress=display)
-    finally:
-        display.stop()
+
+    def second_signal(signum: int, name: str | None, ws: Path | None) -> str:
+        stopped = f"sweeplab: a second {_signal_name(signum)} stopped the sweep at once"
+        if name is None:
+            return f"{stopped}, before it was recorded"
+        return f"{stopped}; resume it with: {resume_command(settings, name, ws)}"
+
+    # SIGTERM (kill, a batch scheduler, docker stop) ends the sweep as Ctrl-C does
+    with stop_on_signals(second_signal) as stop:
+        try:
+            outcome = run_sweep(settings, progress=display)
+        except SweepInterrupted as exc:
+            display.stop()  # before the line, so that the bar does not draw over it
+            # the sweep's name: from the backend, else as soon as the setup had chosen it
+            known = (exc.sweep, exc.workspace) if exc.sweep else (stop.sweep if stop else None)
+            if known is None:
+                line = "before the sweep was recorded; nothing ran"
+            else:
+                line = f"resume the sweep with: {resume_command(settings, *known)}"
+            print(f"sweeplab: interrupted ({exc.signal_name}); {line}", file=sys.stderr, flush=True)
+            raise typer.Exit(exc.exit_code) from None
+        finally:
+            display.stop()
     _print_outcome(outcome)
     if outcome.stopped_reason:
         err_console().print(f"[red]sweeplab: {outcome.stopped_reason}[/red]")
         raise typer.Exit(1)
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
+
+
+def resume_command(settings, name: str | None, workspace: Path | None) -> str:
+    """The command that resumes the sweep, as the user would type it (shell-quoted): the
+    project, ``--resume``, the sweep's name (without one, the project's last sweep) and the
+    workspace, and the flags a resume does not read back from the sweep (backend, Ray's
+    resources, ``--max-failures``)."""
+    args = ["sweeplab", "sweep", str(settings.project_path), "--resume"]
+    if name:
+        args += ["--name", name]
+    ws = settings.workspace or workspace
+    if ws is not None:
+        args += ["-w", str(ws)]
+    if settings.backend != "optuna":
+        args += ["--backend", settings.backend]
+    if settings.ray_address:
+        args += ["--ray-address", settings.ray_address]
+    if settings.backend == "ray":
+        if settings.cpus_per_trial != 1.0:
+            args += ["--cpus-per-trial", f"{settings.cpus_per_trial:g}"]
+        if settings.gpus_per_trial:
+            args += ["--gpus-per-trial", f"{settings.gpus_per_trial:g}"]
+        if settings.max_concurrent:
+            args += ["--max-concurrent", str(settings.max_concurrent)]
+        if settings.scheduler:
+            args += ["--scheduler", settings.scheduler]
+    if settings.max_failures:
+        args += ["--max-failures", str(settings.max_failures)]
+    return shlex.join(args)
 
 
 class _ProgressDisplay:
@@ -272,6 +328,7 @@ class _ProgressDisplay:
 
     def stop(self) -> None:
         if self.started:
+            self.started = False
             self.progress.stop()
 
 

@@ -1,6 +1,7 @@
 """Tuning backends (Optuna in-process, Ray Tune): they ask for parameters, call the task's
 ``run_trial`` (``sweeplab.tasks``) and record the outcome."""
 
+from sweeplab.tuning._interrupt import SweepInterrupted, stop_on_signals
 from sweeplab.tuning._lifecycle import (
     EpochDone,
     ProgressEvent,
@@ -26,6 +27,7 @@ __all__ = [
     "StatusMessage",
     "SweepOutcome",
     "SweepSettings",
+    "SweepInterrupted",
     "SweepStarted",
     "TrialDone",
     "TrialOutcome",
@@ -33,6 +35,7 @@ __all__ = [
     "TrialStatus",
     "run_sweep",
     "setup_sweep",
+    "stop_on_signals",
 ]
 
 

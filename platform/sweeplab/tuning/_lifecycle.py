@@ -50,6 +50,7 @@ __all__ = [
     "constraint_violations",
     "best_trial",
     "finish_sweep",
+    "interrupt_sweep",
     "end_orphan_runs",
     "end_interrupted_run",
     "end_running_runs",
@@ -251,21 +252,26 @@ def finish_sweep(
     outcomes: list[TrialOutcome],
     stopped_reason: str | None,
     say: ProgressFn | None = None,
+    *,
+    interrupted: bool = False,
 ) -> SweepOutcome:
-    """Sum the trials up on the parent run (counts, best), end it, and send what is queued."""
+    """Sum the trials up on the parent run (counts, best), end it, and send what is queued.
+    ``interrupted``: a signal stopped the sweep (:func:`interrupt_sweep`)."""
     objective = setup.objective
     best = best_trial(outcomes, objective)
     ends = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.KILLED)
     summary = {f"trials_{s.value}": float(sum(o.status == s for o in outcomes)) for s in ends}
-    tags = {TAG["status"]: "stopped" if stopped_reason else "finished"}
+    status = "interrupted" if interrupted else "stopped" if stopped_reason else "finished"
+    tags = {TAG["status"]: status}
     if best is not None:
         summary[f"best_{objective.name}"] = best.metrics[objective.name]
         tags.update(
             {"sweeplab.best_trial": str(best.number), "sweeplab.best_run_id": best.run_id or ""}
         )
-        tags.update(_best_model(setup, best, say))
+        if not interrupted:  # the finished sweep's best; a resumed one logs it at its end
+            tags.update(_best_model(setup, best, say))
     setup.sweep_run.log_summary(summary, tags)
-    setup.sweep_run.finish("failed" if stopped_reason else "finished")
+    setup.sweep_run.finish({"interrupted": "killed", "stopped": "failed"}.get(status, status))
     _close_outbox(setup, say)
     info = setup.workspace.read_sweep(setup.name)
     setup.workspace.write_sweep(setup.name, {**info, "status": tags[TAG["status"]]})
@@ -300,6 +306,15 @@ def _best_model(setup: SweepSetup, best: TrialOutcome, say: ProgressFn | None) -
     return {BEST_MODEL_TAG: uri}
 
 
+def interrupt_sweep(
+    setup: SweepSetup, outcomes: list[TrialOutcome], say: ProgressFn | None = None
+) -> None:
+    """A signal stopped the sweep: the parent run (tag ``sweeplab.status``) and sweep.json
+    say "interrupted", the parent run ends KILLED (``--resume`` reopens it). The backend has
+    ended its trials' runs already, so nothing is left RUNNING."""
+    finish_sweep(setup, outcomes, None, say, interrupted=True)
+
+
 def _close_outbox(setup: SweepSetup, say: ProgressFn | None) -> None:
     wait_s = float(os.environ.get("SWEEPLAB_OUTBOX_WAIT_S", "30"))
     saved = setup.sweep_run.close(wait_s)
@@ -332,9 +347,10 @@ def _running_children(setup: SweepSetup, where: Mapping[str, str]) -> list[Any]:
         return []
 
 
-def end_orphan_runs(setup: SweepSetup) -> int:
+def end_orphan_runs(setup: SweepSetup, *, reason: str = KILLED_REASON) -> int:
     """Child runs a killed sweep process left RUNNING. A run whose end (the status tag) was
-    stored is whole: it is ended as recorded. The others are KILLED: their trials run again."""
+    stored is whole: it is ended as recorded. The others are KILLED with ``reason``: their
+    trials run again."""
     client = setup.sweep_run.client
     runs = _running_children(setup, {})
     for r in runs:
@@ -345,7 +361,7 @@ def end_orphan_runs(setup: SweepSetup) -> int:
             except Exception:  # noqa: BLE001 - the next resume tries again
                 pass
             continue
-        TrialRun(client, r.info.run_id).finish(TrialStatus.KILLED, reason=KILLED_REASON)
+        TrialRun(client, r.info.run_id).finish(TrialStatus.KILLED, reason=reason)
     return len(runs)
 
 
@@ -358,14 +374,16 @@ def end_running_runs(
         TrialRun(setup.sweep_run.client, r.info.run_id).finish(status, reason=reason)
 
 
-def end_interrupted_run(setup: SweepSetup, run_id: str | None, key: str | None) -> None:
+def end_interrupted_run(
+    setup: SweepSetup, run_id: str | None, key: str | None, *, reason: str = KILLED_REASON
+) -> None:
     """KILLED: the run of a trial the sweep process was running when it stopped (found by its
     run id, else by the outbox key recorded before the run was created)."""
     run_id = run_id or _run_by_key(setup, key)
     if not run_id:
         return
     try:
-        TrialRun(setup.sweep_run.client, run_id).finish(TrialStatus.KILLED, reason=KILLED_REASON)
+        TrialRun(setup.sweep_run.client, run_id).finish(TrialStatus.KILLED, reason=reason)
     except Exception:  # noqa: BLE001 - the study is the source of truth
         pass
 

@@ -12,7 +12,13 @@ from typing import Any
 from sweeplab.errors import SweeplabError, UserError
 from sweeplab.tasks import TrialPruned, run_params, run_trial
 from sweeplab.tracking import new_run_key
+from sweeplab.tuning._interrupt import (
+    SweepInterrupted,
+    killed_reason,
+    signal_of,
+)
 from sweeplab.tuning._lifecycle import (
+    KILLED_REASON,
     EpochDone,
     ProgressFn,
     StatusMessage,
@@ -26,10 +32,20 @@ from sweeplab.tuning._lifecycle import (
     end_interrupted_run,
     end_orphan_runs,
     finish_sweep,
+    interrupt_sweep,
     no_progress,
     record_trial,
 )
 from sweeplab.tuning._record import TrialRecorder, failure_reason
+from sweeplab.tuning._sequence import (
+    IndexedSampler,
+    ask_slot,
+    config_key,
+    interrupted_trials,
+    mark_interrupted,
+    plan,
+    uncounted_trials,
+)
 from sweeplab.tuning._settings import SweepSetup, objective_value, trial_epochs
 from sweeplab.tuning._tracking import track_trial
 
@@ -43,7 +59,12 @@ __all__ = [
 ]
 
 
-def make_sampler(name: str, *, seed: int, constrained: bool):
+_TPE_STARTUP = 10  # TPE's start-up trials, drawn by the random rule
+
+
+def make_sampler(name: str, *, seed: int, constrained: bool) -> IndexedSampler:
+    """The sweep's sampler: configuration i drawn from (seed, i) (tuning/_sequence.py); for
+    ``tpe`` once TPE has its start-up trials, TPE's proposal."""
     import optuna
 
     if name == "tpe":
@@ -52,15 +73,16 @@ def make_sampler(name: str, *, seed: int, constrained: bool):
         # `group` (conditional parameters) is marked experimental in Optuna; it is what makes
         # TPE model `when:` parameters correctly, so we use it knowingly.
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
+        tpe = optuna.samplers.TPESampler(
             seed=seed,
             multivariate=True,
             group=True,  # conditional parameters (`when:`) get their own groups
-            n_startup_trials=10,
+            n_startup_trials=_TPE_STARTUP,
             constraints_func=_constraints_func if constrained else None,
         )
-    # random, and grid (grid points are enqueued; anything left is sampled at random)
-    return optuna.samplers.RandomSampler(seed=seed)
+        return IndexedSampler(seed, tpe, n_startup_trials=_TPE_STARTUP)
+    # random, and grid (grid points are fixed per trial; a longer sweep draws the rest)
+    return IndexedSampler(seed)
 
 
 def _constraints_func(trial) -> list[float]:
@@ -170,38 +192,31 @@ class _Reporter:
                 raise TrialPruned(epoch)
 
 
-def _recover_interrupted(study, setup: SweepSetup) -> int:
-    """Trials left RUNNING by a killed sweep: FAIL in Optuna, KILLED in MLflow; they re-run."""
+def _recover_interrupted(study, setup: SweepSetup, *, reason: str = KILLED_REASON) -> int:
+    """Trials a stopped sweep process left RUNNING (or enqueued and never asked for): FAIL in
+    Optuna, marked interrupted, KILLED in MLflow with ``reason``; their indices run again."""
     from optuna.trial import TrialState
 
     n = 0
+    for _ in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        # Enqueued, never asked for (a slot's ask() pops the oldest waiting trial, so none may
+        # be left): failed unrun, its index runs again with what it was enqueued with.
+        waiting = study.ask()
+        mark_interrupted(study, waiting.number)
+        study.tell(waiting, state=TrialState.FAIL)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        _mark_interrupted(study, t.number)
+        mark_interrupted(study, t.number)
         study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
         end_interrupted_run(
-            setup, t.user_attrs.get("mlflow_run_id"), t.user_attrs.get("mlflow_run_key")
+            setup,
+            t.user_attrs.get("mlflow_run_id"),
+            t.user_attrs.get("mlflow_run_key"),
+            reason=reason,
         )
         n += 1
     # Child runs created but never linked to the study (killed between create and set_user_attr)
-    end_orphan_runs(setup)
+    end_orphan_runs(setup, reason=reason)
     return n
-
-
-# A trial the sweep process was running when it stopped is marked on the study (a trial that
-# has ended takes no attributes through Optuna's API): it failed, and runs again on --resume.
-_INTERRUPTED = "interrupted:"
-
-
-def _mark_interrupted(study, number: int) -> None:
-    study.set_user_attr(f"{_INTERRUPTED}{number}", True)
-
-
-def interrupted_trials(study) -> set[int]:
-    """The numbers of the trials a stopped sweep process was running (failed; run again)."""
-    marked = {int(k[len(_INTERRUPTED) :]) for k in study.user_attrs if k.startswith(_INTERRUPTED)}
-    # sweeps of older versions marked the trial itself
-    old = {t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("interrupted")}
-    return marked | old
 
 
 def repair_journal(path) -> bool:
@@ -238,9 +253,21 @@ def _outcome_from_frozen(t) -> TrialOutcome:
 
 
 def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOutcome:
-    from optuna.trial import TrialState
-
+    """Run the trials the sweep still lacks, one at a time, in this process. A signal
+    (Ctrl-C, SIGTERM) ends the sweep "interrupted" and raises :class:`SweepInterrupted`."""
     say = progress or no_progress
+    outcomes: list[TrialOutcome] = []
+    study = None
+    try:
+        study = _open_for_run(setup, say)
+        stopped_reason = _run_trials(study, setup, outcomes, say)
+    except KeyboardInterrupt as exc:
+        raise _interrupted(study, setup, outcomes, signal_of(exc), say) from None
+    return finish_sweep(setup, outcomes, stopped_reason, say)
+
+
+def _open_for_run(setup: SweepSetup, say: ProgressFn):
+    """The sweep's study, after what a stopped process left behind is repaired."""
     if setup.resumed:
         repair_journal(setup.sweep_dir / "optuna.journal")
         # writes a killed process left unsent (runs it created), before the study is repaired
@@ -252,55 +279,74 @@ def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> Swee
             say(StatusMessage(f"{n} interrupted trial(s) marked failed; they will run again"))
     else:
         end_orphan_runs(setup)
+    return study
 
-    interrupted = interrupted_trials(study)
-    ended = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    counted = [
-        t for t in study.get_trials(deepcopy=False, states=ended) if t.number not in interrupted
-    ]
-    if setup.sampler == "grid":
-        done_points = {_key(t.user_attrs.get("params", {})) for t in counted}
-        queued = {
-            _key(t.user_attrs.get("params", {}))
-            for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        }
-        for point in setup.space.grid():
-            if _key(point) not in done_points and _key(point) not in queued:
-                # Grid values are categorical, so Optuna's names are the user's names and
-                # `space.suggest` returns the enqueued values.
-                study.enqueue_trial(point, user_attrs={"params": point}, skip_if_exists=False)
 
-    outcomes = [_outcome_from_frozen(t) for t in counted]
+def _run_trials(
+    study, setup: SweepSetup, outcomes: list[TrialOutcome], say: ProgressFn
+) -> str | None:
+    """Run slots of the sweep's sequence (tuning/_sequence.py) until it has its trials; the
+    outcomes go to ``outcomes`` as they come. Returns why the sweep stopped early, if it did."""
+    from optuna.trial import TrialState
+
+    ended = study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    )
+    uncounted = uncounted_trials(study, ended)
+    outcomes.extend(_outcome_from_frozen(t) for t in ended if t.number not in uncounted)
+    slots = plan(ended, uncounted, grid=setup.space.grid() if setup.sampler == "grid" else None)
+    # TPE never runs a configuration twice: a proposal that already ran is replaced
+    ran = {config_key(o.params) for o in outcomes} if setup.sampler == "tpe" else None
     failures_here = 0
-    stopped_reason = None
-    best = best_trial(outcomes, setup.objective)
-    say(SweepStarted(setup.trials, len(outcomes), best, setup.objective))
+    say(
+        SweepStarted(
+            setup.trials, len(outcomes), best_trial(outcomes, setup.objective), setup.objective
+        )
+    )
     while len(outcomes) < setup.trials:
-        trial = study.ask()
-        outcome = _one_trial(study, trial, setup, say)
+        asked = ask_slot(study, next(slots), setup.space, ran)
+        if asked is None:
+            return (
+                f"TPE has no configuration left that has not run ({len(ran)} ran); the "
+                "search space has no more: ask for fewer trials or widen the space"
+            )
+        trial, params = asked
+        outcome = _one_trial(study, trial, params, setup, say)
         outcomes.append(outcome)
-        best = best_trial(outcomes, setup.objective)
-        say(TrialDone(outcome, len(outcomes), setup.trials, best))
+        if ran is not None:
+            ran.add(config_key(params))
+        say(TrialDone(outcome, len(outcomes), setup.trials, best_trial(outcomes, setup.objective)))
         if outcome.status == TrialStatus.FAILED:
             failures_here += 1
             if setup.max_failures and failures_here >= setup.max_failures:
-                stopped_reason = (
+                return (
                     f"stopped after {failures_here} failed trials (--max-failures {setup.max_failures}); "
                     f"last failure: {outcome.reason}"
                 )
-                break
-    return finish_sweep(setup, outcomes, stopped_reason, say)
+    return None
 
 
-def _key(params: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+def _interrupted(
+    study, setup: SweepSetup, outcomes: list[TrialOutcome], signum: int, say: ProgressFn
+) -> SweepInterrupted:
+    """A signal stopped the sweep: what ran is kept, the trial it stopped is KILLED with the
+    reason, nothing stays RUNNING, and the sweep says "interrupted"."""
+    reason = killed_reason(signum)
+    setup.sweep_run.outbox.drain(_OUTBOX_DRAIN_S)  # the rest stays in the outbox folder
+    if study is not None:
+        _recover_interrupted(study, setup, reason=reason)
+    else:
+        end_orphan_runs(setup, reason=reason)
+    interrupt_sweep(setup, outcomes, say)
+    return SweepInterrupted(signum, sweep=setup.name, workspace=setup.workspace.root)
 
 
-def _one_trial(study, trial, setup: SweepSetup, say: ProgressFn) -> TrialOutcome:
+def _one_trial(
+    study, trial, params: dict[str, Any], setup: SweepSetup, say: ProgressFn
+) -> TrialOutcome:
     from optuna.trial import TrialState
 
     t0 = time.monotonic()
-    params = setup.space.suggest(trial)
     trial.set_user_attr("params", params)
     # The key goes to the study before the run exists: a sweep killed in between finds the run.
     run_key = new_run_key()
@@ -335,11 +381,10 @@ def _one_trial(study, trial, setup: SweepSetup, say: ProgressFn) -> TrialOutcome
         end = record_trial(recorder, TrialStatus.PRUNED, epoch=exc.epoch, reason=str(exc))
         _link_run(trial, recorder)
         study.tell(trial, state=TrialState.PRUNED)
-    except KeyboardInterrupt:
-        _mark_interrupted(study, trial.number)
+    except KeyboardInterrupt as exc:
+        mark_interrupted(study, trial.number)
         study.tell(trial, state=TrialState.FAIL)
-        record_trial(recorder, TrialStatus.KILLED)
-        setup.sweep_run.outbox.drain(_OUTBOX_DRAIN_S)  # the rest stays in the outbox folder
+        record_trial(recorder, TrialStatus.KILLED, reason=killed_reason(signal_of(exc)))
         raise
     except Exception as exc:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
         reason = failure_reason(exc)

@@ -12,6 +12,8 @@ _ray_driver that a resume squares with Tune's restored trials), optionally ASHA,
 
 from __future__ import annotations
 
+import logging
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,14 @@ from typing import Any
 from sweeplab.errors import UserError
 from sweeplab.tracking import sweep_trials
 from sweeplab.training import threads_for_cpus
+from sweeplab.tuning._interrupt import (
+    SweepInterrupted,
+    killed_reason,
+    received_signal,
+    reclaim_signals,
+    route_library_handler,
+    signal_of,
+)
 from sweeplab.tuning._lifecycle import (
     ProgressFn,
     RayFitDone,
@@ -29,6 +39,7 @@ from sweeplab.tuning._lifecycle import (
     TrialStatus,
     end_orphan_runs,
     finish_sweep,
+    interrupt_sweep,
     no_progress,
 )
 from sweeplab.tuning._optuna import make_sampler
@@ -196,22 +207,40 @@ def _children(setup: SweepSetup) -> list[dict[str, Any]]:
 
 
 def run_ray(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOutcome:
-    from ray import tune
-
+    """Run the sweep's trials under Tune. Ctrl-C or SIGTERM stops Tune gracefully (it saves
+    its state; its trials stop): the sweep ends "interrupted" and raises
+    :class:`SweepInterrupted`."""
     say = progress or no_progress
     info = setup.workspace.read_sweep(setup.name)
     if setup.resumed and info.get("backend", "ray") != "ray":
         raise UserError(
             f"sweep {setup.name!r} ran with --backend {info.get('backend')}; resume it with that backend"
         )
-    run_dir = setup.sweep_dir / RUN_DIR
     if setup.resumed and setup.trials != info.get("trials", setup.trials):
         raise UserError(
             f"a Ray sweep resumes with the number of trials it started with ({info['trials']}), "
             f"but got --trials {setup.trials}; resume without --trials, then start a new sweep "
             "for more trials"
         )
+    outcomes: dict[str, TrialOutcome] = {}
+    try:
+        _fit(setup, outcomes, say)
+    except KeyboardInterrupt as exc:  # a signal before or after Tune's run
+        raise _interrupted(setup, outcomes, signal_of(exc), say) from None
+    if len(outcomes) < setup.trials:
+        # Tune stopped on a signal (saving its state); without our handler, on its own Ctrl-C
+        raise _interrupted(setup, outcomes, received_signal() or signal.SIGINT, say)
+    # "best" by the same rule as the Optuna backend (finished, feasible, finite): finish_sweep.
+    return finish_sweep(setup, sorted(outcomes.values(), key=lambda o: o.number), None, say)
+
+
+def _fit(setup: SweepSetup, outcomes: dict[str, TrialOutcome], say: ProgressFn) -> None:
+    """Start or restore the Tune run and fit it; the outcomes by child run go to ``outcomes``."""
+    from ray import tune
+
+    run_dir = setup.sweep_dir / RUN_DIR
     owned = connect(setup.settings, say)
+    reclaim_signals()  # ray.init installed SIGTERM handlers of its own
     try:
         check_cluster(setup.settings, setup.tracking_uri)
         # Child runs left RUNNING by a killed driver: KILLED (their trials run again).
@@ -220,7 +249,8 @@ def run_ray(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOu
         start = 1 + max((c["number"] for c in _children(setup)), default=-1)
         numbering = Numbering(setup.sweep_dir / "ray_trials.json", start)
         before = {c["run_id"]: _outcome_from_child(setup, c) for c in finished_before}
-        driver = Driver(setup, numbering, say, before)
+        outcomes.update(before)
+        driver = Driver(setup, numbering, say, outcomes)
         LIVE[setup.name] = driver
         if setup.resumed and tune.Tuner.can_restore(str(run_dir)):
             say(StatusMessage(f"resuming the Ray Tune run in {run_dir}"))
@@ -237,28 +267,36 @@ def run_ray(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOu
         say(SweepStarted(setup.trials, len(finished_before), None, setup.objective))
         if tuner is not None:
             t0 = time.monotonic()
-            tuner.fit()
+            # Tune stops gracefully on SIGINT (its handler, from its first step on, reached
+            # through ours: SIGTERM too, and a second signal exits at once).
+            # Tune's "Resume experiment with: Tuner.restore(...)" is not our users' command:
+            # the sweep command prints the one that resumes the sweep.
+            logging.getLogger("ray.tune.tune").setLevel(logging.ERROR)
+            with route_library_handler() as route:
+                driver.on_step = route
+                tuner.fit()
             fit_s = time.monotonic() - t0
             # Per-trial overhead of Ray (scheduling, actors, results): benchmarks/ray_overhead.py
             say(RayFitDone(fit_s, driver.train_s, driver.ran))
         # The outcomes: those in MLflow before this run (a resumed sweep) and those that this
         # run saw end (Tune's callbacks), by child run: a trial that finished before the kill
         # and that Tune restarts reports its recorded run instead of training again.
-        outcomes = dict(driver.outcomes)
     finally:
         LIVE.pop(setup.name, None)
         if owned:
             import ray
 
             ray.shutdown()
-    stopped = None
-    if len(outcomes) < setup.trials:  # Ctrl-C: Tune stops the trials and saves its state
-        stopped = (
-            f"the sweep stopped after {len(outcomes)} of {setup.trials} trials; continue it "
-            f"with --resume --name {setup.name}"
-        )
-    # "best" by the same rule as the Optuna backend (finished, feasible, finite): finish_sweep.
-    return finish_sweep(setup, sorted(outcomes.values(), key=lambda o: o.number), stopped, say)
+
+
+def _interrupted(
+    setup: SweepSetup, outcomes: dict[str, TrialOutcome], signum: int, say: ProgressFn
+) -> SweepInterrupted:
+    """Tune has stopped its trials: their runs, still RUNNING, are KILLED with the reason;
+    the sweep says "interrupted"; ``--resume`` restores the Tune run."""
+    end_orphan_runs(setup, reason=killed_reason(signum))
+    interrupt_sweep(setup, sorted(outcomes.values(), key=lambda o: o.number), say)
+    return SweepInterrupted(signum, sweep=setup.name, workspace=setup.workspace.root)
 
 
 def _outcome_from_child(setup: SweepSetup, c: dict[str, Any]) -> TrialOutcome:

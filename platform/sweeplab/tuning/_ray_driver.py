@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +149,11 @@ class Driver:
         self.lock = threading.Lock()
         self.ran, self.train_s = 0, 0.0  # trials this run saw end; their time inside run_trial
         self.restored_search: Any = None  # a searcher Tune restored, until the first step
+        self.on_step: Callable[[], None] | None = None  # called in the main thread, each step
 
     def step_begins(self, trials: list[Any]) -> None:
+        if self.on_step is not None:  # Tune's SIGINT handler is installed by now
+            self.on_step()
         # Tune has restored its trials and the searcher (resume) before its first step, and
         # asks the searcher for trials only after this: the one moment to square the two.
         search, self.restored_search = self.restored_search, None

@@ -26,6 +26,7 @@ from sweeplab.tracking import (
     objective_params,
     quiet_http_retries,
 )
+from sweeplab.tuning._interrupt import announce_sweep
 from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage, no_progress
 from sweeplab.tuning._optuna import make_pruner
 from sweeplab.tuning._ray_cluster import check_ray_settings
@@ -62,6 +63,11 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
             raise UserError(
                 f"sweep {name!r} was started from {info['project']}, not {settings.project_path}; "
                 "resume it with the same project file"
+            )
+        if info.get("backend", "optuna") != settings.backend:  # before the run is reopened
+            raise UserError(
+                f"sweep {name!r} ran with --backend {info.get('backend', 'optuna')}; resume it "
+                f"with --backend {info.get('backend', 'optuna')}"
             )
     else:
         name = check_safe_name(settings.name) if settings.name else _default_name(project.name)
@@ -141,6 +147,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
 
     sweep_dir = ws.sweep_dir(name)
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    announce_sweep(name, ws.root)  # from now on a stopped sweep can be resumed by its name
     say(StatusMessage("loading data"))
     try:
         ctx, dataset, manifest = prepare_context(
@@ -213,6 +220,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     if settings.resume:
         sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name, outbox)
         sweep_run.reopen()
+        sweep_run.log_summary({}, {TAG["status"]: "running"})  # no longer "interrupted"
     else:
         if restarted:
             _kill_stale_parents(client, exp_id, name)
