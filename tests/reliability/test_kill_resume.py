@@ -50,7 +50,7 @@ def _phase(ws, name: str) -> str:
 
 
 def _config(run) -> tuple:
-    return run.data.params["learning_rate"], run.data.params["hidden_units"]
+    return run.data.params["train.learning_rate"], run.data.params["model.hidden_units"]
 
 
 def _snapshot(ws, name: str) -> dict[int, float]:

@@ -148,7 +148,9 @@ def _trials(ws: Path, name: str) -> list:
     )
 
 
-def _configs(ws: Path, name: str, names=("learning_rate", "hidden_units", "optimizer")) -> list:
+def _configs(
+    ws: Path, name: str, names=("train.learning_rate", "model.hidden_units", "train.optimizer")
+) -> list:
     """The sampled parameters of the sweep's finished trials, as MLflow stores them."""
     return [
         tuple(r.data.params.get(p) for p in names)

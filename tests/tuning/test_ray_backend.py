@@ -387,7 +387,12 @@ def test_resume_after_a_stop_keeps_finished_trials_and_runs_each_configuration_o
 
 def _configurations(runs) -> list[tuple]:
     """The sampled parameters of each run (a dataframe of ``mlflow.search_runs``)."""
-    names = ["params.learning_rate", "params.optimizer", "params.beta", "params.hidden_units"]
+    names = [
+        "params.train.learning_rate",
+        "params.train.optimizer",
+        "params.train.beta",
+        "params.model.hidden_units",
+    ]
     return [tuple(str(v) for v in row) for row in runs.reindex(columns=names).itertuples(False)]
 
 
