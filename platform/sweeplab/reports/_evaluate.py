@@ -239,25 +239,30 @@ def _build(ctx: SweepContext, params: dict[str, Any]):
     return TASKS.get(ctx.task).build_model(ctx, trial_setup(ctx, params))
 
 
+def load_saved_weights(client: Any, run_id: str, model: Any) -> bool:
+    """Put the run's saved weights into ``model`` (in eval mode); False when it has none, or
+    they cannot be read or no longer fit (the project's model changed since): re-train."""
+    try:
+        state = run_weights(client, run_id)
+        if state is None:
+            return False
+        model.load_state_dict(state)
+    except Exception:  # noqa: BLE001 - unreadable or no longer fitting weights: re-train
+        return False
+    model.eval()
+    return True
+
+
 def _cached_model(client: Any, ref: TrialRef, ctx: Any):
     """The run's saved weights as a model, or None when there are none (or they no longer fit)."""
-    try:
-        state = run_weights(client, ref.run_id)
-    except Exception:  # noqa: BLE001 - an unreadable artifact store or file means: re-train
-        return None
-    if state is None:
-        return None
     model = _build(ctx, ref.params)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError:  # the project's model changed since: the weights no longer fit
-        return None
-    return model
+    return model if load_saved_weights(client, ref.run_id, model) else None
 
 
-def _retrain(ctx: Any, ref: TrialRef):
+def retrain(ctx: Any, ref: TrialRef, params: dict[str, Any] | None = None):
+    """The trial trained again from its logged parameters (seeded), or one clear error."""
     try:
-        result = run_trial(ctx, ref.params, None, keep_model=True)
+        result = run_trial(ctx, ref.params if params is None else params, None, keep_model=True)
     except UserError as exc:
         raise UserError(
             f"cannot re-train trial {ref.number} of sweep {ref.sweep!r} from its logged "
@@ -326,7 +331,7 @@ def evaluate_trial(
     model = _cached_model(client, ref, ctx)
     source = "cached"
     if model is None:
-        model = _retrain(ctx, ref)
+        model = retrain(ctx, ref)
         source = "retrained"
         if cache:
             problem = _cache_model(client, ref, model)

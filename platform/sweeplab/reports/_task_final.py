@@ -33,10 +33,17 @@ from typing import Any
 
 from sweeplab.errors import UserError
 from sweeplab.models import CHECKPOINT_ARTIFACT
-from sweeplab.reports._evaluate import TrialRef, _cache_model, _client, parse_param
+from sweeplab.reports._evaluate import (
+    TrialRef,
+    _cache_model,
+    _client,
+    load_saved_weights,
+    parse_param,
+    retrain,
+)
 from sweeplab.reports._test_set import check_first_evaluation, record_final_evaluation
-from sweeplab.tasks import TASKS, TrialSetup, prepare_context, run_trial, trial_setup
-from sweeplab.tracking import FIXED_TASK_PREFIX, flatten_params, run_weights
+from sweeplab.tasks import TASKS, TrialSetup, prepare_context, trial_setup
+from sweeplab.tracking import FIXED_TASK_PREFIX, flatten_params
 
 __all__ = ["FinalEvaluation", "final_task_evaluation"]
 
@@ -81,37 +88,19 @@ def _fixed_changed(ref: TrialRef, fixed: dict[str, Any]) -> list[str]:
     ]
 
 
-def _load_cached(client: Any, run_id: str, model: Any) -> bool:
-    try:
-        state = run_weights(client, run_id)
-        if state is None:
-            return False
-        model.load_state_dict(state)
-    except Exception:  # noqa: BLE001 - unreadable or no longer fitting weights: re-train
-        return False
-    model.eval()
-    return True
-
-
 def _model(
     ref: TrialRef, ctx: Any, setup: TrialSetup, params: dict[str, Any], client: Any, say: Any
 ):
     """(model, source, notes): cached weights, else a seeded re-training (announced)."""
     skeleton = TASKS.get(ctx.task).build_model(ctx, setup)
-    if _load_cached(client, ref.run_id, skeleton):
+    if load_saved_weights(client, ref.run_id, skeleton):
         return skeleton, "cached", []
     if say is not None:
         say(
             f"trial {ref.number} has no saved weights ({CHECKPOINT_ARTIFACT}): re-training it from "
             "its logged parameters (seeded), once; the weights are then kept on the run"
         )
-    try:
-        model = run_trial(ctx, params, None, keep_model=True).model
-    except UserError as exc:
-        raise UserError(
-            f"cannot re-train trial {ref.number} of sweep {ref.sweep!r} from its logged "
-            f"parameters: {exc.message}"
-        ) from None
+    model = retrain(ctx, ref, params)
     notes = []
     problem = _cache_model(client, ref, model)
     if problem:
