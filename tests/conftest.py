@@ -75,3 +75,31 @@ def sweep_into(root: Path, *, project: str, space: str, name: str) -> Path:
     ws = root / "ws"
     assert main(["sweep", str(root / "project.yaml"), "--name", name, "--workspace", str(ws)]) == 0
     return ws
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the whole session (tests/postgres_cluster.py).
+
+    Where PostgreSQL or its Python driver is missing the tests that need it are skipped with
+    the command that installs them — except under CI (``CI`` set), where ``.ci/run``
+    installs both and a missing one is a failure."""
+    from tests.postgres_cluster import PostgresCluster, find_pg_bin
+
+    missing = []
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        missing.append("PostgreSQL (sudo apt-get install -y postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing.append("its Python driver (.venv/bin/pip install -e '.[postgres]')")
+    if missing:
+        message = "needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = PostgresCluster(bin_dir)
+    cluster.start()
+    yield cluster
+    cluster.stop()

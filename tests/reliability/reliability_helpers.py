@@ -125,10 +125,12 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    """``mlflow server`` on 127.0.0.1 with a SQLite store in a temp folder; stop / start it."""
+    """``mlflow server`` on 127.0.0.1 with a SQLite store in a temp folder (or the database
+    ``backend_store_uri``, e.g. PostgreSQL); stop / start it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, backend_store_uri: str | None = None) -> None:
         self.root = root
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{root / 'server.db'}"
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -141,7 +143,7 @@ class MlflowServer:
                 MLFLOW,
                 "server",
                 "--backend-store-uri",
-                f"sqlite:///{self.root / 'server.db'}",
+                self.backend_store_uri,
                 "--artifacts-destination",
                 str(self.root / "artifacts"),
                 "--host",

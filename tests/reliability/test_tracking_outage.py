@@ -68,6 +68,7 @@ def _check_every_point_once(uri: str, sweep: str, study) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mlflow_server", ["sqlite", "postgresql"], indirect=True)
 def test_server_outage_mid_sweep_loses_and_duplicates_no_metric_point(tmp_path, mlflow_server):
     workspace = tmp_path / "ws"
     workspace.mkdir()
@@ -142,7 +143,7 @@ def test_server_that_never_returns_leaves_an_outbox_that_sync_delivers_once(
     assert main(["sync", "gone", "--workspace", str(workspace)]) == 1
     assert list(outbox.glob("*.jsonl"))
 
-    store = f"sqlite:///{mlflow_server.root / 'server.db'}"
+    store = mlflow_server.backend_store_uri
     args = ["sync", "gone", "--workspace", str(workspace), "--tracking-uri", store]
     assert main(args) == 0
     assert not list(outbox.glob("*.jsonl"))
