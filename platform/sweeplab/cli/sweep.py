@@ -101,7 +101,11 @@ def sweep(
         "else one per core).",
     ),
     gpus_per_trial: float = typer.Option(
-        0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial, fractions allowed (ray backend)."
+        0.0,
+        "--gpus-per-trial",
+        min=0.0,
+        help="GPUs per trial, fractions allowed (ray backend; with --jobs: whole GPUs per "
+        "worker through CUDA_VISIBLE_DEVICES, or fractions sharing a GPU).",
     ),
     max_concurrent: int | None = typer.Option(
         None, "--max-concurrent", min=1, help="Most trials at once (ray backend)."
@@ -131,6 +135,30 @@ def sweep(
         help="Trained models kept in MLflow: best (the best feasible trial) | all (every "
         "finished trial) | none (default: the project's tracking.log_models, else best).",
     ),
+    study_storage: str | None = typer.Option(
+        None,
+        "--study-storage",
+        help="Keep the Optuna study on a shared database, postgresql://USER@HOST:PORT/DB "
+        "(default: the project's search.study_storage, else a file in the workspace): "
+        "--resume and --join on other machines take the sweep up from there.",
+        show_default=False,
+    ),
+    jobs: int = typer.Option(
+        1,
+        "--jobs",
+        "-j",
+        min=1,
+        max=256,
+        help="Trials at once on this machine (Optuna backend): this process and JOBS - 1 "
+        "workers share the sweep, the CPU threads and the GPUs (--gpus-per-trial).",
+    ),
+    join: bool = typer.Option(
+        False,
+        "--join",
+        help="Join the running sweep --name as a worker (Optuna backend; from another machine "
+        "with the sweep's --study-storage and --tracking-uri): run its trials until it has "
+        "them all.",
+    ),
     system_metrics: bool | None = typer.Option(
         None,
         "--system-metrics/--no-system-metrics",
@@ -149,7 +177,7 @@ def sweep(
     if backend is Backend.optuna:
         ray_only = {
             "--ray-address": ray_address is not None,
-            "--gpus-per-trial": gpus_per_trial != 0.0,
+            "--gpus-per-trial": gpus_per_trial != 0.0 and jobs == 1,
             "--max-concurrent": max_concurrent is not None,
             "--scheduler": scheduler is not SchedulerChoice.none,
         }
@@ -182,6 +210,9 @@ def sweep(
         reduction_factor=reduction_factor,
         log_models=log_models.value if log_models else None,
         system_metrics=system_metrics,
+        study_storage=study_storage,
+        jobs=jobs,
+        join=join,
     )
     display = _ProgressDisplay()
 
@@ -245,6 +276,12 @@ def resume_command(settings, name: str | None, workspace: Path | None) -> str:
             args += ["--scheduler", settings.scheduler]
     if settings.max_failures:
         args += ["--max-failures", str(settings.max_failures)]
+    if settings.jobs > 1:
+        args += ["--jobs", str(settings.jobs)]
+    if settings.study_storage:  # without its password (see --study-storage)
+        from sweeplab.tuning import redact
+
+        args += ["--study-storage", redact(settings.study_storage)]
     return shlex.join(args)
 
 

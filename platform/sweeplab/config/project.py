@@ -138,6 +138,16 @@ class SearchConfig(Schema):
     max_failures: int | None = Field(
         default=None, ge=1, description="Stop after this many failed trials."
     )
+    study_storage: str | None = Field(
+        default=None,
+        max_length=2000,
+        description=(
+            "The Optuna study on a shared database (Optuna backend), e.g. "
+            "postgresql://USER@HOST:5432/DB: `--resume` and `--join` workers on other machines "
+            "take the sweep up from there. Keep the password out of the file (~/.pgpass or "
+            "PGPASSWORD). Default: a journal file in the sweep's folder."
+        ),
+    )
 
 
 class TrackingConfig(Schema):

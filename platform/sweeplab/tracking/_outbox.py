@@ -426,7 +426,10 @@ def sync_directory(
 
     Idempotent: a second call finds nothing, or re-checks what the server already holds."""
     by_uri: dict[str, list[Path]] = {}
-    for path in sorted(Path(directory).glob("*.jsonl")):
+    # the driver's queues, then its workers' (worker-<host>-<pid>/, see tuning/_sweep.py)
+    for path in sorted(Path(directory).glob("*.jsonl")) + sorted(
+        Path(directory).glob("worker-*/*.jsonl")
+    ):
         try:
             uri = tracking_uri or json.loads(path.read_text().splitlines()[0]).get("tracking_uri")
         except (OSError, ValueError, IndexError):
@@ -436,8 +439,8 @@ def sync_directory(
     sent = left = 0
     for uri, paths in by_uri.items():
         box = Outbox(client_for_uri(uri), None, tracking_uri=uri)
-        box.directory = Path(directory)
         for path in paths:
+            box.directory = path.parent
             q = _load_queue(path)
             if q is None:
                 continue

@@ -1,6 +1,9 @@
 """Tuning backends (Optuna in-process, Ray Tune): they ask for parameters, call the task's
 ``run_trial`` (``sweeplab.tasks``) and record the outcome."""
 
+import contextlib
+
+from sweeplab.errors import UserError
 from sweeplab.tuning._interrupt import SweepInterrupted, stop_on_signals
 from sweeplab.tuning._lifecycle import (
     EpochDone,
@@ -16,6 +19,7 @@ from sweeplab.tuning._lifecycle import (
     TrialStatus,
 )
 from sweeplab.tuning._settings import SweepSettings
+from sweeplab.tuning._study import redact
 from sweeplab.tuning._sweep import setup_sweep
 from sweeplab.tuning._tracking import prepare_tracking
 
@@ -33,6 +37,7 @@ __all__ = [
     "TrialOutcome",
     "TrialStarted",
     "TrialStatus",
+    "redact",
     "run_sweep",
     "setup_sweep",
     "stop_on_signals",
@@ -41,13 +46,19 @@ __all__ = [
 
 def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepOutcome:
     """Set the sweep up once, then hand it to the backend."""
-    setup = setup_sweep(settings, progress=progress)
-    prepare_tracking(setup)  # models, dataset inputs, system metrics: for either backend
-    # Each backend is imported when it runs: Ray's import alone takes seconds.
-    if settings.backend == "ray":
-        from sweeplab.tuning._ray import run_ray
+    if settings.backend == "ray" and (settings.jobs > 1 or settings.join):
+        raise UserError(
+            "--jobs and --join are for --backend optuna; Ray Tune runs trials at once "
+            "by itself (--max-concurrent, --cpus-per-trial, --gpus-per-trial)"
+        )
+    with contextlib.ExitStack() as held:  # the sweep's locks, for as long as it runs
+        setup = setup_sweep(settings, progress=progress, held=held)
+        prepare_tracking(setup)  # models, dataset inputs, system metrics: for either backend
+        # Each backend is imported when it runs: Ray's import alone takes seconds.
+        if settings.backend == "ray":
+            from sweeplab.tuning._ray import run_ray
 
-        return run_ray(setup, progress=progress)
-    from sweeplab.tuning._optuna import run_optuna
+            return run_ray(setup, progress=progress)
+        from sweeplab.tuning._optuna import run_optuna
 
-    return run_optuna(setup, progress=progress)
+        return run_optuna(setup, progress=progress)

@@ -50,6 +50,7 @@ __all__ = [
     "constraint_violations",
     "best_trial",
     "finish_sweep",
+    "close_outbox",
     "interrupt_sweep",
     "end_orphan_runs",
     "end_interrupted_run",
@@ -272,7 +273,7 @@ def finish_sweep(
             tags.update(_best_model(setup, best, say))
     setup.sweep_run.log_summary(summary, tags)
     setup.sweep_run.finish({"interrupted": "killed", "stopped": "failed"}.get(status, status))
-    _close_outbox(setup, say)
+    close_outbox(setup, say)
     info = setup.workspace.read_sweep(setup.name)
     setup.workspace.write_sweep(setup.name, {**info, "status": tags[TAG["status"]]})
     return SweepOutcome(
@@ -315,7 +316,7 @@ def interrupt_sweep(
     finish_sweep(setup, outcomes, None, say, interrupted=True)
 
 
-def _close_outbox(setup: SweepSetup, say: ProgressFn | None) -> None:
+def close_outbox(setup: SweepSetup, say: ProgressFn | None) -> None:
     wait_s = float(os.environ.get("SWEEPLAB_OUTBOX_WAIT_S", "30"))
     saved = setup.sweep_run.close(wait_s)
     if not saved:

@@ -5,6 +5,8 @@ a killed sweep loses nothing finished); trials are asked for, run by ``run_trial
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 import warnings
 from typing import Any
@@ -29,6 +31,7 @@ from sweeplab.tuning._lifecycle import (
     TrialStarted,
     TrialStatus,
     best_trial,
+    close_outbox,
     end_interrupted_run,
     end_orphan_runs,
     finish_sweep,
@@ -41,13 +44,16 @@ from sweeplab.tuning._sequence import (
     IndexedSampler,
     ask_slot,
     config_key,
+    index_of,
     interrupted_trials,
     mark_interrupted,
     plan,
     uncounted_trials,
 )
 from sweeplab.tuning._settings import SweepSetup, objective_value, trial_epochs
+from sweeplab.tuning._study import JOURNAL, claim_lock, mark_driver, open_storage, share_sweep_info
 from sweeplab.tuning._tracking import track_trial
+from sweeplab.tuning._workers import Workers
 
 __all__ = [
     "run_optuna",
@@ -127,12 +133,9 @@ def make_pruner(
 
 def open_study(setup: SweepSetup):
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    path = setup.sweep_dir / "optuna.journal"
-    storage = JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+    storage = open_storage(setup.sweep_dir, setup.study_storage)
     study = optuna.create_study(
         storage=storage,
         study_name=setup.name,
@@ -192,12 +195,28 @@ class _Reporter:
                 raise TrialPruned(epoch)
 
 
-def _recover_interrupted(study, setup: SweepSetup, *, reason: str = KILLED_REASON) -> int:
+def _recover_interrupted(
+    study, setup: SweepSetup, *, reason: str = KILLED_REASON, only: set[int] | None = None
+) -> int:
     """Trials a stopped sweep process left RUNNING (or enqueued and never asked for): FAIL in
-    Optuna, marked interrupted, KILLED in MLflow with ``reason``; their indices run again."""
+    Optuna, marked interrupted, KILLED in MLflow with ``reason``; their indices run again.
+    ``only``: just these trials (a worker stops its own; the others' are theirs)."""
     from optuna.trial import TrialState
 
     n = 0
+    if only is not None:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.number in only:
+                mark_interrupted(study, t.number)
+                study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+                end_interrupted_run(
+                    setup,
+                    t.user_attrs.get("mlflow_run_id"),
+                    t.user_attrs.get("mlflow_run_key"),
+                    reason=reason,
+                )
+                n += 1
+        return n
     for _ in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         # Enqueued, never asked for (a slot's ask() pops the oldest waiting trial, so none may
         # be left): failed unrun, its index runs again with what it was enqueued with.
@@ -253,26 +272,48 @@ def _outcome_from_frozen(t) -> TrialOutcome:
 
 
 def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> SweepOutcome:
-    """Run the trials the sweep still lacks, one at a time, in this process. A signal
-    (Ctrl-C, SIGTERM) ends the sweep "interrupted" and raises :class:`SweepInterrupted`."""
+    """Run the trials the sweep still lacks in this process — and in ``--jobs`` workers —
+    one at a time per process. A signal (Ctrl-C, SIGTERM) ends the sweep "interrupted" and
+    raises :class:`SweepInterrupted`."""
     say = progress or no_progress
     outcomes: list[TrialOutcome] = []
     study = None
+    workers = Workers(setup)
+    own: set[int] = set()  # the trials this process asked for
     try:
         study = _open_for_run(setup, say)
-        stopped_reason = _run_trials(study, setup, outcomes, say)
+        workers.start()
+        stopped_reason = _run_trials(study, setup, outcomes, say, own)
+        if setup.worker:
+            return _worker_done(setup, outcomes, stopped_reason, say)
+        problems = workers.wait()
+        _collect_others(study, setup, outcomes, say)
     except KeyboardInterrupt as exc:
+        if setup.worker:
+            raise _worker_interrupted(study, setup, own, signal_of(exc)) from None
+        workers.stop(signal_of(exc))
         raise _interrupted(study, setup, outcomes, signal_of(exc), say) from None
+    if problems and not stopped_reason:
+        say(StatusMessage("; ".join(problems)))
     return finish_sweep(setup, outcomes, stopped_reason, say)
 
 
 def _open_for_run(setup: SweepSetup, say: ProgressFn):
-    """The sweep's study, after what a stopped process left behind is repaired."""
+    """The sweep's study, after what a stopped process left behind is repaired (by the
+    driver; a worker joins the study as it is)."""
+    if setup.worker:
+        return open_study(setup)
+    if setup.resumed and setup.study_storage is None:
+        repair_journal(setup.sweep_dir / JOURNAL)
     if setup.resumed:
-        repair_journal(setup.sweep_dir / "optuna.journal")
         # writes a killed process left unsent (runs it created), before the study is repaired
         setup.sweep_run.outbox.drain(_OUTBOX_DRAIN_S)
     study = open_study(setup)
+    if setup.study_storage is not None:
+        mark_driver(study, command=f"sweeplab sweep {setup.settings.project_path}")
+        if not setup.resumed:  # what another machine needs to take the sweep up
+            info = setup.workspace.read_sweep(setup.name)
+            share_sweep_info(study, {**info, "space_yaml": setup.space.to_yaml()})
     if setup.resumed:
         n = _recover_interrupted(study, setup)
         if n:
@@ -282,39 +323,44 @@ def _open_for_run(setup: SweepSetup, say: ProgressFn):
     return study
 
 
+_ENDED = ("COMPLETE", "PRUNED", "FAIL")
+
+
+def _ended(study) -> list:
+    from optuna.trial import TrialState
+
+    return study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    )
+
+
 def _run_trials(
-    study, setup: SweepSetup, outcomes: list[TrialOutcome], say: ProgressFn
+    study, setup: SweepSetup, outcomes: list[TrialOutcome], say: ProgressFn, own: set[int]
 ) -> str | None:
     """Run slots of the sweep's sequence (tuning/_sequence.py) until it has its trials; the
     outcomes go to ``outcomes`` as they come. Returns why the sweep stopped early, if it did."""
-    from optuna.trial import TrialState
-
-    ended = study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    )
+    ended = _ended(study)
     uncounted = uncounted_trials(study, ended)
     outcomes.extend(_outcome_from_frozen(t) for t in ended if t.number not in uncounted)
-    slots = plan(ended, uncounted, grid=setup.space.grid() if setup.sampler == "grid" else None)
-    # TPE never runs a configuration twice: a proposal that already ran is replaced
-    ran = {config_key(o.params) for o in outcomes} if setup.sampler == "tpe" else None
+    grid = setup.space.grid() if setup.sampler == "grid" else None
     failures_here = 0
     say(
         SweepStarted(
             setup.trials, len(outcomes), best_trial(outcomes, setup.objective), setup.objective
         )
     )
-    while len(outcomes) < setup.trials:
-        asked = ask_slot(study, next(slots), setup.space, ran)
-        if asked is None:
-            return (
-                f"TPE has no configuration left that has not run ({len(ran)} ran); the "
-                "search space has no more: ask for fewer trials or widen the space"
-            )
-        trial, params = asked
+    while True:
+        claimed = _claim(study, setup, grid)
+        if claimed is None:
+            return None
+        if isinstance(claimed, str):
+            return claimed
+        trial, params = claimed
+        own.add(trial.number)
         outcome = _one_trial(study, trial, params, setup, say)
         outcomes.append(outcome)
-        if ran is not None:
-            ran.add(config_key(params))
+        if setup.settings.jobs > 1 or setup.worker or setup.study_storage:
+            _collect_others(study, setup, outcomes, say)
         say(TrialDone(outcome, len(outcomes), setup.trials, best_trial(outcomes, setup.objective)))
         if outcome.status == TrialStatus.FAILED:
             failures_here += 1
@@ -323,7 +369,78 @@ def _run_trials(
                     f"stopped after {failures_here} failed trials (--max-failures {setup.max_failures}); "
                     f"last failure: {outcome.reason}"
                 )
-    return None
+
+
+def _claim(study, setup: SweepSetup, grid) -> tuple | str | None:
+    """The next slot of the sweep's sequence and its trial, picked under the sweep's claim
+    lock so that processes running the same sweep never pick the same one; None when every
+    trial the sweep asks for has ended or is running; a reason when TPE has nothing new."""
+    from optuna.trial import TrialState
+
+    with claim_lock(setup.sweep_dir, setup.name, setup.study_storage):
+        trials = study.get_trials(deepcopy=False)
+        ended = [t for t in trials if t.state.name in _ENDED]
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        uncounted = uncounted_trials(study, ended)
+        counted = [t for t in ended if t.number not in uncounted]
+        if len(counted) + len(running) >= setup.trials:
+            return None
+        busy = {index_of(t) for t in running}
+        slot = next(s for s in plan(ended, uncounted, grid=grid) if s.index not in busy)
+        # TPE never runs a configuration twice: a proposal that already ran (or runs) is replaced
+        ran = None
+        if setup.sampler == "tpe":
+            ran = {config_key(t.user_attrs.get("params", {})) for t in counted + running}
+        asked = ask_slot(study, slot, setup.space, ran)
+        if asked is None:
+            return (
+                f"TPE has no configuration left that has not run ({len(ran or ())} ran); the "
+                "search space has no more: ask for fewer trials or widen the space"
+            )
+        trial, params = asked
+        trial.set_user_attr("params", params)  # seen by the next claim, in any process
+        return trial, params
+
+
+def _collect_others(
+    study, setup: SweepSetup, outcomes: list[TrialOutcome], say: ProgressFn
+) -> None:
+    """Trials other processes of the sweep ended (``--jobs`` workers, other machines)."""
+    ended = _ended(study)
+    uncounted = uncounted_trials(study, ended)
+    seen = {o.number for o in outcomes}
+    for t in ended:
+        if t.number not in seen and t.number not in uncounted:
+            outcomes.append(_outcome_from_frozen(t))
+
+
+def _worker_done(
+    setup: SweepSetup, outcomes: list[TrialOutcome], stopped_reason: str | None, say: ProgressFn
+) -> SweepOutcome:
+    """A worker has no trial left to run: it sends its records; the driver ends the sweep."""
+    close_outbox(setup, say)
+    return SweepOutcome(
+        name=setup.name,
+        workspace=setup.workspace.root,
+        tracking_uri=setup.tracking_uri,
+        experiment_id=setup.sweep_run.experiment_id,
+        parent_run_id=setup.sweep_run.run_id,
+        objective=setup.objective,
+        trials=outcomes,
+        best=best_trial(outcomes, setup.objective),
+        elapsed_s=time.monotonic() - setup.started,
+        stopped_reason=stopped_reason,
+    )
+
+
+def _worker_interrupted(study, setup: SweepSetup, own: set[int], signum: int) -> SweepInterrupted:
+    """A worker stopped by a signal records its own trial killed; the sweep goes on (its
+    driver, or a --resume, runs that configuration again)."""
+    reason = killed_reason(signum)
+    if study is not None:
+        _recover_interrupted(study, setup, reason=reason, only=own)
+    close_outbox(setup, no_progress)
+    return SweepInterrupted(signum, sweep=setup.name, workspace=setup.workspace.root)
 
 
 def _interrupted(
@@ -357,7 +474,12 @@ def _one_trial(
         params=params,
         # One trial at a time in this process: torch keeps its default threads (OMP_NUM_THREADS,
         # else one per core), i.e. the whole machine; recorded so runs can be compared.
-        tags={"sweeplab.optuna_trial": trial.number, "sweeplab.threads": _torch_threads()},
+        tags={
+            "sweeplab.optuna_trial": trial.number,
+            "sweeplab.threads": _torch_threads(),
+            # which process ran it (--jobs workers, other machines): host:pid
+            "sweeplab.worker": f"{socket.gethostname()}:{os.getpid()}",
+        },
         key=run_key,
         settings=run_params(setup.context, params),
     )

@@ -54,6 +54,12 @@ class SweepSettings:
     system_metrics: bool | None = None
     # Extra tags on the sweep's parent run (e.g. sweeplab.refined_from by `sweeplab refine`).
     parent_tags: dict[str, str] = field(default_factory=dict)
+    # The Optuna study on a shared database (None: a journal file in the sweep's folder).
+    study_storage: str | None = None
+    # Optuna backend: worker processes on this machine (the driver is one of them), and
+    # `join`: this process is a worker of a sweep another process drives.
+    jobs: int = 1
+    join: bool = False
 
 
 @dataclass
@@ -78,6 +84,8 @@ class SweepSetup:
     objective: Objective
     constraints: list[Constraint]
     resumed: bool
+    study_storage: str | None = None  # the shared database of the study (None: its journal)
+    worker: bool = False  # joined a sweep another process drives: no parent-run writes
     started: float = field(default_factory=time.monotonic)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import os
+import socket
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,12 @@ from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage, no_progress
 from sweeplab.tuning._optuna import make_pruner
 from sweeplab.tuning._ray_cluster import check_ray_settings
 from sweeplab.tuning._settings import SweepSettings, SweepSetup, trial_epochs
+from sweeplab.tuning._study import (
+    adopt_shared_sweep,
+    check_study_storage,
+    hold_driver_lock,
+    redact,
+)
 from sweeplab.workspace import Workspace, check_safe_name
 
 __all__ = ["setup_sweep"]
@@ -40,7 +48,13 @@ def _default_name(project_name: str) -> str:
     return f"{project_name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) -> SweepSetup:
+def setup_sweep(
+    settings: SweepSettings,
+    *,
+    progress: ProgressFn | None = None,
+    held: contextlib.ExitStack | None = None,
+) -> SweepSetup:
+    """``held``: where the sweep's locks are kept for as long as it runs (the caller's)."""
 
     say = progress or no_progress
     pf = load_project(settings.project_path)
@@ -48,6 +62,22 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
     objective = Objective(project.metrics.optimize.name, project.metrics.optimize.goal)
     ws = Workspace.at(settings.workspace).ensure()
 
+    study_storage = _study_storage(settings, project)
+    if settings.join:
+        settings = _joining(settings, ws, study_storage)
+    elif (
+        settings.resume
+        and settings.name
+        and study_storage
+        and not (ws.sweep_dir(settings.name) / "sweep.json").exists()
+    ):
+        # a sweep started on another machine, on a shared study: take it up from there
+        adopt_shared_sweep(
+            ws.sweep_dir(settings.name),
+            settings.name,
+            study_storage,
+            project_path=settings.project_path,
+        )
     restarted = False
     if settings.resume and settings.name and _never_recorded(ws, settings.name):
         # Killed before its sweep.json was written (loading data, creating the parent run):
@@ -64,6 +94,9 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 f"sweep {name!r} was started from {info['project']}, not {settings.project_path}; "
                 "resume it with the same project file"
             )
+        if info.get("adopted"):
+            info["project"] = str(settings.project_path.resolve())
+        study_storage = _stored_uri(info, "study_storage", study_storage, "--study-storage")
         if info.get("backend", "optuna") != settings.backend:  # before the run is reopened
             raise UserError(
                 f"sweep {name!r} ran with --backend {info.get('backend', 'optuna')}; resume it "
@@ -76,15 +109,17 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 f"a sweep named {name!r} already exists in {ws.root}; use --resume to continue it or another --name"
             )
         info = {}
+    if study_storage and not settings.join and held is not None:
+        # one driver per sweep across machines: a lock in the shared database, taken before
+        # the parent run is touched
+        held.enter_context(hold_driver_lock(name, study_storage))
+    tracking_uri = _stored_uri(
+        info, "tracking_uri", settings.tracking_uri, "--tracking-uri"
+    ) or default_tracking_uri(ws.root)
     if (
         settings.backend == "ray"
     ):  # before any data is loaded: e.g. a file store on a remote cluster
-        check_ray_settings(
-            settings,
-            tracking_uri=settings.tracking_uri
-            or info.get("tracking_uri")
-            or default_tracking_uri(ws.root),
-        )
+        check_ray_settings(settings, tracking_uri=tracking_uri)
 
     # Search space: the flag, else the project's, else none (a single configuration).
     if settings.resume:
@@ -153,9 +188,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         ctx, dataset, manifest = prepare_context(
             pf,
             manifest_path=sweep_dir / "splits.json",
-            tracking_uri=settings.tracking_uri
-            or info.get("tracking_uri")
-            or default_tracking_uri(ws.root),
+            tracking_uri=tracking_uri,
         )
     except UserError as exc:
         if exc.file or not (exc.key or "").startswith("data"):
@@ -174,9 +207,6 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         task=ctx.task,
     )
 
-    tracking_uri = (
-        settings.tracking_uri or info.get("tracking_uri") or default_tracking_uri(ws.root)
-    )
     say(StatusMessage("opening the tracking store"))
     quiet_http_retries()  # the outbox retries; MLflow's own retries would stall for minutes
     # Two sweeps starting at once on a fresh workspace would both create the SQLite store's
@@ -200,7 +230,7 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         raise
     except Exception as exc:  # noqa: BLE001 - an unreachable server is the user's to fix
         raise UserError(
-            f"cannot reach the MLflow tracking store at {tracking_uri}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            f"cannot reach the MLflow tracking store at {redact(tracking_uri)}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
         ) from None
 
     constraints = _constraints(pf)
@@ -213,11 +243,16 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
 
     outbox = Outbox(
         client,
-        ws.outbox_dir(name),
+        # a worker's own folder: the driver's outbox is the driver's (`sweeplab sync` sends both)
+        ws.outbox_dir(name) / f"worker-{socket.gethostname()}-{os.getpid()}"
+        if settings.join
+        else ws.outbox_dir(name),
         tracking_uri=tracking_uri,
         background=settings.backend == "optuna" and not is_local_uri(tracking_uri),
     )
-    if settings.resume:
+    if settings.join:  # the driver owns the parent run; a worker only adds trial runs to it
+        sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name, outbox)
+    elif settings.resume:
         sweep_run = SweepRun(client, exp_id, info["parent_run_id"], name, outbox)
         sweep_run.reopen()
         sweep_run.log_summary({}, {TAG["status"]: "running"})  # no longer "interrupted"
@@ -279,7 +314,8 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 "reduction_factor": settings.reduction_factor,
                 "seed": seed,
                 "trials": trials,
-                "tracking_uri": tracking_uri,
+                "tracking_uri": redact(tracking_uri),  # never a password on disk
+                "study_storage": redact(study_storage),
                 "experiment_id": exp_id,
                 "parent_run_id": sweep_run.run_id,
                 # what `sweeplab runs` shows beside the errors, without loading the task
@@ -291,7 +327,8 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
                 },
             },
         )
-    ws.write_sweep(name, {**ws.read_sweep(name), "status": "running"})
+    if not settings.join:
+        ws.write_sweep(name, {**ws.read_sweep(name), "status": "running"})
     return SweepSetup(
         settings=settings,
         project_file=pf,
@@ -311,7 +348,60 @@ def setup_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) 
         objective=objective,
         constraints=constraints,
         resumed=settings.resume,
+        study_storage=study_storage,
+        worker=settings.join,
     )
+
+
+def _study_storage(settings: SweepSettings, project: Any) -> str | None:
+    """The shared database of the sweep's study: the flag, else the project's."""
+    uri = settings.study_storage or project.search.study_storage
+    if uri is None:
+        return None
+    if settings.backend == "ray":
+        raise UserError(
+            "--study-storage is for --backend optuna; Ray Tune keeps its own state "
+            "(share a Ray sweep with --ray-address)"
+        )
+    return check_study_storage(uri)
+
+
+def _stored_uri(info: dict[str, Any], key: str, given: str | None, flag: str) -> str | None:
+    """A store's URI for a sweep that exists: the one given, else the one it recorded — which
+    was written without its password, so then the user passes it again."""
+    stored = info.get(key)
+    if given:
+        return given
+    if stored and "***" in stored:
+        raise UserError(
+            f"sweep {info.get('name')!r} uses {stored}, whose password is not stored: pass "
+            f"{flag} again (or keep the password in ~/.pgpass / PGPASSWORD)"
+        )
+    return stored
+
+
+def _joining(settings: SweepSettings, ws: Workspace, study_storage: str | None) -> SweepSettings:
+    """A worker joins a running sweep: by its name, from this workspace's record of it, or
+    from its shared study (a machine that never saw it)."""
+    if not settings.name:
+        raise UserError("--join needs the --name of the running sweep to join")
+    if settings.backend != "optuna":
+        raise UserError("--join is for --backend optuna; Ray Tune schedules its own workers")
+    if not (ws.sweep_dir(settings.name) / "sweep.json").exists():
+        adopted = None
+        if study_storage:
+            adopted = adopt_shared_sweep(
+                ws.sweep_dir(settings.name),
+                settings.name,
+                study_storage,
+                project_path=settings.project_path,
+            )
+        if adopted is None:
+            raise UserError(
+                f"no sweep named {settings.name!r} to join in {ws.root}"
+                + ("" if study_storage else " (on another machine, give its --study-storage)")
+            )
+    return replace(settings, resume=True)
 
 
 def _task_columns(task: str) -> dict[str, Any]:

@@ -1,0 +1,156 @@
+"""Optuna studies on a shared PostgreSQL database with an MLflow server in front of another
+PostgreSQL database: workers on two "machines" (two workspaces that share nothing but the two
+servers) run one sweep — exactly its trials, each configuration once, the configurations one
+process runs; a second driver is refused across machines; a machine that never saw a sweep
+resumes it from the shared stores."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import Counter
+
+import optuna
+import pytest
+from tests.reliability.reliability_helpers import (
+    SWEEPLAB,
+    MlflowServer,
+    child_runs,
+    digits_project,
+    sweeplab_env,
+)
+from tests.store_checks import assert_store_ok
+
+TRIALS = 8
+
+
+@pytest.fixture
+def team(postgres, tmp_path):
+    """(study storage URI, MLflow server) — both on the throwaway PostgreSQL cluster."""
+    tag = tmp_path.name[-20:].lower().replace("-", "_")
+    study_uri = postgres.create_database(f"optuna_{tag}")
+    server = MlflowServer(
+        tmp_path / "server", backend_store_uri=postgres.create_database(f"mlflow_{tag}")
+    )
+    server.start()
+    yield study_uri, server
+    server.stop()
+
+
+def _configs(uri: str, sweep: str, *, killed: bool = False) -> Counter:
+    """The configurations of the sweep's FINISHED trial runs (``killed``: a trial that a
+    killed machine was running may have a KILLED run; its configuration ran again)."""
+    out = Counter()
+    for run in child_runs(uri, sweep):
+        if killed and run.info.status == "KILLED":
+            continue
+        assert run.info.status == "FINISHED", run.data.tags.get("sweeplab.failure")
+        keys = run.data.tags["sweeplab.sampled"].split(",")
+        out[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
+    return out
+
+
+def _start(project, ws, *args: str, log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*SWEEPLAB, "sweep", str(project), *args],
+        env=sweeplab_env(ws),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_for_study(uri: str, name: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            optuna.load_study(study_name=name, storage=uri)
+            return
+        except KeyError:
+            time.sleep(0.3)
+    raise AssertionError("the driver never created its study")
+
+
+@pytest.mark.slow
+def test_workers_on_two_machines_run_each_configuration_once(team, tmp_path):
+    study_uri, server = team
+    project = digits_project(tmp_path, trials=TRIALS, epochs=3)
+    a, b = tmp_path / "machine-a", tmp_path / "machine-b"
+    shared = ["--study-storage", study_uri, "--tracking-uri", server.uri]
+    driver = _start(project, a, "--name", "team", *shared, log=tmp_path / "a.log")
+    _wait_for_study(study_uri, "team")
+    # a second driver of the running sweep, from the other machine, is refused at once
+    second = subprocess.run(
+        [*SWEEPLAB, "sweep", str(project), "--name", "team", "--resume", *shared],
+        env=sweeplab_env(b),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "is running now (pid" in " ".join(second.stderr.split()), second.stderr
+    worker = _start(project, b, "--name", "team", "--join", *shared, log=tmp_path / "b.log")
+    assert driver.wait(timeout=600) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    assert worker.wait(timeout=600) == 0, (tmp_path / "b.log").read_text()[-3000:]
+
+    study = optuna.load_study(study_name="team", storage=study_uri)
+    assert len(study.trials) == TRIALS
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}
+    got = _configs(server.uri, "team")
+    assert sum(got.values()) == TRIALS and set(got.values()) == {1}
+
+    # the configurations one process runs on its own (same seed, the embedded stores)
+    alone = tmp_path / "alone"
+    done = subprocess.run(
+        [*SWEEPLAB, "sweep", str(project), "--name", "alone"],
+        env=sweeplab_env(alone),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert got == _configs(f"sqlite:///{alone / 'mlflow.db'}", "alone")
+    assert_store_ok(server.uri)
+
+
+@pytest.mark.slow
+def test_machine_that_never_saw_the_sweep_resumes_it_from_the_shared_stores(team, tmp_path):
+    study_uri, server = team
+    project = digits_project(tmp_path, trials=TRIALS, epochs=3)
+    a, b = tmp_path / "machine-a", tmp_path / "machine-b"
+    shared = ["--study-storage", study_uri, "--tracking-uri", server.uri]
+    log = tmp_path / "a.log"
+    driver = _start(project, a, "--name", "moved", *shared, log=log)
+    _wait_for_study(study_uri, "moved")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # stop machine A after a first finished trial
+        study = optuna.load_study(study_name="moved", storage=study_uri)
+        if any(t.state.name == "COMPLETE" for t in study.trials):
+            break
+        time.sleep(0.2)
+    driver.kill()  # a machine that goes away: no chance to record anything
+    driver.wait()
+
+    resumed = subprocess.run(
+        [*SWEEPLAB, "sweep", str(project), "--name", "moved", "--resume", *shared],
+        env=sweeplab_env(b),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    got = _configs(server.uri, "moved", killed=True)
+    alone = tmp_path / "alone"
+    done = subprocess.run(
+        [*SWEEPLAB, "sweep", str(project), "--name", "alone"],
+        env=sweeplab_env(alone),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert got == _configs(f"sqlite:///{alone / 'mlflow.db'}", "alone")
+    assert_store_ok(server.uri)

@@ -1,0 +1,68 @@
+"""``--jobs N``: N processes on this machine share one sweep — the trials it asks for, each
+configuration of its sequence once (the same configurations as one process runs), every
+trial a child run of the one parent run; a worker joins with ``--join``."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+
+from mlflow import MlflowClient
+from tests.reliability.reliability_helpers import (
+    SWEEPLAB,
+    child_runs,
+    digits_project,
+    load_study,
+    sweeplab_env,
+)
+from tests.store_checks import assert_store_ok
+
+TRIALS = 6
+
+
+def _configs(uri: str, sweep: str) -> Counter:
+    """The sampled configurations of the sweep's finished trial runs, as MLflow holds them."""
+    out = Counter()
+    for run in child_runs(uri, sweep):
+        assert run.info.status == "FINISHED", run.data.tags.get("sweeplab.failure")
+        keys = run.data.tags["sweeplab.sampled"].split(",")
+        out[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
+    return out
+
+
+def _sweep(project, ws, name, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*SWEEPLAB, "sweep", str(project), "--name", name, *extra],
+        env=sweeplab_env(ws),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_two_jobs_run_the_one_process_configurations_each_once(tmp_path):
+    project = digits_project(tmp_path, trials=TRIALS, epochs=2)
+    ws = tmp_path / "ws"
+    one = _sweep(project, ws, "one")
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = _sweep(project, ws, "two", "--jobs", "2")
+    assert two.returncode == 0, two.stderr[-2000:]
+
+    uri = f"sqlite:///{ws / 'mlflow.db'}"
+    reference, jobs = _configs(uri, "one"), _configs(uri, "two")
+    assert sum(jobs.values()) == TRIALS and set(jobs.values()) == {1}
+    assert jobs == reference  # the same configurations, each once
+
+    # both processes ran trials, all under the one parent run of the sweep
+    study = load_study(ws, "two")
+    assert len(study.trials) == TRIALS
+    client = MlflowClient(uri)
+    runs = child_runs(uri, "two")
+    parents = {r.data.tags["mlflow.parentRunId"] for r in runs}
+    assert len(parents) == 1
+    parent = client.get_run(parents.pop())
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["trials_finished"] == TRIALS
+    assert (ws / "sweeps" / "two" / "worker-1.log").is_file()
+    assert_store_ok(uri)
