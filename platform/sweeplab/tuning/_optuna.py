@@ -287,6 +287,8 @@ def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> Swee
         if setup.worker:
             return _worker_done(setup, outcomes, stopped_reason, say)
         problems = workers.wait()
+        if setup.study_storage is not None:
+            _wait_for_others(study, setup, say)
         _collect_others(study, setup, outcomes, say)
     except KeyboardInterrupt as exc:
         if setup.worker:
@@ -412,6 +414,24 @@ def _collect_others(
     for t in ended:
         if t.number not in seen and t.number not in uncounted:
             outcomes.append(_outcome_from_frozen(t))
+
+
+def _wait_for_others(study, setup: SweepSetup, say: ProgressFn) -> None:
+    """The sweep ends when the trials other machines run have ended too (at most
+    ``SWEEPLAB_WORKER_WAIT_S`` s, default 600: a machine that went away leaves its trial to
+    the next ``--resume``)."""
+    from optuna.trial import TrialState
+
+    deadline = time.monotonic() + float(os.environ.get("SWEEPLAB_WORKER_WAIT_S", "600"))
+    told = False
+    while time.monotonic() < deadline:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not running:
+            return
+        if not told:
+            say(StatusMessage(f"waiting for {len(running)} trial(s) that other workers run"))
+            told = True
+        time.sleep(1.0)
 
 
 def _worker_done(
