@@ -47,8 +47,12 @@ class PostgresCluster:
 
     user = "sweeplab"
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
+        """``durable``: fsync on, as a real server runs (benchmarks); tests run without it."""
         self.bin_dir = bin_dir
+        self.tuning = (
+            "" if durable else ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
+        )
         self.port = _free_port()
         self.as_postgres = os.geteuid() == 0
         self.root = Path(tempfile.mkdtemp(prefix="sweeplab-pg-"))
@@ -78,8 +82,8 @@ class PostgresCluster:
         if done.returncode:
             raise RuntimeError(f"initdb failed: {done.stderr[-2000:]}")
         options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
-            f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} {self.tuning}"
+            f"-c max_connections=200 "
             f"-c unix_socket_directories={self.root}"
         )
         done = self._run(
