@@ -21,6 +21,8 @@ from tests.reliability.reliability_helpers import (
 )
 from tests.store_checks import assert_store_ok
 
+from sweeplab.tuning import load_sweep_study
+
 TRIALS = 8
 
 
@@ -95,6 +97,9 @@ def test_workers_on_two_machines_run_each_configuration_once(team, tmp_path):
 
     study = optuna.load_study(study_name="team", storage=study_uri)
     assert len(study.trials) == TRIALS
+    # reports and dashboards of either machine find the study where the sweep keeps it
+    for machine in (a, b):
+        assert len(load_sweep_study(machine, "team").trials) == TRIALS
     assert {t.state.name for t in study.trials} == {"COMPLETE"}
     got = _configs(server.uri, "team")
     assert sum(got.values()) == TRIALS and set(got.values()) == {1}

@@ -19,6 +19,7 @@ from sweeplab.reports._dashboard_curves import Curve, load_curves
 from sweeplab.reports._dashboard_trials import SweepTrials, load_sweep
 from sweeplab.space import ONE_MINUS_SUFFIX, Constant
 from sweeplab.tracking import client_for
+from sweeplab.tuning import load_sweep_study
 from sweeplab.workspace import Workspace
 
 __all__ = ["Dashboard", "MIN_TRIALS_FOR_IMPORTANCE", "build_dashboard", "param_importances"]
@@ -50,22 +51,15 @@ def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, fl
     user's name. Conditional parameters are left out by Optuna when they were not active in
     every finished trial; the note says so.
     """
-    journal = workspace / "sweeps" / sweep.name / "optuna.journal"
-    if not journal.is_file():
+    study = load_sweep_study(workspace, sweep.name)
+    if study is None:
         return {}, (
             "no Optuna study for this sweep (Ray Tune backend): parameter importance needs "
-            f"{journal.name}"
+            "the sweep's Optuna study"
         )
-    import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
     from optuna.trial import TrialState
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(
-        study_name=sweep.name, storage=JournalStorage(JournalFileBackend(str(journal)))
-    )
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
         return {}, (

@@ -19,7 +19,7 @@ from sweeplab.tuning._lifecycle import (
     TrialStatus,
 )
 from sweeplab.tuning._settings import SweepSettings
-from sweeplab.tuning._study import redact
+from sweeplab.tuning._study import load_sweep_study, redact
 from sweeplab.tuning._sweep import setup_sweep
 from sweeplab.tuning._tracking import prepare_tracking
 
@@ -37,6 +37,7 @@ __all__ = [
     "TrialOutcome",
     "TrialStarted",
     "TrialStatus",
+    "load_sweep_study",
     "redact",
     "run_sweep",
     "setup_sweep",
