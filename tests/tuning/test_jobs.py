@@ -66,3 +66,65 @@ def test_two_jobs_run_the_one_process_configurations_each_once(tmp_path):
     assert parent.data.metrics["trials_finished"] == TRIALS
     assert (ws / "sweeps" / "two" / "worker-1.log").is_file()
     assert_store_ok(uri)
+
+
+def _workers_alive(name: str) -> list[int]:
+    """Pids of `sweeplab sweep … --name NAME --join` processes still running."""
+    import os
+
+    alive = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")  # noqa: SIM115
+        except OSError:
+            continue
+        if b"--join" in argv and name.encode() in argv:
+            alive.append(int(pid))
+    return alive
+
+
+def test_stopped_jobs_sweep_resumes_to_the_uninterrupted_configurations(tmp_path):
+    """SIGTERM to the driver of a --jobs 2 sweep stops its worker too (its trial recorded
+    killed); --resume ends with the configurations of an uninterrupted sweep, each once,
+    and the store passes the records checks."""
+    import signal
+    import time
+
+    project = digits_project(tmp_path, trials=TRIALS, epochs=4)
+    ws = tmp_path / "ws"
+    log = tmp_path / "sweep.log"
+    proc = subprocess.Popen(
+        [*SWEEPLAB, "sweep", str(project), "--name", "stopped", "--jobs", "2"],
+        env=sweeplab_env(ws),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        study = load_study(ws, "stopped")
+        done = [t for t in study.trials if t.state.name == "COMPLETE"] if study else []
+        if len(done) >= 2 and _workers_alive("stopped"):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143, log.read_text()[-3000:]
+    time.sleep(1)
+    assert _workers_alive("stopped") == []
+    study = load_study(ws, "stopped")
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+
+    resumed = _sweep(project, ws, "stopped", "--resume", "--jobs", "2")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    reference = _sweep(project, ws, "reference")
+    assert reference.returncode == 0
+    uri = f"sqlite:///{ws / 'mlflow.db'}"
+    finished = Counter()
+    for run in child_runs(uri, "stopped"):
+        assert run.info.status in ("FINISHED", "KILLED")
+        if run.info.status == "FINISHED":
+            keys = run.data.tags["sweeplab.sampled"].split(",")
+            finished[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
+    assert finished == _configs(uri, "reference")
+    assert_store_ok(uri)

@@ -2,6 +2,7 @@
 ``run_trial`` (``sweeplab.tasks``) and record the outcome."""
 
 import contextlib
+from dataclasses import replace
 
 from sweeplab.errors import UserError
 from sweeplab.tuning._interrupt import SweepInterrupted, stop_on_signals
@@ -20,8 +21,10 @@ from sweeplab.tuning._lifecycle import (
 )
 from sweeplab.tuning._settings import SweepSettings
 from sweeplab.tuning._study import load_sweep_study, redact
-from sweeplab.tuning._sweep import setup_sweep
+from sweeplab.tuning._sweep import default_sweep_name, setup_sweep
 from sweeplab.tuning._tracking import prepare_tracking
+from sweeplab.tuning._workers import Workers
+from sweeplab.workspace import Workspace
 
 __all__ = [
     "EpochDone",
@@ -53,7 +56,17 @@ def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) ->
             "by itself (--max-concurrent, --cpus-per-trial, --gpus-per-trial)"
         )
     with contextlib.ExitStack() as held:  # the sweep's locks, for as long as it runs
+        if settings.jobs > 1:
+            # --jobs: the workers start now, so that their start-up overlaps the setup
+            settings = replace(settings, name=settings.name or default_sweep_name(settings))
+            workers = Workers(
+                settings, settings.name, Workspace.at(settings.workspace).sweep_dir(settings.name)
+            )
+            held.callback(workers.stop_if_running)
+            workers.start()
         setup = setup_sweep(settings, progress=progress, held=held)
+        if settings.jobs > 1:
+            setup.workers = workers
         prepare_tracking(setup)  # models, dataset inputs, system metrics: for either backend
         # Each backend is imported when it runs: Ray's import alone takes seconds.
         if settings.backend == "ray":

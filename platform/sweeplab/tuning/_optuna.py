@@ -53,7 +53,7 @@ from sweeplab.tuning._sequence import (
 from sweeplab.tuning._settings import SweepSetup, objective_value, trial_epochs
 from sweeplab.tuning._study import JOURNAL, claim_lock, mark_driver, open_storage, share_sweep_info
 from sweeplab.tuning._tracking import track_trial
-from sweeplab.tuning._workers import Workers
+from sweeplab.tuning._workers import Workers, wait_until_ready
 
 __all__ = [
     "run_optuna",
@@ -278,11 +278,13 @@ def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> Swee
     say = progress or no_progress
     outcomes: list[TrialOutcome] = []
     study = None
-    workers = Workers(setup)
+    workers = setup.workers or Workers(setup.settings, setup.name, setup.sweep_dir)
     own: set[int] = set()  # the trials this process asked for
     try:
+        if setup.worker:
+            wait_until_ready()  # the driver's study, once what a stopped run left is repaired
         study = _open_for_run(setup, say)
-        workers.start()
+        workers.ready()
         stopped_reason = _run_trials(study, setup, outcomes, say, own)
         if setup.worker:
             return _worker_done(setup, outcomes, stopped_reason, say)
@@ -320,7 +322,7 @@ def _open_for_run(setup: SweepSetup, say: ProgressFn):
         n = _recover_interrupted(study, setup)
         if n:
             say(StatusMessage(f"{n} interrupted trial(s) marked failed; they will run again"))
-    else:
+    elif setup.workers is None:  # (--jobs workers wait for the study: none has run yet)
         end_orphan_runs(setup)
     return study
 

@@ -40,6 +40,11 @@ _NAME = re.compile(r"^trial_(\d+)$")
 # One MLflow client (and outbox) per worker process and sweep: creating a client (and, for
 # SQLite, checking the schema) costs far more than a trial's own tracking calls.
 _SWEEPS: dict[tuple[str, str], Any] = {}
+# The sweep's context per worker process and sweep: Tune hands each call of the trainable a
+# fresh copy from the object store, which would move the splits to the trial's device again
+# (``SweepContext.splits_on`` caches them per context object). A reused actor keeps the first
+# copy, so its second and later trials start on data already on their device.
+_CONTEXTS: dict[tuple[str, str], Any] = {}
 _OUTBOX_WAIT_S = 5.0  # at a trial's end, how long unsent records are retried before saving
 
 
@@ -182,6 +187,7 @@ def sweep_trainable(
     trial_id = tctx.get_trial_id()
     number = trial_number(tctx.get_trial_name())
     params = spec.space.resolve(config)
+    ctx = _CONTEXTS.setdefault((spec.tracking_uri, spec.parent_run_id), ctx)
     sweep = _sweep_run(spec)
     done = {"number": number, "trial_id": trial_id}
 

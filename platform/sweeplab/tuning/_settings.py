@@ -86,6 +86,7 @@ class SweepSetup:
     resumed: bool
     study_storage: str | None = None  # the shared database of the study (None: its journal)
     worker: bool = False  # joined a sweep another process drives: no parent-run writes
+    workers: Any = None  # the driver's --jobs workers (tuning/_workers.py), if any
     started: float = field(default_factory=time.monotonic)
 
 

@@ -39,6 +39,7 @@ from sweeplab.tuning._study import (
     hold_driver_lock,
     redact,
 )
+from sweeplab.tuning._workers import JOIN_WAIT_ENV, wait_for
 from sweeplab.workspace import Workspace, check_safe_name
 
 __all__ = ["setup_sweep"]
@@ -46,6 +47,11 @@ __all__ = ["setup_sweep"]
 
 def _default_name(project_name: str) -> str:
     return f"{project_name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def default_sweep_name(settings: SweepSettings) -> str:
+    """The name a new sweep of ``settings.project_path`` gets without ``--name``."""
+    return _default_name(load_project(settings.project_path).project.name)
 
 
 def setup_sweep(
@@ -387,7 +393,11 @@ def _joining(settings: SweepSettings, ws: Workspace, study_storage: str | None) 
         raise UserError("--join needs the --name of the running sweep to join")
     if settings.backend != "optuna":
         raise UserError("--join is for --backend optuna; Ray Tune schedules its own workers")
-    if not (ws.sweep_dir(settings.name) / "sweep.json").exists():
+    record = ws.sweep_dir(settings.name) / "sweep.json"
+    wait_s = float(os.environ.get(JOIN_WAIT_ENV, "0"))
+    if wait_s and not record.exists():  # started by its driver, which is writing it now
+        wait_for(record, wait_s)
+    if not record.exists():
         adopted = None
         if study_storage:
             adopted = adopt_shared_sweep(

@@ -23,11 +23,37 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
-from sweeplab.tuning._settings import SweepSetup
+from sweeplab.tuning._settings import SweepSettings
 
-__all__ = ["Workers", "threads_per_job"]
+__all__ = ["JOIN_WAIT_ENV", "Workers", "threads_per_job", "wait_for", "wait_until_ready"]
+
+#: How long a joining worker waits for the sweep's record to appear (its driver's workers
+#: start before the driver has written it); 0 (users' --join): it must exist.
+JOIN_WAIT_ENV = "SWEEPLAB_JOIN_WAIT_S"
+#: A file the driver creates once the study is ready (what a stopped process left is
+#: repaired): its workers take trials only then.
+READY_ENV = "SWEEPLAB_JOIN_READY"
+
+
+def wait_for(path: Path, timeout_s: float) -> bool:
+    """Wait until ``path`` exists (at most ``timeout_s``); whether it does."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def wait_until_ready() -> None:
+    """In a worker a driver started: wait for the driver's study to be ready."""
+    ready = os.environ.get(READY_ENV)
+    if ready:
+        wait_for(Path(ready), float(os.environ.get(JOIN_WAIT_ENV, "600")))
+
 
 _PR_SET_PDEATHSIG = 1
 
@@ -63,40 +89,48 @@ def _gpu_env(k: int, gpus_per_trial: float) -> dict[str, str]:
 
 
 class Workers:
-    """The ``jobs - 1`` worker processes a driver starts (none with ``jobs`` 1)."""
+    """The ``jobs - 1`` worker processes a driver starts (none with ``jobs`` 1). They are
+    started before the driver sets the sweep up, so that their start-up (imports, data)
+    overlaps the driver's; each waits for the sweep's record (``JOIN_WAIT_ENV``)."""
 
-    def __init__(self, setup: SweepSetup) -> None:
-        self.setup = setup
+    def __init__(self, settings: SweepSettings, name: str, log_dir: Path) -> None:
+        self.settings, self.name, self.log_dir = settings, name, log_dir
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
+        self.ready_file = log_dir / f"ready-{uuid.uuid4().hex}"
 
     def start(self) -> None:
-        s = self.setup.settings
+        s = self.settings
         if s.jobs <= 1:
             return
         import torch
 
         threads = threads_per_job(s.jobs)
         torch.set_num_threads(threads)  # this process is one of the jobs
-        base = [
-            sys.executable, "-m", "sweeplab", "sweep", str(s.project_path),
-            "--name", self.setup.name, "--join", "-w", str(self.setup.workspace.root),
-            "--tracking-uri", self.setup.tracking_uri,
-        ]  # fmt: skip
-        if self.setup.study_storage:
-            base += ["--study-storage", self.setup.study_storage]
+        # only what the user gave: a worker reads the rest from the sweep's record
+        base = [sys.executable, "-m", "sweeplab", "sweep", str(s.project_path),
+                "--name", self.name, "--join"]  # fmt: skip
+        if s.workspace is not None:
+            base += ["-w", str(s.workspace)]
+        if s.tracking_uri:
+            base += ["--tracking-uri", s.tracking_uri]
+        if s.study_storage:
+            base += ["--study-storage", s.study_storage]
         if s.log_models:
             base += ["--log-models", s.log_models]
         if s.system_metrics is not None:
             base += ["--system-metrics" if s.system_metrics else "--no-system-metrics"]
         if s.max_failures:
             base += ["--max-failures", str(s.max_failures)]
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         for k in range(1, s.jobs):
-            log = self.setup.sweep_dir / f"worker-{k}.log"
+            log = self.log_dir / f"worker-{k}.log"
             env = {
                 **os.environ,
                 "OMP_NUM_THREADS": str(threads),
                 "MKL_NUM_THREADS": str(threads),
+                JOIN_WAIT_ENV: "600",
+                READY_ENV: str(self.ready_file),
                 **_gpu_env(k, s.gpus_per_trial),
             }
             with open(log, "ab") as out:
@@ -111,6 +145,16 @@ class Workers:
                     )
                 )
             self.logs.append(log)
+
+    def ready(self) -> None:
+        """The study is ready: the workers may take trials."""
+        if self.procs:
+            self.ready_file.touch()
+
+    def stop_if_running(self) -> None:
+        """The driver ends (or failed before its study was ready): no worker outlives it."""
+        self.stop(signal.SIGTERM, timeout_s=30.0)
+        self.ready_file.unlink(missing_ok=True)
 
     def wait(self) -> list[str]:
         """Wait for the workers to run out of trials; one line per worker that failed."""
