@@ -1,0 +1,109 @@
+"""Time to target: wall time and trials until a sweep's best dev error reaches a fixed target,
+for the shipped digits MLP (``projects/digits_mlp.yaml``) and LeNet-5
+(``projects/digits_cnn.yaml``) projects, by random search, TPE, ASHA and two trials at once,
+on both backends — the figure a user choosing a search method wants.
+
+Each sweep is the project as shipped (its space, epochs, early stopping), a trial budget
+(``--budget``), sampler seed 0, in a fresh process (``sweeplab sweep``), the default stores.
+From MLflow's records: trials in the order they ended, the best dev error so far; trials to
+target = how many had ended when the best first reached it; wall to target = that trial's
+end − the parent run's start (data loading and set-up included, interpreter start-up not).
+"Two at once" is ``--jobs 2`` (Optuna) and ``--max-concurrent 2 --cpus-per-trial 1`` (Ray).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import emit, log, temp_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SWEEPLAB = str(Path(sys.executable).parent / "sweeplab")
+PROJECTS = {"digits_mlp": 0.03, "digits_cnn": 0.02}  # project -> target dev error
+METHODS = {
+    "random": [],
+    "tpe": ["--sampler", "tpe"],
+    "asha": {"optuna": ["--pruner", "successive_halving"], "ray": ["--scheduler", "asha"]},
+    "two_at_once": {
+        "optuna": ["--jobs", "2"],
+        "ray": ["--max-concurrent", "2", "--cpus-per-trial", "1"],
+    },
+}
+
+
+def _curve(uri: str, sweep: str, target: float) -> dict:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    exps = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(
+        exps,
+        filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'trial'",
+        max_results=1000,
+    )
+    parent = client.search_runs(
+        exps,
+        filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'sweep'",
+        max_results=1,
+    )[0]
+    ended = sorted((r for r in runs if r.info.end_time), key=lambda r: r.info.end_time)
+    best, reached = float("inf"), None
+    for i, r in enumerate(ended, start=1):
+        value = r.data.metrics.get("dev_error")
+        if r.info.status == "FINISHED" and value is not None:
+            best = min(best, value)
+        if reached is None and best <= target:
+            reached = {"trials": i, "wall_s": (r.info.end_time - parent.info.start_time) / 1000}
+    return {
+        "trials_run": len(ended),
+        "best_dev_error": None if best == float("inf") else round(best, 4),
+        "trials_to_target": reached["trials"] if reached else None,
+        "wall_to_target_s": round(reached["wall_s"], 1) if reached else None,
+        "sweep_wall_s": round(
+            (max(r.info.end_time for r in ended) - parent.info.start_time) / 1000, 1
+        )
+        if ended
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--budget", type=int, default=20, help="trials per sweep")
+    parser.add_argument("--projects", default=",".join(PROJECTS))
+    parser.add_argument("--backends", default="optuna,ray")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    table = []
+    with temp_dir("ttt") as tmp:
+        ws = tmp / "ws"
+        for project in args.projects.split(","):
+            target = PROJECTS[project]
+            for backend in args.backends.split(","):
+                for method, extra in METHODS.items():
+                    flags = extra[backend] if isinstance(extra, dict) else extra
+                    name = f"{project}-{backend}-{method}".replace("_", "-")
+                    log(name)
+                    done = subprocess.run(
+                        [SWEEPLAB, "sweep", str(REPO / "projects" / f"{project}.yaml"),
+                         "--name", name, "-w", str(ws), "--trials", str(args.budget),
+                         "--backend", backend, "--log-models", "none", *flags],
+                        capture_output=True, text=True, timeout=1800, check=False,
+                    )  # fmt: skip
+                    row = {"project": project, "backend": backend, "method": method,
+                           "target": target, "exit_code": done.returncode}  # fmt: skip
+                    if done.returncode == 0:
+                        row.update(_curve(f"sqlite:///{ws / 'mlflow.db'}", name, target))
+                    else:
+                        row["error"] = (done.stderr or done.stdout).strip().splitlines()[-1:]
+                    log(row)
+                    table.append(row)
+    emit("time_to_target", {"budget": args.budget, "table": table}, started=started)
+
+
+if __name__ == "__main__":
+    main()
