@@ -11,9 +11,9 @@ A sweep of short ResNet trials on digits at 32×32 (``model: resnet``, 5 epochs)
 
 J is 8 on a GPU and the number of cores on CPUs. Figures, from MLflow's records of each
 sweep (so interpreter start-up is out): per-trial wall time (median), start → first epoch
-(median of the first epoch's metric timestamp − the trial run's start: what a trial spends
-before training — data on the device, model, CUDA context), and trials per minute
-(trials / (last trial end − first trial start)).
+(median of the first epoch's metric timestamp − the trial run's start), and of it what is
+spent before training (that less the first epoch's own ``epoch_time_s``: data on the device,
+model, CUDA context), and trials per minute (trials / (last trial end − first trial start)).
 """
 
 from __future__ import annotations
@@ -65,17 +65,25 @@ def _figures(uri: str, sweep: str) -> dict[str, float]:
     if not runs:
         return {"trials": 0}
     per_trial = [(r.info.end_time - r.info.start_time) / 1000 for r in runs]
-    first_epoch = []
+    first_epoch, before_first = [], []
     for r in runs:
         hist = client.get_metric_history(r.info.run_id, "dev_error")
+        times = client.get_metric_history(r.info.run_id, "epoch_time_s")
         if hist:
-            first_epoch.append((min(m.timestamp for m in hist) - r.info.start_time) / 1000)
+            first = min(hist, key=lambda m: m.step)
+            first_epoch.append((first.timestamp - r.info.start_time) / 1000)
+            own = [m.value for m in times if m.step == first.step]
+            if own:
+                before_first.append(first_epoch[-1] - own[0])
     span = (max(r.info.end_time for r in runs) - min(r.info.start_time for r in runs)) / 60000
     return {
         "trials": len(runs),
         "per_trial_s_median": round(statistics.median(per_trial), 3),
         "start_to_first_epoch_s_median": round(statistics.median(first_epoch), 3)
         if first_epoch
+        else None,
+        "before_first_epoch_s_median": round(statistics.median(before_first), 3)
+        if before_first
         else None,
         "trials_per_min": round(len(runs) / span, 2),
         "devices": sorted({r.data.tags.get("sweeplab.device", "?") for r in runs}),
