@@ -159,3 +159,25 @@ def test_machine_that_never_saw_the_sweep_resumes_it_from_the_shared_stores(team
     assert done.returncode == 0
     assert got == _configs(f"sqlite:///{alone / 'mlflow.db'}", "alone")
     assert_store_ok(server.uri)
+
+
+def test_passwords_in_store_uris_never_reach_the_disk(postgres, tiny_project, tmp_path):
+    """URIs with a password work; nothing in the workspace holds the password; a --resume
+    that needs the URI again asks for it in one line (exit 2)."""
+    from sweeplab.cli import main
+
+    def with_password(uri: str) -> str:  # the cluster trusts 127.0.0.1: any password works
+        return uri.replace("postgresql://sweeplab@", "postgresql://sweeplab:s3cret-pw@")
+
+    tracking = with_password(postgres.create_database("pw_mlflow"))
+    study = with_password(postgres.create_database("pw_optuna"))
+    ws = tmp_path / "ws"
+    args = ["sweep", str(tiny_project), "--name", "pw", "-w", str(ws)]
+    assert main([*args, "--tracking-uri", tracking, "--study-storage", study]) == 0
+    for path in ws.rglob("*"):
+        if path.is_file():
+            assert b"s3cret-pw" not in path.read_bytes(), path
+    info = (ws / "sweeps" / "pw" / "sweep.json").read_text()
+    assert "sweeplab:***@127.0.0.1" in info
+    assert main([*args, "--resume"]) == 2  # the stored URIs have no password: asked again
+    assert main([*args, "--resume", "--tracking-uri", tracking, "--study-storage", study]) == 0

@@ -203,6 +203,13 @@ def setup_sweep(
         raise exc.located(
             file=str(pf.path), line=pf.doc.line_of(tuple(exc.key.split(".")))
         ) from None
+    recorded = info.get("data_fingerprint")
+    if info.get("adopted") and recorded and recorded != manifest.fingerprint:
+        raise UserError(
+            f"sweep {name!r} was started on data whose split manifest is {recorded}; the "
+            f"project {settings.project_path} gives {manifest.fingerprint} on this machine: "
+            "take the sweep up with the same project file and data"
+        )
     check_space_names(
         space,
         model_name=ctx.model_name,
@@ -326,10 +333,14 @@ def setup_sweep(
                 "parent_run_id": sweep_run.run_id,
                 # what `sweeplab runs` shows beside the errors, without loading the task
                 "task": ctx.task,
+                "data_fingerprint": manifest.fingerprint,  # checked where the sweep is taken up
                 "columns": _task_columns(ctx.task),
                 "created": _dt.datetime.now().isoformat(timespec="seconds"),
                 "settings": {
-                    k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
+                    k: redact(v)
+                    if k in ("tracking_uri", "study_storage")
+                    else (str(v) if isinstance(v, Path) else v)
+                    for k, v in asdict(settings).items()
                 },
             },
         )
