@@ -31,7 +31,7 @@ __all__ = [
     "stack",
 ]
 
-Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu"]
+Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "linear"]
 PoolKind = Literal["max", "avg"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -41,6 +41,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
     "elu": nn.ELU,
     "gelu": nn.GELU,
+    "linear": nn.Identity,  # g(z) = z
 }
 
 

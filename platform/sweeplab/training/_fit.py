@@ -42,7 +42,7 @@ from sweeplab.config.train import TrainConfig
 from sweeplab.errors import SweeplabError, UserError, unknown_name_error
 from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._device import resolve_device
-from sweeplab.training._optim import make_optimizer, start_epoch_lr
+from sweeplab.training._optim import make_optimizer, set_bn_momentum, start_epoch_lr
 from sweeplab.training._predict import evaluate, evaluate_labels
 from sweeplab.training._task import (
     check_task,
@@ -152,6 +152,7 @@ def fit(
             key="train",
         )
 
+    set_bn_momentum(model, cfg.bn_momentum)
     per_label = _label_columns(data.labels, {"train": y, **{k: v[1] for k, v in evals.items()}})
     optimizer = make_optimizer(model.parameters(), cfg)
     weights = penalized_weights(model) if cfg.l2 > 0 else []

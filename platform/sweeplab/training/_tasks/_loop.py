@@ -13,7 +13,7 @@ from torch import nn
 from sweeplab.config.train import TrainConfig
 from sweeplab.errors import UserError
 from sweeplab.training._fit import DivergedError, EpochResult
-from sweeplab.training._optim import make_optimizer, start_epoch_lr
+from sweeplab.training._optim import make_optimizer, set_bn_momentum, start_epoch_lr
 
 __all__ = ["OnEpoch", "TaskResult", "check_task_config"]
 
@@ -34,7 +34,7 @@ class TaskResult:
 _USED_FIELDS = frozenset(
     {"epochs", "batch_size", "optimizer", "learning_rate", "beta", "beta1", "beta2", "epsilon"}
     | {"lr_decay", "decay_rate", "decay_base", "decay_k", "decay_step", "decay_gamma"}
-    | {"device", "seed", "save_checkpoint"}
+    | {"device", "seed", "save_checkpoint", "bn_momentum"}
 )
 
 
@@ -67,6 +67,7 @@ def _loop(
 ) -> TaskResult:
     """``cfg.epochs`` epochs of ``n_steps`` optimizer steps; evaluate; report; return."""
     check_task_config(cfg, task=task)
+    set_bn_momentum(model, cfg.bn_momentum)
     optimizer = make_optimizer(model.parameters(), cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
