@@ -9,9 +9,10 @@ while carrying the shape, so a network checks every layer when it is built.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from sweeplab.models._shapes import CHW, Padding, ShapeError, Window, resolve_padding
@@ -26,6 +27,7 @@ __all__ = [
     "ResidualBlock",
     "Shaped",
     "dense_head",
+    "keep_prob_field",
     "make_activation",
     "make_pool",
     "stack",
@@ -284,6 +286,17 @@ def stack(shape: CHW, layers: Iterable[tuple[str, nn.Module]]) -> tuple[nn.Seque
         shape = layer.output_shape(shape, name=name)  # type: ignore[operator]
         seq.add_module(name, layer)
     return seq, shape
+
+
+def keep_prob_field(where: str) -> Any:
+    """The ``keep_prob`` argument of a model: inverted dropout ``where``, 1 = none."""
+    return Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description=f"Inverted dropout {where}: probability of keeping a unit, in (0, 1]; "
+        "1 means no dropout (kept units are scaled by 1/keep_prob in training).",
+    )
 
 
 def dense_head(

@@ -265,4 +265,5 @@ def train_siamese(
         step_loss=step,
         evaluate=evaluate,
         on_epoch=on_epoch,
+        batch=p * args.per_identity,
     )
