@@ -42,6 +42,9 @@ class WindowClassifierArgs(Schema):
 class WindowClassifier(nn.Module):
     """``(B, C, w, w) -> (B, K)`` on a window; :meth:`score_map` on bigger images."""
 
+    #: The output layer transfer learning replaces: the last 1×1 conv (the softmax layer).
+    output_layer = "fc.6"
+
     def __init__(
         self, args: WindowClassifierArgs, *, input_shape: tuple[int, ...], num_outputs: int
     ) -> None:
