@@ -5,6 +5,8 @@ parent run ends FAILED; if the sweep process itself raises, the parent run ends 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 
@@ -14,6 +16,8 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import write
 from torch import nn
 
+from sweeplab.analysis import restore_cell
+from sweeplab.analysis._spreadsheet import FORMULA_STARTS
 from sweeplab.cli import main
 from sweeplab.config._base import Schema
 from sweeplab.models import MODELS
@@ -22,6 +26,7 @@ from sweeplab.tracking import default_tracking_uri
 from sweeplab.tuning import SweepSettings, TrialDone, run_sweep
 
 MARKUP = "[/x]"
+FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1)", '=HYPERLINK("http://x.example","y")']
 
 
 class TaggedArgs(Schema):
@@ -87,7 +92,7 @@ def test_markup_in_values_and_failure_reasons_prints_as_text(
     tmp_path, workspace, tagged_model, capfd, monkeypatch
 ):
     monkeypatch.setenv("COLUMNS", "400")  # the runs table unfolded: one line per trial
-    project = _project(tmp_path, [MARKUP, "ok"])
+    project = _project(tmp_path, [MARKUP, "ok", *FORMULAS])
     assert main(["sweep", project, "--name", "h"]) == 0
     out, err = capfd.readouterr()
     assert "MarkupError" not in out + err
@@ -97,6 +102,36 @@ def test_markup_in_values_and_failure_reasons_prints_as_text(
     assert MARKUP in out and "[/bold]" in out and not err
     info, parent = _parent(workspace, "h")
     assert parent.info.status == "FINISHED" and info["status"] == "finished"
+
+    # the same values as CSV for a spreadsheet: no formula; the JSON keeps them raw
+    assert main(["runs", "h", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capfd.readouterr().out)))
+    assert len(rows) == 2 + len(FORMULAS)
+    assert all(not _is_formula(cell) for row in rows for cell in row.values())
+    assert {restore_cell(r["tag"]) for r in rows} == {MARKUP, "ok", *FORMULAS}
+    assert all(math.isfinite(float(r["dev_error"])) for r in rows if r["status"] == "finished")
+    assert main(["runs", "h", "--json"]) == 0
+    raw = json.loads(capfd.readouterr().out)["trials"]
+    assert {r["tag"] for r in raw} == {MARKUP, "ok", *FORMULAS}
+
+
+def _is_formula(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return cell.lstrip(" ").startswith(FORMULA_STARTS)
+    return False
+
+
+def test_sample_writes_formula_values_neutralised_and_numbers_as_numbers(tmp_path, capfd):
+    values = [*FORMULAS, "-neg", -3, -0.25]
+    space = write(tmp_path / "s.yaml", f"parameters:\n  v: {{values: {json.dumps(values)}}}\n")
+    assert main(["sample", str(space), "--grid"]) == 0
+    rows = list(csv.reader(io.StringIO(capfd.readouterr().out)))
+    cells = [r[0] for r in rows[1:]]
+    assert all(not _is_formula(c) for c in cells)
+    assert [restore_cell(c) for c in cells[: len(FORMULAS) + 1]] == [*FORMULAS, "-neg"]
+    assert [float(c) for c in cells[-2:]] == [-3, -0.25]
 
 
 def test_a_sweep_whose_every_trial_failed_exits_1_and_its_parent_run_failed(

@@ -68,7 +68,9 @@ def runs(
     if csv:
         import pandas as pd
 
-        typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
+        from sweeplab.analysis import spreadsheet_csv
+
+        typer.echo(spreadsheet_csv(pd.DataFrame(rows)), nl=False)
         return
     if as_json:
         typer.echo(

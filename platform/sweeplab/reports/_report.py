@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS
+from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS, spreadsheet_csv
 from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
 from sweeplab.reports._report_data import ReportData, build_report
@@ -289,7 +289,7 @@ def _write_task_report(
     paths = _write_pages(folder, html, md, data.summary())
     for t in data.tables:
         paths[t.id] = folder / f"{t.id}.csv"
-        t.frame.to_csv(paths[t.id], index=False)
+        paths[t.id].write_text(spreadsheet_csv(t.frame), encoding="utf-8")
     problem = _log_files(ref.run_id, uri, list(paths.values())) if log else None
     final = dict(evaluation.metrics) if evaluation is not None else {}
     return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final)
@@ -383,6 +383,6 @@ def write_report(
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
     paths = _write_pages(folder, html, md, data.summary())
     paths["table"] = folder / "error_table.csv"
-    data.table.rows.to_csv(paths["table"])
+    paths["table"].write_text(spreadsheet_csv(data.table.rows, index=True), encoding="utf-8")
     problem = _log_artifacts(ev, list(paths.values()), tracking_uri) if log else None
     return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final_metrics)
