@@ -80,3 +80,40 @@ def test_good_values_pass_and_every_value_is_checked():
         assert all(check_setting_value(TrainConfig, name, v) is None for v in values)
     assert check_setting_value(TrainConfig, "early_stopping_patience", None) is None
     assert check_setting_value(TrainConfig, "batch_size", 2**63) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["optuna", "ray"])
+def test_a_sweep_with_no_finished_trial_exits_1_with_the_first_failure(tmp_path, backend):
+    """Every trial diverges: exit 1, one line with the first failure's reason, and the
+    parent run ends FAILED (not FINISHED) on either backend."""
+    import json
+    import subprocess
+
+    from mlflow.tracking import MlflowClient
+    from tests.reliability.reliability_helpers import SWEEPLAB, sweeplab_env
+
+    from sweeplab.tracking import default_tracking_uri
+
+    project = _project(
+        tmp_path,
+        "learning_rate: {values: [1.0e+6]}",
+        train="{epochs: 5, batch_size: 16, optimizer: momentum}",
+    )
+    ws = tmp_path / "ws"
+    done = subprocess.run(
+        [*SWEEPLAB, "sweep", project, "--name", "nf", "--backend", backend, "--trials", "1"],
+        env=sweeplab_env(ws),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sweeplab: no trial finished") and "diverged" in last, done.stderr
+    assert "Traceback" not in done.stderr
+    info = json.loads((ws / "sweeps" / "nf" / "sweep.json").read_text())
+    parent = MlflowClient(default_tracking_uri(ws)).get_run(info["parent_run_id"])
+    assert parent.info.status == "FAILED"
+    assert "diverged" in parent.data.tags["sweeplab.failure"]
