@@ -17,39 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from _ui_processes import listening, processes_mentioning
 from sweeplab.cli import main
 
 pytestmark = pytest.mark.slow
 
 SWEEPLAB = str(Path(sys.executable).with_name("sweeplab"))
-
-
-def _listening(port: int) -> list[str]:
-    """Local addresses (hex, as in /proc/net/tcp*) with a socket listening on ``port``."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        if not os.path.exists(table):
-            continue
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                local, state = line.split()[1], line.split()[3]
-                addr, hexport = local.rsplit(":", 1)
-                if state == "0A" and int(hexport, 16) == port:
-                    found.append(addr)
-    return found
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                pids.append(int(entry))
-    return pids
 
 
 def test_ui_lands_on_the_latest_sweeps_runs_table_with_its_errors_and_stops_on_sigint(
@@ -90,7 +63,7 @@ def test_ui_lands_on_the_latest_sweeps_runs_table_with_its_errors_and_stops_on_s
         assert m, f"sweeplab ui did not print the runs table's URL: {said!r}"
         landing, port = m.group(1), int(m.group(2))
         assert f"#/experiments/{info['experiment_id']}/runs?" in landing
-        assert _listening(port) == ["0100007F"]  # bound to the loopback address only
+        assert listening(port) == ["0100007F"]  # bound to the loopback address only
         kind = client.get_experiment(info["experiment_id"]).tags.get("mlflow.experimentKind")
         assert kind == "custom_model_development"
 
@@ -136,5 +109,5 @@ def test_ui_lands_on_the_latest_sweeps_runs_table_with_its_errors_and_stops_on_s
             raise
     assert proc.returncode == 0
     assert out.strip() == "MLflow UI stopped."  # one line, no asyncio traceback
-    assert _listening(port) == []
-    assert _processes_mentioning(str(ws)) == []  # no mlflow server or worker left behind
+    assert listening(port) == []
+    assert processes_mentioning(str(ws)) == []  # no mlflow server or worker left behind

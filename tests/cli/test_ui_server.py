@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from _ui_processes import cmdlines, listening
 from sweeplab._processes import group_members
 from sweeplab.cli import main
 from sweeplab.tracking._ui_server import bind_address
@@ -33,38 +34,12 @@ def _store(tmp_path: Path) -> Path:
     return ws
 
 
-def _listening(port: int) -> list[str]:
-    """Local addresses (hex, as in /proc/net/tcp*) with a socket listening on ``port``."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                local, state = line.split()[1], line.split()[3]
-                addr, hexport = local.rsplit(":", 1)
-                if state == "0A" and int(hexport, 16) == port:
-                    found.append(addr)
-    return found
-
-
-def _cmdlines() -> dict[int, str]:
-    out = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                out[int(entry)] = (
-                    Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-                )
-            except OSError:
-                continue
-    return out
-
-
 def _server(ws: Path) -> tuple[int, set[int]]:
     """(the server's process group, its live processes and the guard's) for ``ws``."""
-    cmdlines = _cmdlines()
-    (leader,) = [p for p, c in cmdlines.items() if str(ws) in c and "mlflow\x00ui" in c]
+    procs = cmdlines()
+    (leader,) = [p for p, c in procs.items() if str(ws) in c and "mlflow\x00ui" in c]
     pgid = os.getpgid(leader)
-    guard = [p for p, c in cmdlines.items() if f"sweeplab._processes\x00{pgid}\x00" in c]
+    guard = [p for p, c in procs.items() if f"sweeplab._processes\x00{pgid}\x00" in c]
     assert len(guard) == 1, "no guard process"
     return pgid, {*group_members(pgid), *guard}
 
@@ -112,10 +87,10 @@ def test_the_server_dies_with_sweeplab_ui_however_it_ends(tmp_path, how):
     proc, port = _start(ws)
     try:
         # it listens where it says, and only there
-        assert _listening(port) == ["0100007F"]
+        assert listening(port) == ["0100007F"]
         pgid, server = _server(ws)
-        cmdlines = _cmdlines()
-        assert any("uvicorn" in cmdlines.get(p, "") for p in group_members(pgid))
+        procs = cmdlines()
+        assert any("uvicorn" in procs.get(p, "") for p in group_members(pgid))
         assert pgid != os.getpgid(proc.pid)  # its own group: a terminal's ^C is ours
         if how == "kill -9":
             proc.kill()
@@ -127,13 +102,13 @@ def test_the_server_dies_with_sweeplab_ui_however_it_ends(tmp_path, how):
             assert "Traceback" not in out
         assert _wait_gone(server) == []  # the leader, uvicorn and the guard
         assert group_members(pgid) == []
-        assert _listening(port) == []
+        assert listening(port) == []
         with socket.socket() as s:  # the port is free again
             s.bind(("127.0.0.1", port))
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid, c in _cmdlines().items():
+        for pid, c in cmdlines().items():
             if str(ws) in c:
                 os.kill(pid, signal.SIGKILL)
 
