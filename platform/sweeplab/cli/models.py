@@ -6,6 +6,7 @@ import typer
 
 from sweeplab.cli._app import app
 from sweeplab.cli._common import ArgOpt, model_args
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["models_app"]
 
@@ -29,7 +30,6 @@ def list_models(
     task: str | None = typer.Option(None, "--task", help="Only models for this task."),
 ) -> None:
     """List the registered models with their tasks, input kind and arguments."""
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.models import MODELS
@@ -46,7 +46,7 @@ def list_models(
             ", ".join(spec.args.model_fields),
             spec.description,
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 SHOW_EXAMPLES = (
@@ -71,7 +71,6 @@ def show(
     arg: list[str] | None = ArgOpt,
 ) -> None:
     """Print each layer's output shape and parameter count (``--arg`` sets model arguments)."""
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.models import MODELS, build_model
@@ -89,5 +88,5 @@ def show(
     for r in rows:
         table.add_row(r.name, r.kind, "x".join(map(str, r.output_shape)), f"{r.params:,}")
         total += r.params
-    Console().print(table)
+    make_console().print(table)
     typer.echo(f"total parameters: {sum(p.numel() for p in model.parameters()):,}")

@@ -108,6 +108,7 @@ class Classification(Task):
             tensors=tensors,
             init_state=init_state,
             task_data={"weights": weights} if weights else {},
+            tracking_uri=tracking_uri,
         )
         return ctx, dataset, manifest
 
@@ -204,7 +205,7 @@ def _start_from_checkpoint(ctx: SweepContext, model: nn.Module, cfg: TrainConfig
         return
     state = ctx.init_state
     if state is None or cfg.init_from != ctx.project.train.init_from:  # searched init_from
-        state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir)
+        state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir, tracking_uri=ctx.tracking_uri)
     apply_transfer(
         model,
         state,
