@@ -91,18 +91,8 @@ def gradcheck_command(
         def loss_fn(logits, y):
             return F.cross_entropy(logits, y)
 
-    result = gradcheck(
-        net,
-        X,
-        y,
-        loss_fn=loss_fn,
-        eps=eps,
-        max_params=max_params,
-        threshold=threshold,
-        seed=seed,
-        mode=mode.value,
-        l2=l2,
-    )
+    options = {"eps": eps, "max_params": max_params, "threshold": threshold, "seed": seed}
+    result = gradcheck(net, X, y, loss_fn=loss_fn, mode=mode.value, l2=l2, **options)
     verdict = "PASS" if result.passed else "FAIL"
     typer.echo(
         f"{spec.name} on input {'x'.join(map(str, shape))}: relative difference "

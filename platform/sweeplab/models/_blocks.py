@@ -30,6 +30,7 @@ __all__ = [
     "keep_prob_field",
     "make_activation",
     "make_pool",
+    "projection_shortcut",
     "stack",
 ]
 
@@ -159,6 +160,16 @@ def make_pool(kind: PoolKind, kernel_size: int, *, stride: int | None = None) ->
     return (MaxPool if kind == "max" else AvgPool)(kernel_size, stride=stride)
 
 
+def projection_shortcut(
+    in_channels: int, out_channels: int, *, stride: int, batch_norm: bool, residual: bool
+) -> Conv1x1 | None:
+    """A residual block's shortcut: None for the identity (same shapes) or no shortcut
+    (``residual=False``), else a projection (1×1 conv with the block's stride, + batch norm)."""
+    if not residual or (stride == 1 and in_channels == out_channels):
+        return None
+    return Conv1x1(in_channels, out_channels, stride=stride, batch_norm=batch_norm, activation=None)
+
+
 class ResidualBlock(nn.Module):
     """Two 3×3 convs whose input is added back before the last activation: a[l+2] = g(z + a[l]).
 
@@ -192,13 +203,8 @@ class ResidualBlock(nn.Module):
         self.conv2 = ConvBlock(
             out_channels, out_channels, 3, batch_norm=batch_norm, activation=None
         )
-        needs_projection = stride != 1 or in_channels != out_channels
-        self.shortcut = (
-            Conv1x1(
-                in_channels, out_channels, stride=stride, batch_norm=batch_norm, activation=None
-            )
-            if residual and needs_projection
-            else None
+        self.shortcut = projection_shortcut(
+            in_channels, out_channels, stride=stride, batch_norm=batch_norm, residual=residual
         )
         self.act = make_activation(activation)
 
@@ -206,8 +212,11 @@ class ResidualBlock(nn.Module):
     def uses_projection(self) -> bool:
         return self.shortcut is not None
 
+    def main_path(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1(x))  # (B, C_out, H', W')
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(self.conv1(x))  # (B, C_out, H', W')
+        out = self.main_path(x)
         if self.residual:
             # Same stride and "same" padding on both paths, so (H', W') agree.
             out = out + (self.shortcut(x) if self.shortcut is not None else x)

@@ -20,7 +20,7 @@ ResNet-50 is ResNet-34's settings with ``block=bottleneck``: 25,557,032 paramete
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, PositiveInt, field_validator
@@ -34,6 +34,7 @@ from sweeplab.models._blocks import (
     MaxPool,
     ResidualBlock,
     make_activation,
+    projection_shortcut,
     stack,
 )
 from sweeplab.models._init import InitName, init_weights_
@@ -45,43 +46,30 @@ __all__ = ["BottleneckBlock", "ResNet", "ResNetArgs", "build_resnet"]
 EXPANSION = 4  # a bottleneck block's output channels per 3×3 filter
 
 
-class BottleneckBlock(nn.Module):
+class BottleneckBlock(ResidualBlock):
     """1×1 reduce -> 3×3 (stride) -> 1×1 expand (×4), plus the shortcut, then the activation.
 
-    ``(B, C_in, H, W) -> (B, 4·width, H/stride, W/stride)``. The shortcut is a projection
-    (1×1 conv with the stride, + batch norm) when the shapes change, else the identity.
+    ``(B, C_in, H, W) -> (B, 4·width, H/stride, W/stride)``; the shortcut and ``forward`` are
+    :class:`ResidualBlock`'s (only the main path differs).
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        width: int,
-        *,
-        stride: int = 1,
-        batch_norm: bool = True,
-        activation: Activation = "relu",
-        residual: bool = True,
-    ) -> None:
-        super().__init__()
+    def __init__(self, in_channels: int, width: int, *, stride: int = 1, **options: Any) -> None:
+        nn.Module.__init__(self)  # not ResidualBlock's two 3×3 convs
+        batch_norm, activation = options["batch_norm"], options["activation"]
+        residual = options.get("residual", True)
         out = width * EXPANSION
         kw = {"batch_norm": batch_norm, "activation": activation}
         self.in_channels, self.out_channels, self.residual = in_channels, out, residual
         self.reduce = Conv1x1(in_channels, width, **kw)
         self.conv = ConvBlock(width, width, 3, stride=stride, **kw)
         self.expand = Conv1x1(width, out, batch_norm=batch_norm, activation=None)
-        needs_projection = stride != 1 or in_channels != out
-        self.shortcut = (
-            Conv1x1(in_channels, out, stride=stride, batch_norm=batch_norm, activation=None)
-            if residual and needs_projection
-            else None
+        self.shortcut = projection_shortcut(
+            in_channels, out, stride=stride, batch_norm=batch_norm, residual=residual
         )
         self.act = make_activation(activation)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.expand(self.conv(self.reduce(x)))  # (B, 4w, H', W')
-        if self.residual:
-            out = out + (self.shortcut(x) if self.shortcut is not None else x)
-        return self.act(out)
+    def main_path(self, x: torch.Tensor) -> torch.Tensor:
+        return self.expand(self.conv(self.reduce(x)))  # (B, 4w, H', W')
 
     def output_shape(self, shape: CHW, *, name: str) -> CHW:
         mid = self.reduce.output_shape(shape, name=f"{name}.reduce")
@@ -172,8 +160,8 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(c_in, num_outputs)
         init_weights_(self, args.init)
 
-    def blocks(self) -> list[ResidualBlock | BottleneckBlock]:
-        return [m for m in self.modules() if isinstance(m, ResidualBlock | BottleneckBlock)]
+    def blocks(self) -> list[ResidualBlock]:
+        return [m for m in self.modules() if isinstance(m, ResidualBlock)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, C, H, W) -> (B, C_last, H', W')
