@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["WorkspaceOpt", "TrackingOpt", "console", "err_console", "fmt_value"]
+__all__ = ["RefitLabelsOpt", "WorkspaceOpt", "TrackingOpt", "console", "err_console", "fmt_value"]
 
 WorkspaceOpt = typer.Option(
     None,
@@ -14,6 +14,12 @@ WorkspaceOpt = typer.Option(
     "-w",
     help="Workspace folder for the stores (default: ./sweeplab-workspace, or $SWEEPLAB_WORKSPACE).",
     show_default=False,
+)
+RefitLabelsOpt = typer.Option(
+    False,
+    "--refit-labels",
+    help="Cross-fit the trial's configuration again for the label check, instead of using the "
+    "out-of-sample probabilities cached in its run (labels/out_of_sample.npz).",
 )
 TrackingOpt = typer.Option(
     None,

@@ -19,6 +19,7 @@ from typing import Any
 from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS
 from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
+from sweeplab.reports._labels_report import label_inputs, top_trials_errors
 from sweeplab.reports._report_data import ReportData, build_report
 from sweeplab.reports._task_final import final_task_evaluation
 from sweeplab.reports._task_report import TaskReportData, build_task_report, project_task
@@ -128,9 +129,13 @@ def ladder_figure(d: Any):
     return fig
 
 
+def _md_cell(v: Any) -> str:
+    """A value as one Markdown table cell (a ``|`` or a newline in data ends no cell)."""
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
 def _md_table(rows: list[list[Any]], header: list[str]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
+    cell = _md_cell
 
     lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
     lines.append("|" + "|".join("---" for _ in header) + "|")
@@ -214,6 +219,7 @@ def _env():
     )
     env.filters["pct"] = pct
     env.filters["num"] = _num
+    env.filters["cell"] = _md_cell
     env.filters["md_table"] = lambda rows, header: _md_table(rows, header)
     return env
 
@@ -347,12 +353,16 @@ def write_report(
     log: bool = True,
     say: Any = None,
     again: bool = False,
+    refit_labels: bool = False,
+    top: int = 0,
 ) -> ReportFiles:
     """Write the report of a trial (default: the last sweep's best feasible trial).
 
     Vision-task and multi-label trials get the task's report (``_task_report``); ``say``
     announces a re-training that a final evaluation needs. ``final`` evaluates the test set,
-    refused for a trial evaluated before unless ``again``.
+    refused for a trial evaluated before unless ``again``. Probable label errors come from
+    out-of-sample probabilities (``_crossfit``: cached in the run; ``refit_labels`` computes
+    them again); ``top`` >= 2 adds the error analysis across the sweep's ``top`` best trials.
     """
     if again and not final:  # it would be silently ignored
         raise UserError("--again repeats a final evaluation: use it with --final")
@@ -363,6 +373,11 @@ def write_report(
         )
     pf, spec = project_task(ref)
     if spec is not None and spec.logged_report:
+        if refit_labels or top >= 2:  # they would be silently ignored
+            raise UserError(
+                f"--refit-labels and --top analyse binary and multiclass trials; sweep "
+                f"{ref.sweep!r} is a {spec.name} task"
+            )
         return _write_task_report(
             ref,
             pf,
@@ -378,7 +393,9 @@ def write_report(
         )
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     final_metrics = final_evaluation(ev, tracking_uri=tracking_uri, again=again) if final else {}
-    data = build_report(ev, review=review, final=final)
+    oos = label_inputs(ev, tracking_uri=tracking_uri, refit=refit_labels)
+    across = top_trials_errors(ev, top, workspace=workspace, tracking_uri=tracking_uri)
+    data = build_report(ev, review=review, final=final, oos=oos, sweep_errors=across)
     html, md = render_report(data)
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
     paths = _write_pages(folder, html, md, data.summary())
