@@ -71,7 +71,7 @@ def review_template(
 
     ``suggested``: ``{id: label}`` of the probable label errors (in order, most suspect
     first): they come first (and are always in a sample), with a pre-filled
-    ``suggested_label`` column."""
+    ``suggested_label`` column (present, maybe empty, whenever ``suggested`` is given)."""
     cats = list(categories)
     bad = [c for c in cats if c in REQUIRED_COLUMNS or c in INFO_COLUMNS or c in TEXT_COLUMNS]
     if bad:
@@ -79,6 +79,7 @@ def review_template(
     if len(set(cats)) != len(cats):
         raise UserError("category names must be unique", key="categories")
     rows = table.rows
+    checked = suggested is not None
     suggested = dict(suggested or {})
     first = [i for i in suggested if i in rows.index]
     rest = rows.drop(index=first)
@@ -94,7 +95,7 @@ def review_template(
     for col in ("y_true", "y_pred", "confidence"):
         if col in rows.columns:
             out[col] = rows[col].to_numpy()
-    if suggested:
+    if checked:
         out["suggested_label"] = [str(suggested.get(i, "")) for i in rows.index]
     for c in cats:
         out[c] = ""

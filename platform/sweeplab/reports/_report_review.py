@@ -59,7 +59,7 @@ def write_review(
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     table = error_analysis(ev)
     oos = label_inputs(ev, tracking_uri=tracking_uri, refit=refit_labels)
-    suggested = suggested_labels(ev, label_check(ev, oos)) if oos is not None else {}
+    suggested = suggested_labels(ev, label_check(ev, oos)) if oos is not None else None
     sheet = review_template(
         table, categories=categories, sample=sample, seed=seed, suggested=suggested
     )
@@ -83,7 +83,7 @@ def write_review(
         ref=ref,
         rows=example_rows(ev, pred, positions),
         categories=list(categories),
-        suggested=suggested,
+        suggested=suggested or {},
         csv_name=csv_path.name,
         n_errors=table.n_errors,
         n_dev=table.n_dev,
