@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -273,14 +273,5 @@ def check_labels_per_label(
         )
         suspects = check.suspects.copy()
         suspects.index = pd.Index(known[suspects.index.to_numpy()], name="position")
-        out[name] = LabelCheck(
-            suspects=suspects,
-            n=check.n,
-            estimate=check.estimate,
-            low=check.low,
-            high=check.high,
-            confidence=confidence,
-            per_group=None,
-            mismatch=None,
-        )
+        out[name] = replace(check, suspects=suspects)
     return out
