@@ -6,7 +6,8 @@ CSV of the noisy data, then what ``sweeplab report`` computes for its best trial
 cross-fitted out-of-sample probabilities of train + dev and the label check. The report's dev
 suspects are compared with the dev flips:
 
-* ``precision`` / ``recall`` per rate (median and spread over seeds), beside the same figures
+* ``precision`` / ``recall`` per rate (median and spread over seeds, and pooled over the
+  seeds' dev flips: breast cancer's dev set holds 2-6 flips per seed), beside the same figures
   for ``cleanlab.filter.find_label_issues(filter_by="both")`` called directly on the same
   probabilities (pooled train + dev, dev reported);
 * at 0 %: the share of dev examples flagged (target ≤ 1 %), and on the shipped
@@ -162,6 +163,8 @@ def main() -> None:
                     "direct_suspects": len(r["direct"]),
                     "direct_precision": dp,
                     "direct_recall": drc,
+                    "hits": len(set(r["ours"].tolist()) & flips),
+                    "direct_hits": len(set(r["direct"].tolist()) & flips),
                     "verdict": r["verdict"],
                 }
                 log(row)
@@ -183,6 +186,16 @@ def main() -> None:
             )
             for key in keys:
                 entry[key] = spread([r[key] for r in sel])
+            if rate > 0:  # over all seeds' dev flips at once (a small dev set has a few per seed)
+                flips = sum(r["dev_flips"] for r in sel)
+                for who, n_key, h_key in (
+                    ("", "suspects", "hits"),
+                    ("direct_", "direct_suspects", "direct_hits"),
+                ):
+                    found = sum(r[n_key] for r in sel)
+                    hits = sum(r[h_key] for r in sel)
+                    entry[f"{who}precision_pooled"] = hits / found if found else float("nan")
+                    entry[f"{who}recall_pooled"] = hits / flips if flips else float("nan")
             summary.append(entry)
     with temp_dir("bench-labels-mismatch-") as tmp:
         m = _sweep_and_check(_mismatch_project(tmp), tmp / "ws")
