@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
 
-__all__ = ["Schema"]
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+__all__ = ["MAX_DESCRIPTION", "Description", "Schema"]
+
+MAX_DESCRIPTION = 10_000  # characters; it is shown on the sweep's parent run
+
+
+def _check_description(text: str) -> str:
+    if len(text) > MAX_DESCRIPTION:
+        raise ValueError(
+            f"a description may have at most {MAX_DESCRIPTION:,} characters, but found "
+            f"{len(text):,}; keep a summary here and put the rest in a file beside the project"
+        )
+    return text
+
+
+Description = Annotated[str, AfterValidator(_check_description)]
+"""A free-text ``description:`` (project, search space), at most :data:`MAX_DESCRIPTION`
+characters."""
 
 
 class Schema(BaseModel):

@@ -15,6 +15,7 @@ import numpy as np
 from sweeplab.data._allocate import duplicate_groups
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError
+from sweeplab.files import read_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,7 +80,7 @@ class SplitManifest:
     @classmethod
     def from_json(cls, path: str | Path) -> SplitManifest:
         try:
-            doc = json.loads(Path(path).read_text())
+            doc = read_json(path)
             return cls(
                 splits={k: np.asarray(v, dtype=np.int64) for k, v in doc["splits"].items()},
                 dataset=doc["dataset"],
