@@ -173,7 +173,8 @@ class TrackingConfig(Schema):
 class Project(Schema):
     name: str = Field(description="Project name; the MLflow experiment is named after it.")
     description: Description | None = Field(
-        default=None, description="Free text, shown on the sweep's parent run."
+        default=None,
+        description="Free text, shown on the sweep's parent run (at most 10,000 characters).",
     )
     data: DataConfig = Field(
         description="Where the examples come from and how they are split (below)."
