@@ -32,15 +32,16 @@ train: {{epochs: 1, batch_size: 16, optimizer: adam}}
 search: {{space: {space}, sampler: grid}}
 """
 
-VALUES = {
-    "learning_rate": [f"0.0{i}" for i in range(1, 10)] + ["0.1"],
-    "batch_size": [str(8 * i) for i in range(1, 11)],
-    "epochs": [str(i) for i in range(1, 11)],
-    "l2": [f"0.00{i}" for i in range(10)],
-    "beta1": [f"0.8{i}" for i in range(10)],
-    "beta2": [f"0.99{i}" for i in range(10)],
-    "epsilon": [f"{i}.0e-8" for i in range(1, 11)],
-    "seed": [str(i) for i in range(10)],
+# 8 parameters x 10 values: value i of each parameter
+VALUE = {
+    "learning_rate": lambda i: f"{0.01 * (i + 1):.2f}",
+    "batch_size": lambda i: str(8 * (i + 1)),
+    "epochs": lambda i: str(i + 1),
+    "l2": lambda i: f"{0.001 * i:.3f}",
+    "beta1": lambda i: f"{0.8 + 0.01 * i:.2f}",
+    "beta2": lambda i: f"{0.99 + 0.001 * i:.3f}",
+    "epsilon": lambda i: f"{i + 1}.0e-8",
+    "seed": str,
 }
 
 
@@ -82,7 +83,7 @@ def main() -> None:
     out: dict[str, dict] = {}
     with temp_dir("bounded") as d:
         grid = "parameters:\n" + "".join(
-            f"  {k}: {{values: [{', '.join(v)}]}}\n" for k, v in VALUES.items()
+            f"  {k}: {{values: [{', '.join(map(f, range(10)))}]}}\n" for k, f in VALUE.items()
         )
         (d / "grid.yaml").write_text(grid)
         (d / "two.yaml").write_text("parameters:\n  seed: {values: [0, 1]}\n")
