@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sweeplab.analysis._error_table import INFO_COLUMNS, ErrorTable, summarize
+from sweeplab.analysis._spreadsheet import restore_frame
 from sweeplab.errors import UserError, close_matches
 
 __all__ = ["merge_review", "read_review", "review_template", "safe_example_id"]
@@ -94,13 +95,15 @@ def review_template(
 
 def read_review(data: bytes, *, source: str = "review.csv") -> pd.DataFrame:
     """Parse the bytes of a review CSV (read by the caller, within its size limit) as text
-    cells (empty cells stay ``""``)."""
+    cells (empty cells stay ``""``), the ``'`` that kept a spreadsheet from running a cell as
+    a formula taken off again (see ``_spreadsheet``)."""
     try:
-        return pd.read_csv(
+        sheet = pd.read_csv(
             io.BytesIO(data), dtype=str, keep_default_na=False, skipinitialspace=True
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UserError(f"not a readable CSV file ({exc})", file=source) from None
+    return restore_frame(sheet)
 
 
 def _cell(value: object) -> str:

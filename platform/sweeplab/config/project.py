@@ -174,7 +174,7 @@ class Project(Schema):
     name: str = Field(description="Project name; the MLflow experiment is named after it.")
     description: Description | None = Field(
         default=None,
-        description="Free text, shown on the sweep's parent run (at most 10,000 characters).",
+        description="Free text (at most 10,000 characters), shown as the description of the sweep's parent run in the MLflow UI (its first 5000 characters).",
     )
     data: DataConfig = Field(
         description="Where the examples come from and how they are split (below)."
