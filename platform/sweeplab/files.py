@@ -155,7 +155,10 @@ def read_bounded(path: str | os.PathLike[str], limit: Limit) -> bytes:
     chunks: list[bytes] = []
     got = 0
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: a pipe that no one writes to is an empty file, not a hang
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        os.set_blocking(fd, True)
+        with open(fd, "rb") as f:
             while got <= most:
                 chunk = f.read(min(_CHUNK, most + 1 - got))
                 if not chunk:

@@ -10,6 +10,7 @@ outside the workspace.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 from pathlib import Path
@@ -174,6 +175,11 @@ def test_deep_nesting_is_a_file_line_error(cwd: Path, text: str) -> None:
     deep = write(cwd / "deep.yaml", text)
     line = assert_refused(run(["sample", str(deep)], cwd), "nested deeper than 64 levels")
     assert line.startswith(f"{deep}:1:")
+
+
+def test_a_pipe_that_no_one_writes_to_is_an_empty_file_not_a_hang(cwd: Path) -> None:
+    os.mkfifo(cwd / "pipe.yaml")
+    assert_refused(run(["sample", "pipe.yaml"], cwd, timeout=60), "pipe.yaml", "empty")
 
 
 def test_a_long_description_is_refused(cwd: Path) -> None:

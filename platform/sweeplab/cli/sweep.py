@@ -267,7 +267,7 @@ def _check_files(project: Path, space: Path | None, *, sampler: str | None, tria
             whole_grid_trials(search_space.grid())
         except UserError as exc:
             if sampler:  # the flag chose grid
-                raise exc.located(key="--sampler") from None
+                raise UserError(exc.message, key="--sampler") from None
             line = pf.doc.line_of(("search", "sampler"))
             raise exc.located(file=str(pf.path), line=line) from None
 
