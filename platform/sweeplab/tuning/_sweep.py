@@ -15,7 +15,14 @@ from sweeplab._atomic import write_atomic
 from sweeplab.analysis import Constraint, Objective
 from sweeplab.errors import UserError
 from sweeplab.space import SearchSpace, load_space, project_space_path, whole_grid_trials
-from sweeplab.tasks import TASKS, check_space_names, load_project, prepare_context
+from sweeplab.tasks import (
+    TASKS,
+    check_space_names,
+    check_space_values,
+    load_project,
+    prepare_context,
+    setting_schemas,
+)
 from sweeplab.tracking import (
     TAG,
     Outbox,
@@ -161,6 +168,8 @@ def setup_sweep(
         space_path = project_space_path(pf, settings.space_path)
     if space_path is not None:
         space = load_space(space_path)
+        # each value the space can give must fit its setting: before any data is loaded
+        check_space_values(space, setting_schemas(project), space_file=str(space_path))
     else:
         space = SearchSpace.from_dict({"parameters": {}}, file=str(pf.path))
 
