@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from sweeplab.tasks import run_trial, trial_setup
+from sweeplab.training import predict
+
 __all__ = ["ARTIFACT", "OutOfSample", "crossfit", "out_of_sample"]
 
 ARTIFACT = "labels/out_of_sample.npz"
@@ -79,9 +82,6 @@ def crossfit(
 def _trial_fit_predict(ctx: Any, params: dict[str, Any], X: Any, y: Any) -> FitPredict:
     """Train the trial's configuration on some positions of (X, y); predict others."""
     import torch
-
-    from sweeplab.tasks import run_trial, trial_setup
-    from sweeplab.training import predict
 
     stops_early = trial_setup(ctx, params).cfg.early_stopping_patience is not None
 
