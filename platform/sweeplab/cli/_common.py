@@ -8,6 +8,7 @@ import typer
 
 __all__ = [
     "ArgOpt",
+    "RefitLabelsOpt",
     "TrackingOpt",
     "WorkspaceOpt",
     "console",
@@ -22,6 +23,12 @@ WorkspaceOpt = typer.Option(
     "-w",
     help="Workspace folder for the stores (default: ./sweeplab-workspace, or $SWEEPLAB_WORKSPACE).",
     show_default=False,
+)
+RefitLabelsOpt = typer.Option(
+    False,
+    "--refit-labels",
+    help="Cross-fit the trial's configuration again for the label check, instead of using the "
+    "out-of-sample probabilities cached in its run (labels/out_of_sample.npz).",
 )
 TrackingOpt = typer.Option(
     None,

@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from sweeplab._processes import die_with_parent
+from sweeplab.files import last_line
 from sweeplab.tuning._settings import SweepSettings
 
 __all__ = ["JOIN_WAIT_ENV", "Workers", "threads_per_job", "wait_for", "wait_until_ready"]
@@ -154,7 +155,7 @@ class Workers:
         for k, (proc, log) in enumerate(zip(self.procs, self.logs, strict=True), start=1):
             code = proc.wait()
             if code != 0:
-                tail = _last_line(log)
+                tail = last_line(log)[:300]
                 problems.append(f"worker {k} exited with {code}: {tail} (log: {log})")
         return problems
 
@@ -171,13 +172,3 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _last_line(log: Path) -> str:
-    try:
-        with open(log, "rb") as f:
-            f.seek(max(0, os.path.getsize(log) - 4000))
-            lines = [x for x in f.read().decode(errors="replace").splitlines() if x.strip()]
-    except OSError:
-        return ""
-    return lines[-1][:300] if lines else ""
