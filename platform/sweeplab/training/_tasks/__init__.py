@@ -1,7 +1,7 @@
 """Vision tasks beyond classification: losses and small training loops, one module per task.
 
 ``_losses`` (every loss), ``_loop`` (the shared epoch loop), ``_localization``, ``_detection``,
-``_segmentation``, ``_verification``; the public names are re-exported here.
+``_segmentation``, ``_verification``, ``_windows`` (sliding windows); the public names are re-exported here.
 
 Losses (pure functions of tensors):
 
@@ -62,10 +62,18 @@ from sweeplab.training._tasks._verification import (
     train_siamese,
     verification_pairs,
 )
+from sweeplab.training._tasks._windows import (
+    SlidingWindowArgs,
+    train_window_detector,
+    window_crops,
+    window_detect,
+    window_detections,
+)
 
 __all__ = [
     "DetectionArgs",
     "SiameseArgs",
+    "SlidingWindowArgs",
     "TaskResult",
     "VerificationReport",
     "check_task_config",
@@ -91,6 +99,10 @@ __all__ = [
     "train_segmenter",
     "train_siamese",
     "triplet_loss",
+    "train_window_detector",
     "verification_pairs",
+    "window_crops",
+    "window_detect",
+    "window_detections",
     "yolo_loss",
 ]
