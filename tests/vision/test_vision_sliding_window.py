@@ -67,7 +67,7 @@ def test_one_pass_detections_equal_classifying_each_detected_window() -> None:
         "window_classifier", {"hidden": 16}, input_shape=(3, 14, 14), num_outputs=4
     ).eval()
     args = SlidingWindowArgs(score_threshold=0.0, nms_iou=1.0)  # every window of the map
-    preds, truth = window_detect(model, data, args)
+    preds, truth = window_detect(model, data, args=args)
     assert [len(t.boxes) for t in truth] == [len(b) for b in data.boxes]
     for image, det in zip(data.images, preds, strict=True):
         assert len(det.boxes) == 10 * 10  # (32 − 14) / 2 + 1 windows a side

@@ -21,7 +21,7 @@ from sweeplab.tasks._generated import GeneratedTask
 from sweeplab.tasks._result import TrialResult
 from sweeplab.tasks._spec import OnEpoch, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
-from sweeplab.training import DetectionArgs, TaskResult, TrainConfig, detect, train_detector
+from sweeplab.training import DetectionArgs, detect, train_detector
 
 __all__ = ["Detection"]
 
@@ -39,6 +39,9 @@ class Detection(GeneratedTask):
     source = "shapes_detection"
     table = "detection_errors"
     final_dev_metric = "dev_map"
+    #: The training loop and the decoder of detections (``sliding_window`` swaps both).
+    trainer: ClassVar = staticmethod(train_detector)
+    detector: ClassVar = staticmethod(detect)
 
     def class_names(self, project: Project) -> tuple[str, ...] | None:
         return SHAPE_CLASSES if project.data.scheme == "generated" else None
@@ -46,29 +49,12 @@ class Detection(GeneratedTask):
     def num_outputs(self, train: Any) -> int:
         return len(train.class_names)
 
-    def train(
-        self,
-        model: nn.Module,
-        train: Any,
-        cfg: TrainConfig,
-        *,
-        dev: Any,
-        args: Any,
-        on_epoch: OnEpoch,
-    ) -> TaskResult:
-        """Train the detector; every epoch's ``dev_error`` is 1 − dev mAP@0.5."""
-        return train_detector(model, train, cfg, dev=dev, args=args, on_epoch=on_epoch)
-
-    def detect(self, model: nn.Module, data: Any, args: Any) -> tuple[list[Any], list[Any]]:
-        """``(detections after NMS, ground truth)`` of every image of ``data``."""
-        return detect(model, data, args=args)
-
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
         args = setup.args
         model = self.build_model(ctx, setup)
-        res = self.train(model, train, setup.cfg, dev=dev, args=args, on_epoch=on_epoch)
-        preds, truth = self.detect(model, dev, args)
+        res = self.trainer(model, train, setup.cfg, dev=dev, args=args, on_epoch=on_epoch)
+        preds, truth = self.detector(model, dev, args=args)
         table = detection_error_table(preds, truth, train.class_names)
         every = table[table["size"] == "all"]
         extra = {f"dev_ap_{r['class']}": float(r["ap"]) for _, r in every.iterrows()}
@@ -130,7 +116,7 @@ class Detection(GeneratedTask):
         names = ctx.task_data["train"].class_names
 
         def score(split: str):
-            preds, truth = self.detect(model, ctx.task_data[split], setup.args)
+            preds, truth = self.detector(model, ctx.task_data[split], args=setup.args)
             return mean_average_precision(preds, truth, num_classes=len(names), iou_threshold=0.5)
 
         test = score("test")

@@ -17,12 +17,10 @@ from torch import nn
 
 from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
-from sweeplab.tasks._spec import OnEpoch, register_task
+from sweeplab.tasks._spec import register_task
 from sweeplab.tasks.detection import Detection
 from sweeplab.training import (
     SlidingWindowArgs,
-    TaskResult,
-    TrainConfig,
     train_window_detector,
     window_detect,
 )
@@ -35,15 +33,11 @@ class SlidingWindow(Detection):
     name = "sliding_window"
     description = "boxes and classes by sliding a window classifier in one convolutional pass"
     args: ClassVar = SlidingWindowArgs
-    metrics = (
-        "dev_map",
-        "dev_missed",
-        "dev_false_positives",
-        "dev_window_error",
-        "test_map",
-    )
+    metrics = (*Detection.metrics, "dev_window_error")
     headline = ("dev_map", "dev_window_error", "dev_missed", "dev_false_positives")
     table = "sliding_window_errors"
+    trainer: ClassVar = staticmethod(train_window_detector)
+    detector: ClassVar = staticmethod(window_detect)
 
     def num_outputs(self, train: Any) -> int:
         return len(train.class_names) + 1  # the object classes and "no object"
@@ -57,18 +51,3 @@ class SlidingWindow(Detection):
             input_shape=(channels, w, w),
             num_outputs=self.num_outputs(ctx.task_data["train"]),
         )
-
-    def train(
-        self,
-        model: nn.Module,
-        train: Any,
-        cfg: TrainConfig,
-        *,
-        dev: Any,
-        args: Any,
-        on_epoch: OnEpoch,
-    ) -> TaskResult:
-        return train_window_detector(model, train, cfg, dev=dev, args=args, on_epoch=on_epoch)
-
-    def detect(self, model: nn.Module, data: Any, args: Any) -> tuple[list[Any], list[Any]]:
-        return window_detect(model, data, args)

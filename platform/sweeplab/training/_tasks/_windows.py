@@ -152,9 +152,10 @@ def window_detections(
 
 @torch.no_grad()
 def window_detect(
-    model: WindowClassifier, data: DetectionSet, args: SlidingWindowArgs
+    model: WindowClassifier, data: DetectionSet, *, args: SlidingWindowArgs | None = None
 ) -> tuple[list[Detections], list[Detections]]:
     """Detections from one convolutional pass per image batch, and the ground truth."""
+    args = args or SlidingWindowArgs()
     model.eval()
     device = next(model.parameters()).device
     maps = [
@@ -174,7 +175,7 @@ def window_detect(
 
 
 def _map(model: WindowClassifier, data: DetectionSet, args: SlidingWindowArgs) -> float:
-    preds, truth = window_detect(model, data, args)
+    preds, truth = window_detect(model, data, args=args)
     k = len(data.class_names)
     return mean_average_precision(preds, truth, num_classes=k, iou_threshold=0.5).map
 
