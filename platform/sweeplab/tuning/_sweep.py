@@ -35,6 +35,7 @@ from sweeplab.tuning._optuna import make_pruner
 from sweeplab.tuning._owner import own_sweep
 from sweeplab.tuning._ray_cluster import check_ray_settings
 from sweeplab.tuning._settings import SweepSettings, SweepSetup, trial_epochs
+from sweeplab.tuning._stores import check_resumable
 from sweeplab.tuning._study import (
     adopt_shared_sweep,
     check_study_storage,
@@ -260,6 +261,15 @@ def setup_sweep(
     try:
         with store_lock:
             client = client_for(tracking_uri)
+            if settings.resume and not settings.join:  # before anything is written to it
+                check_resumable(
+                    client,
+                    info=info,
+                    experiment=project.name,
+                    sweep_dir=ws.sweep_dir(name),
+                    tracking_uri=tracking_uri,
+                    study_storage=study_storage,
+                )
             exp_id = get_or_create_experiment(
                 client,
                 project.name,
