@@ -34,6 +34,7 @@ from typing import Any
 from sweeplab._atomic import write_atomic
 from sweeplab.config.project import SAFE_NAME
 from sweeplab.errors import UserError, close_matches
+from sweeplab.files import read_json
 
 __all__ = ["Workspace", "DEFAULT_WORKSPACE", "WORKSPACE_STORE", "check_safe_name"]
 
@@ -160,7 +161,7 @@ class Workspace:
                 + (f"; sweeps: {', '.join(known[-10:])}" if known else "; it has no sweeps yet"),
                 suggestions=close_matches(name, known),
             )
-        info = json.loads(path.read_text())
+        info = read_json(path)
         if self._own_store(info.get("tracking_uri")):
             info["tracking_uri"] = self.tracking_uri  # wherever the workspace is now
         return info
@@ -174,10 +175,11 @@ class Workspace:
         self._write_state({"last_sweep": name})
 
     def last_sweep(self) -> str:
+        path = self.root / "state.json"
         try:
-            state = json.loads((self.root / "state.json").read_text())
+            state = read_json(path) if path.is_file() else {}
             return state["last_sweep"]
-        except (OSError, ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             raise UserError(
                 f"no sweep has run in the workspace {self.root} yet; start one with `sweeplab sweep PROJECT.yaml`"
             ) from None

@@ -1,8 +1,8 @@
 """Pure analysis functions: diagnosis, error-analysis tables, label checks, trial selection.
 
 Everything here takes numbers, labels and predictions and returns dataclasses or pandas
-DataFrames; nothing trains, logs or reads files (except :func:`read_review`, the thin CSV
-reader behind :func:`merge_review`).
+DataFrames; nothing trains, logs or reads files (:func:`read_review` parses the bytes of a
+review CSV that the caller read, within its size limit).
 """
 
 from sweeplab.analysis._boxes import (
@@ -40,6 +40,13 @@ from sweeplab.analysis._selection import (
     select_best,
     violation,
 )
+from sweeplab.analysis._spreadsheet import (
+    csv_rows,
+    neutralise_cell,
+    restore_cell,
+    restore_frame,
+    spreadsheet_csv,
+)
 from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
 from sweeplab.analysis._vision_errors import (
     LOCALIZATION_OUTCOMES,
@@ -54,6 +61,11 @@ from sweeplab.analysis._vision_errors import (
 )
 
 __all__ = [
+    "csv_rows",
+    "neutralise_cell",
+    "restore_cell",
+    "restore_frame",
+    "spreadsheet_csv",
     "LOCALIZATION_OUTCOMES",
     "SIZE_BUCKETS",
     "detection_error_table",

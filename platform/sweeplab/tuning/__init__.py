@@ -18,6 +18,7 @@ from sweeplab.tuning._lifecycle import (
     TrialOutcome,
     TrialStarted,
     TrialStatus,
+    fail_sweep,
 )
 from sweeplab.tuning._owner import own_sweep, sweep_owner
 from sweeplab.tuning._settings import SweepSettings
@@ -72,12 +73,17 @@ def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) ->
         )
         if settings.jobs > 1:
             setup.workers = workers
-        prepare_tracking(setup)  # models, dataset inputs, system metrics: for either backend
-        # Each backend is imported when it runs: Ray's import alone takes seconds.
-        if settings.backend == "ray":
-            from sweeplab.tuning._ray import run_ray
+        try:
+            prepare_tracking(setup)  # models, dataset inputs, system metrics: either backend
+            # Each backend is imported when it runs: Ray's import alone takes seconds.
+            if settings.backend == "ray":
+                from sweeplab.tuning._ray import run_ray
 
-            return run_ray(setup, progress=progress)
-        from sweeplab.tuning._optuna import run_optuna
+                return run_ray(setup, progress=progress)
+            from sweeplab.tuning._optuna import run_optuna
 
-        return run_optuna(setup, progress=progress)
+            return run_optuna(setup, progress=progress)
+        except Exception as exc:  # a signal (KeyboardInterrupt) is the backends' to record
+            if not setup.worker:  # the driver owns the parent run
+                fail_sweep(setup, exc)
+            raise
