@@ -30,6 +30,15 @@ from sweeplab.analysis._diagnosis import (
 from sweeplab.analysis._error_table import ErrorTable, confusion, error_table, per_class_errors
 from sweeplab.analysis._label_errors import multilabel_error_table, multilabel_table_from_rates
 from sweeplab.analysis._labels import confident_thresholds, suspect_labels
+from sweeplab.analysis._noise import (
+    Interval,
+    StopAdvice,
+    difference_interval,
+    distinguishable,
+    gaps_within_noise,
+    stop_rule,
+    wilson_interval,
+)
 from sweeplab.analysis._review import merge_review, read_review, review_template, safe_example_id
 from sweeplab.analysis._selection import (
     Constraint,
@@ -54,6 +63,13 @@ from sweeplab.analysis._vision_errors import (
 )
 
 __all__ = [
+    "Interval",
+    "StopAdvice",
+    "difference_interval",
+    "distinguishable",
+    "gaps_within_noise",
+    "stop_rule",
+    "wilson_interval",
     "LOCALIZATION_OUTCOMES",
     "SIZE_BUCKETS",
     "detection_error_table",

@@ -15,6 +15,7 @@ from sweeplab.cli import dashboard as _dashboard  # noqa: E402,F401
 from sweeplab.cli import diagnose as _diagnose  # noqa: E402,F401
 from sweeplab.cli import gradcheck as _gradcheck  # noqa: E402,F401
 from sweeplab.cli import models as _models  # noqa: E402,F401
+from sweeplab.cli import next as _next  # noqa: E402,F401
 from sweeplab.cli import refine as _refine  # noqa: E402,F401
 from sweeplab.cli import report as _report  # noqa: E402,F401
 from sweeplab.cli import review as _review  # noqa: E402,F401
