@@ -74,7 +74,8 @@ def wilson_interval(error: float, n: int, *, z: float = Z95) -> Interval:
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = z / denom * math.sqrt(max(p * (1.0 - p) / n + z2 / (4.0 * n * n), 0.0))
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+    # the interval always holds p (float rounding at p = 0 or 1 aside)
+    return Interval(p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def difference_interval(a: float, n_a: int, b: float, n_b: int, *, z: float = Z95) -> Interval:

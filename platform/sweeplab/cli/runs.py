@@ -31,16 +31,29 @@ def runs(
         help="Also the per-label / per-class columns: dev_error_<label> (multilabel), "
         "dev_ap_<class> (detection), dev_iou_<class> (segmentation).",
     ),
+    lineage: bool = typer.Option(
+        False,
+        "--lineage",
+        help="Show the chain of sweeps this one comes from (`sweeplab next` / `refine`), "
+        "each with its best error and 95 % interval, instead of the trials.",
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
     """List a sweep's trials, best first: finished trials that satisfy every constraint by the
-    optimizing metric, then those that break a constraint, then pruned and failed ones."""
+    optimizing metric, then those that break a constraint, then pruned and failed ones. An
+    error metric shows its 95 % (Wilson) interval from the set's size; trials whose error is
+    not distinguishable from the best one are marked "within noise of best"."""
     from sweeplab.errors import UserError
     from sweeplab.tracking import load_sweep_table
 
     if csv and as_json:
         raise UserError("--csv and --json exclude each other; choose one")
+    if lineage:
+        from sweeplab.cli._lineage_table import print_lineage
+
+        print_lineage(sweep, workspace, tracking_uri, csv=csv, as_json=as_json)
+        return
     info, ranked = load_sweep_table(sweep, workspace, tracking_uri)
     if top:
         ranked = ranked[:top]
@@ -64,6 +77,7 @@ def runs(
             }
         )
         rows.append(row)
+    ci_col = add_noise_columns(rows, metric, info)
     if csv:
         import pandas as pd
 
@@ -100,6 +114,8 @@ def runs(
     for m in metric_cols:
         header = short.get(m, m.replace("_error", " err").replace("_", "-"))
         table.add_column(header, justify="right", no_wrap=True)
+        if m == metric and ci_col:
+            table.add_column("95% CI", justify="right", no_wrap=True)
     table.add_column("hyperparameters", overflow="fold", ratio=2)
     table.add_column("note", overflow="fold", ratio=1)
     for row in rows:
@@ -110,12 +126,14 @@ def runs(
         )
         if row["diagnosis"] and not note:
             note = f"problem: {row['diagnosis']}"
+        if row.get("within_noise_of_best") and row["rank"] > 1:
+            note = "within noise of best" + (f"; {note}" if note else "")
         best = row["rank"] == 1 and row["status"] == TrialStatus.FINISHED and row["feasible"]
         table.add_row(
             str(row["rank"]),
             str(row["trial"]),
             row["status"],
-            *(_cell(row[m]) for m in metric_cols),
+            *(c for m in metric_cols for c in _cells(row, m, metric, ci_col)),
             " ".join(f"{p}={fmt_value(_num(row[p]))}" for p in param_names if row[p] is not None),
             note[:200],
             style="bold green" if best else None,
@@ -163,3 +181,30 @@ def _num(text: str):
         return float(text) if any(c in text for c in ".e") else int(text)
     except (TypeError, ValueError):
         return text
+
+
+def _cells(row: dict, m: str, objective: str, ci_col: bool) -> list[str]:
+    if m != objective or not ci_col:
+        return [_cell(row[m])]
+    low, high = row.get(f"{m}_ci_low"), row.get(f"{m}_ci_high")
+    ci = f"[{low:.4f}, {high:.4f}]" if low is not None and high is not None else "–"
+    return [_cell(row[m]), ci]
+
+
+def add_noise_columns(rows: list[dict], metric: str, info: dict) -> bool:
+    """``<metric>_ci_low`` / ``_ci_high`` (Wilson 95 %) and ``within_noise_of_best`` on each row,
+    where ``metric`` is an error rate of a set whose size the sweep logged; False otherwise."""
+    from sweeplab.analysis import distinguishable
+    from sweeplab.reports._lineage import error_interval, split_sizes
+
+    n = split_sizes(info).get(metric.removesuffix("_error")) if metric.endswith("_error") else None
+    if not n:
+        return False
+    best = next((r[metric] for r in rows if r["feasible"] and r[metric] is not None), None)
+    for r in rows:
+        ci = error_interval(r[metric], n)
+        r[f"{metric}_ci_low"], r[f"{metric}_ci_high"] = (ci.low, ci.high) if ci else (None, None)
+        r["within_noise_of_best"] = (
+            ci is not None and best is not None and not distinguishable(r[metric], best, n)
+        )
+    return True
