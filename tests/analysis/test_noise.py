@@ -111,3 +111,13 @@ def test_stop_when_the_sweep_does_not_beat_its_parent_beyond_noise():
 def test_no_human_level_error_means_no_stop_at_human_level():
     d = diagnose(human=None, train=0.0, train_dev=0.0, dev=0.0)
     assert not stop_rule(d, SIZES).stop
+
+
+def test_noise_note_names_the_gaps_within_noise_and_a_noisy_largest_gap():
+    from sweeplab.analysis import noise_note
+
+    # variance 0.6 % on 180 train-dev examples is one example: within noise, and the largest
+    d = diagnose(human=0.01, train=0.0103, train_dev=0.0167, dev=0.0167)
+    note = noise_note(d, SIZES)
+    assert "variance" in note and "largest gap is within noise" in note
+    assert noise_note(diagnose(human=0.01, train=0.2, train_dev=0.5, dev=0.9), SIZES) is None

@@ -123,3 +123,9 @@ def test_next_derives_runs_and_links_a_warm_started_sweep(underfit, capsys):
     assert chain[1]["parent"] == "u" and chain[1]["how"] == "next"
     assert all(r["ci_low"] <= r["best"] <= r["ci_high"] for r in chain)
     assert chain[1]["vs_parent"] in ("better", "worse", "within noise")
+
+    # the dashboard shows the chain and the objective's interval
+    from sweeplab.reports import build_dashboard
+
+    page = build_dashboard("u2", workspace=ws, log_artifact=False).path.read_text()
+    assert 'id="lineage"' in page and "95% CI" in page and 'id="stop-rule"' in page

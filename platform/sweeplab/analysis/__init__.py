@@ -36,6 +36,7 @@ from sweeplab.analysis._noise import (
     difference_interval,
     distinguishable,
     gaps_within_noise,
+    noise_note,
     stop_rule,
     wilson_interval,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "difference_interval",
     "distinguishable",
     "gaps_within_noise",
+    "noise_note",
     "stop_rule",
     "wilson_interval",
     "LOCALIZATION_OUTCOMES",

@@ -31,6 +31,7 @@ __all__ = [
     "difference_interval",
     "distinguishable",
     "gaps_within_noise",
+    "noise_note",
     "stop_rule",
     "wilson_interval",
 ]
@@ -112,6 +113,22 @@ def gaps_within_noise(diagnosis: Diagnosis, sizes: dict[str, int]) -> dict[str, 
             continue
         out[gap] = not distinguishable(hi, lo, sizes[upper], n_b=sizes[lower])
     return out
+
+
+def noise_note(diagnosis: Diagnosis, sizes: dict[str, int]) -> str | None:
+    """One sentence naming the gaps that are within noise (None when none is), and saying so
+    when the largest gap — the one the verdict acts on — is among them."""
+    within = [g for g, w in gaps_within_noise(diagnosis, sizes).items() if w]
+    if not within:
+        return None
+    names = ", ".join(f"{g.replace('_', ' ')} ({getattr(diagnosis, g) * 100:.2g}%)" for g in within)
+    text = (
+        f"Within noise (95 % intervals from the set sizes): {names}; these sets cannot tell "
+        "such a gap from zero."
+    )
+    if diagnosis.problem in within:
+        text += " The largest gap is within noise: a bigger dev / train-dev set would say more."
+    return text
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,9 @@ def next_sweep(
     configurations and its parent run is tagged sweeplab.next_from = SWEEP. Says "stop
     tuning" when avoidable bias and variance are within noise of human-level error, or when
     SWEEP did not beat its own parent beyond noise."""
-    from sweeplab.analysis import gaps_within_noise
+    from rich.markup import escape
+
+    from sweeplab.analysis import noise_note
     from sweeplab.cli.refine import run_child_sweep, unused_name
     from sweeplab.config.project import parse_project
     from sweeplab.errors import UserError
@@ -111,15 +113,10 @@ def next_sweep(
         )
     sizes = split_sizes(old.parent_params)
     say = err_console()
-    say.print(f"best trial #{best[0].number} of {old.name}: {diag.verdict}")
-    noisy = [g for g, within in gaps_within_noise(diag, sizes).items() if within]
-    if noisy:
-        say.print(
-            "within noise (95 % interval, "
-            + ", ".join(f"{k} n={v}" for k, v in sizes.items())
-            + "): "
-            + ", ".join(g.replace("_", " ") for g in noisy)
-        )
+    say.print(escape(f"best trial #{best[0].number} of {old.name}: {diag.verdict}"))
+    note = noise_note(diag, sizes)
+    if note:
+        say.print(escape(note))
     advice = sweep_advice(old, parent)
     if advice is not None:
         typer.echo(advice.text())

@@ -29,6 +29,7 @@ __all__ = [
     "chain_rows",
     "error_interval",
     "lineage",
+    "lineage_of",
     "parent_of",
     "split_sizes",
     "sweep_advice",
@@ -100,8 +101,16 @@ def lineage(
 ) -> list[SweepTrials]:
     """The chain of sweeps ending at ``sweep``, the first ancestor first. A parent sweep that
     is no longer in the workspace ends the chain."""
-    chain = [load_sweep(sweep, workspace=workspace, tracking_uri=tracking_uri)]
-    seen = {chain[0].name}
+    first = load_sweep(sweep, workspace=workspace, tracking_uri=tracking_uri)
+    return lineage_of(first, workspace=workspace, tracking_uri=tracking_uri)
+
+
+def lineage_of(
+    sweep: SweepTrials, *, workspace: Path | None = None, tracking_uri: str | None = None
+) -> list[SweepTrials]:
+    """:func:`lineage` from a sweep already read back."""
+    chain = [sweep]
+    seen = {sweep.name}
     while len(chain) < _MAX_CHAIN:
         parent = parent_of(chain[-1])
         if parent is None or parent in seen:

@@ -22,7 +22,9 @@ from sweeplab.analysis import (
     confusion,
     diagnose,
     error_table,
+    gaps_within_noise,
     merge_review,
+    noise_note,
     per_class_errors,
     suspect_labels,
 )
@@ -77,6 +79,11 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     is_image: bool = False
 
+    @property
+    def noise_note(self) -> str | None:
+        """Which gaps of the diagnosis are within noise, from the sets' sizes."""
+        return noise_note(self.diagnosis, self.sizes)
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready: what was analysed and what the report concluded."""
         d = self.diagnosis
@@ -92,7 +99,11 @@ class ReportData:
             "model_source": self.model_source,
             "final": self.final,
             "sizes": self.sizes,
-            "diagnosis": d.as_dict(),
+            "diagnosis": {
+                **d.as_dict(),
+                "within_noise": gaps_within_noise(d, self.sizes),
+                "noise_note": self.noise_note,
+            },
             "error_table": {
                 "n_dev": self.table.n_dev,
                 "n_errors": self.table.n_errors,
