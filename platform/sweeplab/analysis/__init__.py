@@ -50,6 +50,13 @@ from sweeplab.analysis._selection import (
     select_best,
     violation,
 )
+from sweeplab.analysis._spreadsheet import (
+    csv_rows,
+    neutralise_cell,
+    restore_cell,
+    restore_frame,
+    spreadsheet_csv,
+)
 from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
 from sweeplab.analysis._vision_errors import (
     LOCALIZATION_OUTCOMES,
@@ -72,6 +79,11 @@ __all__ = [
     "noise_note",
     "stop_rule",
     "wilson_interval",
+    "csv_rows",
+    "neutralise_cell",
+    "restore_cell",
+    "restore_frame",
+    "spreadsheet_csv",
     "LOCALIZATION_OUTCOMES",
     "SIZE_BUCKETS",
     "detection_error_table",

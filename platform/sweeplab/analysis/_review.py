@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sweeplab.analysis._error_table import INFO_COLUMNS, ErrorTable, summarize
+from sweeplab.analysis._spreadsheet import restore_frame
 from sweeplab.errors import UserError, close_matches
 
 __all__ = ["merge_review", "read_review", "review_template", "safe_example_id"]
@@ -92,13 +93,15 @@ def review_template(
 
 
 def read_review(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a review CSV as text cells (empty cells stay ``""``)."""
+    """Read a review CSV as text cells (empty cells stay ``""``), the ``'`` that kept a
+    spreadsheet from running a cell as a formula taken off again (see ``_spreadsheet``)."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        sheet = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
         raise UserError("file not found", file=str(path)) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UserError(f"not a readable CSV file ({exc})", file=str(path)) from None
+    return restore_frame(sheet)
 
 
 def _cell(value: object) -> str:

@@ -23,16 +23,21 @@ TrackingOpt = typer.Option(
 )
 
 
-def console():
+def console(*, stderr: bool = False, **kwargs):
+    """A rich console that prints text as it is: markup, emoji codes and highlighting off.
+
+    Data strings (class names, categorical values, failure reasons) reach the terminal through
+    it, and ``[/bold]`` in one of them must print as itself, not end a style (or raise
+    ``MarkupError``). Styles are given with ``style=`` (or :class:`rich.text.Text`), never as
+    markup inside an f-string. Every command's console comes from here.
+    """
     from rich.console import Console
 
-    return Console()
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, **kwargs)
 
 
 def err_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
+    return console(stderr=True)
 
 
 def fmt_value(value: object) -> str:

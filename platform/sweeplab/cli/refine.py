@@ -127,7 +127,7 @@ def refine(
             )
         if len(best) < top:
             say.print(
-                f"[yellow]only {len(best)} feasible finished trials (asked for {top})[/yellow]"
+                f"only {len(best)} feasible finished trials (asked for {top})", style="yellow"
             )
         try:
             refined = refine_space(
@@ -231,7 +231,6 @@ def run_child_sweep(
 
 def _print_changes(old, new) -> None:
     """One line per parameter: old range → new range."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="refined search space")
@@ -245,7 +244,7 @@ def _print_changes(old, new) -> None:
             else "dropped (its `when` can no longer hold)"
         )
         table.add_row(p.name, p.distribution.type_name, before, after)
-    Console(stderr=True).print(table)
+    err_console().print(table)
 
 
 def _describe(dist) -> str:

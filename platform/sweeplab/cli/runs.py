@@ -11,6 +11,7 @@ import typer
 
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["runs", "metric_columns"]
 
@@ -81,7 +82,9 @@ def runs(
     if csv:
         import pandas as pd
 
-        typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
+        from sweeplab.analysis import spreadsheet_csv
+
+        typer.echo(spreadsheet_csv(pd.DataFrame(rows)), nl=False)
         return
     if as_json:
         typer.echo(
@@ -92,7 +95,6 @@ def runs(
             )
         )
         return
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.tracking import TrialStatus
@@ -138,7 +140,7 @@ def runs(
             note[:200],
             style="bold green" if best else None,
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 _BASE = ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms")

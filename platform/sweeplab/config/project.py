@@ -173,7 +173,8 @@ class TrackingConfig(Schema):
 class Project(Schema):
     name: str = Field(description="Project name; the MLflow experiment is named after it.")
     description: str | None = Field(
-        default=None, description="Free text, shown on the sweep's parent run."
+        default=None,
+        description="Free text, shown as the description of the sweep's parent run in the MLflow UI (its first 5000 characters).",
     )
     data: DataConfig = Field(
         description="Where the examples come from and how they are split (below)."

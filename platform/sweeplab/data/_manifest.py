@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sweeplab._atomic import write_atomic
 from sweeplab.data._allocate import duplicate_groups
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError
@@ -74,7 +75,7 @@ class SplitManifest:
             "n": self.n,
             "splits": {k: v.tolist() for k, v in self.splits.items()},
         }
-        Path(path).write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n")
 
     @classmethod
     def from_json(cls, path: str | Path) -> SplitManifest:

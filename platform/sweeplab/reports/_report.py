@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS
+from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS, spreadsheet_csv
 from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
+from sweeplab.reports._markdown import Strong, md_table, md_text
 from sweeplab.reports._report_data import ReportData, build_report
 from sweeplab.reports._task_final import final_task_evaluation
 from sweeplab.reports._task_report import TaskReportData, build_task_report, project_task
@@ -128,16 +129,6 @@ def ladder_figure(d: Any):
     return fig
 
 
-def _md_table(rows: list[list[Any]], header: list[str]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def _frame_rows(df: Any, index_name: str | None = None) -> tuple[list[str], list[list[Any]]]:
     """(header, rows) of a DataFrame with its index (a MultiIndex gives several columns)."""
     names = [str(n) if n is not None else (index_name or "") for n in df.index.names]
@@ -198,8 +189,69 @@ def _context(data: ReportData, *, html: bool) -> dict[str, Any]:
             div_id="error-ladder",
         )
     else:
-        ctx["comp_md"] = _md_table(comp_rows, comp_header)
+        ctx["comp_md"] = md_table(comp_rows, comp_header)
+        ctx["md"] = _markdown_tables(ctx, data)
     return ctx
+
+
+def _markdown_tables(ctx: dict[str, Any], data: ReportData) -> dict[str, str]:
+    """report.md's tables of data (class names, categories, ids): through :func:`md_table`."""
+    return {
+        "categories": md_table(
+            [
+                [
+                    c["name"],
+                    "review" if c["name"] in ctx["review_set"] else "auto",
+                    c["errors"],
+                    c["examined"],
+                    _num(c["pct_of_errors"], 3),
+                    _num(c["pct_of_dev"], 3),
+                    pct(c["category_error"]),
+                    pct(c["ceiling"]),
+                ]
+                for c in ctx["categories"]
+            ],
+            [
+                "category",
+                "source",
+                "errors",
+                "examined",
+                "% of errors",
+                "% of dev",
+                "error in category",
+                "ceiling",
+            ],
+        ),
+        "confusion": md_table(
+            [[Strong(t), *counts] for t, counts in ctx["conf_rows"]],
+            ["true \\ predicted", *ctx["conf_classes"]],
+        ),
+        "per_class": md_table(
+            [
+                [
+                    c["class"],
+                    c["support"],
+                    c["errors"],
+                    pct(c["error_rate"]),
+                    _num(c["pct_of_errors"], 3),
+                    pct(c["ceiling"]),
+                ]
+                for c in ctx["per_class"]
+            ],
+            ["class", "support", "errors", "error rate", "% of errors", "ceiling"],
+        ),
+        "examples": md_table(
+            [[e["id"], e["true"], e["pred"], pct(e["confidence"], 0)] for e in data.examples[:20]],
+            ["id", "true", "predicted", "confidence"],
+        ),
+        "suspects": md_table(
+            [
+                [e["id"], e["true"], e["suggested"], _num(e["margin"], 2)]
+                for e in data.suspects[:20]
+            ],
+            ["id", "label", "looks like", "margin"],
+        ),
+    }
 
 
 def _env():
@@ -214,7 +266,8 @@ def _env():
     )
     env.filters["pct"] = pct
     env.filters["num"] = _num
-    env.filters["md_table"] = lambda rows, header: _md_table(rows, header)
+    env.filters["md_table"] = lambda rows, header: md_table(rows, header)
+    env.filters["md"] = md_text
     return env
 
 
@@ -289,7 +342,7 @@ def _write_task_report(
     paths = _write_pages(folder, html, md, data.summary())
     for t in data.tables:
         paths[t.id] = folder / f"{t.id}.csv"
-        t.frame.to_csv(paths[t.id], index=False)
+        paths[t.id].write_text(spreadsheet_csv(t.frame), encoding="utf-8")
     problem = _log_files(ref.run_id, uri, list(paths.values())) if log else None
     final = dict(evaluation.metrics) if evaluation is not None else {}
     return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final)
@@ -383,6 +436,6 @@ def write_report(
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
     paths = _write_pages(folder, html, md, data.summary())
     paths["table"] = folder / "error_table.csv"
-    data.table.rows.to_csv(paths["table"])
+    paths["table"].write_text(spreadsheet_csv(data.table.rows, index=True), encoding="utf-8")
     problem = _log_artifacts(ev, list(paths.values()), tracking_uri) if log else None
     return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final_metrics)

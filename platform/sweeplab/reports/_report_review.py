@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sweeplab.analysis import review_template, safe_example_id
+from sweeplab.analysis import review_template, safe_example_id, spreadsheet_csv
 from sweeplab.reports._evaluate import evaluate_trial, resolve_trial
 from sweeplab.reports._report import templates_dir
 from sweeplab.reports._report_data import error_analysis, example_rows
@@ -56,7 +56,7 @@ def write_review(
     folder = out or Workspace.at(workspace).root / "reviews" / ref.name
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "review.csv"
-    sheet.to_csv(csv_path, index=False, float_format="%.4f")
+    csv_path.write_text(spreadsheet_csv(sheet, float_format="%.4f"), encoding="utf-8")
 
     pred = ev.predictions["dev"]
     ids = ev.dataset.ids[pred.indices].astype(str)

@@ -55,6 +55,9 @@ class SweepContext:
     # train.init_from's state_dict, loaded once per sweep (transfer learning); None without it
     init_state: dict[str, Any] | None = None
     base_dir: str = "."  # the project file's folder: relative checkpoint paths start there
+    # where ``init_from`` run ids and ``best:PROJECT`` are looked up: the sweep's store
+    # (None: the default workspace's, as `sweeplab sweep` without flags)
+    tracking_uri: str | None = None
     # The task's own settings: their schema (the task's ``args``; its fields are the third
     # routing group) and the project's task_args; and the data the task made once per
     # sweep (e.g. {split name: DetectionSet}).

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeplab._atomic import write_atomic
 from sweeplab.tracking._bulk import write_batch
 
 __all__ = ["Outbox", "RUN_KEY_TAG", "new_run_key", "quiet_http_retries", "sync_directory"]
@@ -380,9 +381,7 @@ class Outbox:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         header = {"key": q.key, "run_id": q.run_id, "tracking_uri": self.tracking_uri}
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text("\n".join(json.dumps(x) for x in [header, *q.ops]) + "\n")
-        tmp.replace(path)
+        write_atomic(path, "\n".join(json.dumps(x) for x in [header, *q.ops]) + "\n", sync=False)
         q.on_disk = True
 
     def _persist_op(self, q: _Queue, op: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchGen
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils import flatten_dict
 
+from sweeplab._atomic import write_atomic
 from sweeplab.tuning._lifecycle import (
     EpochDone,
     ProgressFn,
@@ -77,9 +78,7 @@ class Numbering:
             if trial_id not in self.numbers:
                 self.numbers[trial_id] = self.next
                 self.next += 1
-                tmp = self.path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(self.numbers))
-                tmp.replace(self.path)
+                write_atomic(self.path, json.dumps(self.numbers))
             return self.numbers[trial_id]
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from sweeplab._atomic import write_atomic
 from sweeplab.errors import UserError
 
 __all__ = [
@@ -172,11 +173,9 @@ def adopt_shared_sweep(
     sweep_dir.mkdir(parents=True, exist_ok=True)
     space = info.pop("space_yaml", None)
     if space is not None:
-        (sweep_dir / "space.yaml").write_text(space)
+        write_atomic(sweep_dir / "space.yaml", space)
     info = {**info, "project": str(project_path.resolve()), "adopted": True}
-    tmp = sweep_dir / "sweep.json.tmp"
-    tmp.write_text(json.dumps(info, indent=2))
-    os.replace(tmp, sweep_dir / "sweep.json")
+    write_atomic(sweep_dir / "sweep.json", json.dumps(info, indent=2))
     return info
 
 
