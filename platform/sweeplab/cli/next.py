@@ -86,7 +86,6 @@ def next_sweep(
     from sweeplab.config.project import parse_project
     from sweeplab.errors import UserError
     from sweeplab.reports._lineage import (
-        NEXT_FROM_TAG,
         best_diagnosis,
         lineage,
         split_sizes,
@@ -159,21 +158,14 @@ def next_sweep(
         return
     warm_configs = warm_start_configs(derived.space, [t.params for t in best[:warm]])
     outcome = run_child_sweep(
-        old,
-        space_path=space_path,
-        name=new_name,
-        trials=trials,
-        seed=seed,
-        workspace=ws.root,
+        old, "next", space_path, name=new_name, trials=trials, seed=seed, workspace=ws.root,
         tracking_uri=tracking_uri,
         parent_tags={
-            NEXT_FROM_TAG: old.name,
-            "sweeplab.next_from_run": old.info["parent_run_id"],
             "sweeplab.derived_for": diag.problem or "none",
             "sweeplab.warm_start": str(len(warm_configs)),
         },
         warm_start=warm_configs,
-    )
+    )  # fmt: skip
     from sweeplab.cli.sweep import _print_outcome
 
     _print_outcome(outcome)

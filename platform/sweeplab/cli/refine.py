@@ -156,18 +156,9 @@ def refine(
         return
 
     outcome = run_child_sweep(
-        old,
-        space_path=space_path,
-        name=new_name,
-        trials=trials,
-        seed=seed,
-        workspace=ws.root,
+        old, "refined", space_path, name=new_name, trials=trials, seed=seed, workspace=ws.root,
         tracking_uri=tracking_uri,
-        parent_tags={
-            REFINED_FROM_TAG: old.name,
-            "sweeplab.refined_from_run": old.info["parent_run_id"],
-        },
-    )
+    )  # fmt: skip
     from sweeplab.cli.sweep import _print_outcome
 
     _print_outcome(outcome)
@@ -184,18 +175,21 @@ def refine(
 
 def run_child_sweep(
     old,
-    *,
+    link: str,
     space_path: Path,
+    *,
     name: str,
     trials: int | None,
     seed: int | None,
     workspace: Path,
     tracking_uri: str | None,
-    parent_tags: dict[str, str],
+    parent_tags: dict[str, str] | None = None,
     warm_start: tuple[dict, ...] = (),
 ):
     """Run a new sweep of ``old``'s project on ``space_path``, with ``old``'s sampler, pruner,
-    backend and early stopping as it ran (`refine` and `next`); returns its outcome."""
+    backend and early stopping as it ran (`refine` and `next`); its parent run is tagged
+    ``sweeplab.<link>_from`` (the old sweep's name) and ``sweeplab.<link>_from_run`` (its
+    parent run), and ``parent_tags``. Returns its outcome."""
     from sweeplab.cli.sweep import _ProgressDisplay
     from sweeplab.tuning import SweepSettings, run_sweep
 
@@ -219,7 +213,11 @@ def run_child_sweep(
         max_concurrent=saved.get("max_concurrent"),
         ray_address=saved.get("ray_address"),
         **rungs,
-        parent_tags=parent_tags,
+        parent_tags={
+            f"sweeplab.{link}_from": old.name,
+            f"sweeplab.{link}_from_run": old.info["parent_run_id"],
+            **(parent_tags or {}),
+        },
         warm_start=warm_start,
     )
     display = _ProgressDisplay()
