@@ -172,6 +172,8 @@ def run_case(case: str, seed: int, trials: int, root: Path) -> dict:
             "next_chain": at_chain,
             "first_space_2n": _first_at(first_errors, target),
         },
+        # every trial's dev error in trial order (another target can be read off these)
+        "dev_errors": {"first_space_2n": first_errors, "next": next_errors},
         "wall_s": round(wall, 1),
     }
 

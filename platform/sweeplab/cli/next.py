@@ -145,9 +145,9 @@ def next_sweep(
     space_path.parent.mkdir(parents=True, exist_ok=True)
     space_path.write_text(derived.to_yaml(header))
     for c in derived.changes:
-        say.print(f"  {c.name}: {_describe(c.before)} → {_describe(c.after)}  ({c.why})")
+        say.print(escape(f"  {c.name}: {_describe(c.before)} → {_describe(c.after)}  ({c.why})"))
     for note in derived.notes:
-        say.print(f"  {note}")
+        say.print(escape(f"  {note}"))
     typer.echo(f"next space: {space_path}")
     if write_only or stop:
         if stop:
