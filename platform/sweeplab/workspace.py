@@ -27,6 +27,7 @@ from typing import Any
 from sweeplab._atomic import write_atomic
 from sweeplab.config.project import SAFE_NAME
 from sweeplab.errors import UserError, close_matches
+from sweeplab.files import read_json
 
 __all__ = ["Workspace", "DEFAULT_WORKSPACE", "check_safe_name"]
 
@@ -122,7 +123,7 @@ class Workspace:
                 + (f"; sweeps: {', '.join(known[-10:])}" if known else "; it has no sweeps yet"),
                 suggestions=close_matches(name, known),
             )
-        return json.loads(path.read_text())
+        return read_json(path)
 
     def write_sweep(self, name: str, info: dict[str, Any]) -> None:
         d = self.sweep_dir(name)
@@ -131,10 +132,11 @@ class Workspace:
         self._write_state({"last_sweep": name})
 
     def last_sweep(self) -> str:
+        path = self.root / "state.json"
         try:
-            state = json.loads((self.root / "state.json").read_text())
+            state = read_json(path) if path.is_file() else {}
             return state["last_sweep"]
-        except (OSError, ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             raise UserError(
                 f"no sweep has run in the workspace {self.root} yet; start one with `sweeplab sweep PROJECT.yaml`"
             ) from None

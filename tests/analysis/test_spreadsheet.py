@@ -114,7 +114,7 @@ def test_a_review_sheet_round_trips_its_ids_labels_and_categories(
     with filled.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([[saved(c) for c in row] for row in [header, *body]])
 
-    merged = merge_review(table, filled)
+    merged = merge_review(table, filled.read_bytes(), source=str(filled))
     assert merged.categories[-2:] == ("=cat", "@other")
     marked = merged.rows.index[merged.rows["=cat"].fillna(False).astype(bool)].tolist()
     assert marked == sheet["id"].tolist()[:2]

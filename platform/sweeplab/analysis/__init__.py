@@ -1,8 +1,8 @@
 """Pure analysis functions: diagnosis, error-analysis tables, label checks, trial selection.
 
 Everything here takes numbers, labels and predictions and returns dataclasses or pandas
-DataFrames; nothing trains, logs or reads files (except :func:`read_review`, the thin CSV
-reader behind :func:`merge_review`).
+DataFrames; nothing trains, logs or reads files (:func:`read_review` parses the bytes of a
+review CSV that the caller read, within its size limit).
 """
 
 from sweeplab.analysis._boxes import (

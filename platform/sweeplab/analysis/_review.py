@@ -12,6 +12,7 @@ that column, never silently "not in the category".
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -92,15 +93,16 @@ def review_template(
     return out
 
 
-def read_review(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a review CSV as text cells (empty cells stay ``""``), the ``'`` that kept a
-    spreadsheet from running a cell as a formula taken off again (see ``_spreadsheet``)."""
+def read_review(data: bytes, *, source: str = "review.csv") -> pd.DataFrame:
+    """Parse the bytes of a review CSV (read by the caller, within its size limit) as text
+    cells (empty cells stay ``""``), the ``'`` that kept a spreadsheet from running a cell as
+    a formula taken off again (see ``_spreadsheet``)."""
     try:
-        sheet = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise UserError("file not found", file=str(path)) from None
+        sheet = pd.read_csv(
+            io.BytesIO(data), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"not a readable CSV file ({exc})", file=str(path)) from None
+        raise UserError(f"not a readable CSV file ({exc})", file=source) from None
     return restore_frame(sheet)
 
 
@@ -130,26 +132,25 @@ def _preview(values: Sequence[str], n: int = 5) -> str:
 
 def merge_review(
     table: ErrorTable,
-    review: pd.DataFrame | str | os.PathLike[str],
+    review: pd.DataFrame | bytes,
     *,
     source: str | None = None,
     text_columns: Sequence[str] = TEXT_COLUMNS,
 ) -> ErrorTable:
     """Return ``table`` with the review's categories added (or updated for reviewed rows).
 
-    ``review`` is a DataFrame or a CSV path; ``source`` names it in errors (default: the path,
-    or ``"review.csv"``; line numbers assume one CSV line per row after the header). Required
+    ``review`` is a DataFrame or the bytes of a CSV file; ``source`` names it in errors
+    (default: ``"review.csv"``; line numbers assume one CSV line per row after the header). Required
     columns: ``id``, ``y_true``, ``y_pred`` (checked against the table, so a sheet from another
     run is caught). Every other column except ``confidence``/``p_true`` and free-text columns
     (``text_columns``) is a category of marks. A category that already exists in the table
     keeps its values for examples not in the review.
     """
-    if isinstance(review, str | os.PathLike):
-        source = source or str(review)
-        review = read_review(review)
     source = source or "review.csv"
+    if isinstance(review, bytes):
+        review = read_review(review, source=source)
     if not isinstance(review, pd.DataFrame):
-        raise UserError(f"review must be a DataFrame or a CSV path, got {type(review).__name__}")
+        raise UserError(f"review must be a DataFrame or CSV bytes, got {type(review).__name__}")
     df = review.rename(columns=lambda c: str(c).strip())
 
     columns = [str(c) for c in df.columns]

@@ -98,6 +98,7 @@ def refine(
     sweeplab.refined_from = SWEEP.
     """
     from sweeplab.errors import UserError
+    from sweeplab.files import YAML, read_text
     from sweeplab.reports._dashboard_trials import load_sweep
     from sweeplab.space import load_space
     from sweeplab.space import refine as refine_space
@@ -139,7 +140,7 @@ def refine(
             refined, source=old.name, top=len(best), margin=margin, numbers=[t.number for t in best]
         )
         space_path = ws.sweep_dir(new_name) / REFINED_FILE
-        if space_path.exists() and space_path.read_text() != text:
+        if space_path.exists() and read_text(space_path, YAML) != text:
             raise UserError(
                 f"{space_path} exists and differs from the space computed now (edited?); "
                 f"run it as it is with --space {space_path}, or delete it"

@@ -68,12 +68,13 @@ def report(
     """Write a trial's HTML + Markdown report: splits, error ladder, diagnosis with remedies,
     error-analysis table, confusion matrix, misclassified examples, probable label errors.
     The best trial is the best optimizing value among trials that satisfy every constraint."""
-    from sweeplab.cli._common import path_arg
+    if review is not None:  # before PyTorch and MLflow are imported: a bad file costs nothing
+        from sweeplab.files import REVIEW, read_bounded
+
+        read_bounded(review, REVIEW)
     from sweeplab.reports import write_report
     from sweeplab.tasks import TASKS
 
-    if review is not None:
-        path_arg(review)
     c = make_console()
     files = write_report(
         target,

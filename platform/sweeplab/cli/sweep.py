@@ -171,11 +171,14 @@ def sweep(
     """Run a hyperparameter sweep: every trial trains the project's model with sampled
     parameters and is logged to MLflow as a child run of the sweep's parent run."""
     from sweeplab.errors import UserError
-    from sweeplab.tuning import SweepInterrupted, SweepSettings, run_sweep, stop_on_signals
 
     path_arg(project)
     if space is not None:
         path_arg(space)
+    if not (resume or join):
+        _check_files(project, space, sampler=sampler.value if sampler else None, trials=trials)
+    from sweeplab.tuning import SweepInterrupted, SweepSettings, run_sweep, stop_on_signals
+
     if backend is Backend.optuna:
         ray_only = {
             "--ray-address": ray_address is not None,
@@ -244,6 +247,29 @@ def sweep(
     if outcome.stopped_reason:
         err_console().print(f"sweeplab: {outcome.stopped_reason}", style="red", soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _check_files(project: Path, space: Path | None, *, sampler: str | None, trials: int | None):
+    """Refuse a bad project or search-space file, or a whole grid too large to run, before
+    PyTorch and MLflow are imported (a refused input costs ~50 MB, not ~400 MB). The sweep
+    checks them again, with everything else."""
+    from sweeplab.config.project import parse_project
+    from sweeplab.errors import UserError
+    from sweeplab.space import load_space, project_space_path, whole_grid_trials
+
+    pf = parse_project(project)
+    path = project_space_path(pf, space)
+    if path is None:
+        return
+    search_space = load_space(path)
+    if trials is None and (sampler or pf.project.search.sampler.value) == "grid":
+        try:
+            whole_grid_trials(search_space.grid())
+        except UserError as exc:
+            if sampler:  # the flag chose grid
+                raise UserError(exc.message, key="--sampler") from None
+            line = pf.doc.line_of(("search", "sampler"))
+            raise exc.located(file=str(pf.path), line=line) from None
 
 
 def _signal_name(signum: int) -> str:

@@ -16,6 +16,7 @@ from sweeplab._atomic import write_atomic
 from sweeplab.data._allocate import duplicate_groups
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError
+from sweeplab.files import read_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,7 +81,7 @@ class SplitManifest:
     @classmethod
     def from_json(cls, path: str | Path) -> SplitManifest:
         try:
-            doc = json.loads(Path(path).read_text())
+            doc = read_json(path)
             return cls(
                 splits={k: np.asarray(v, dtype=np.int64) for k, v in doc["splits"].items()},
                 dataset=doc["dataset"],

@@ -29,6 +29,7 @@ from sweeplab.analysis import (
     suspect_labels,
 )
 from sweeplab.data import quality_tags
+from sweeplab.files import REVIEW, read_bounded
 from sweeplab.reports._evaluate import Evaluation, SplitPredictions
 
 __all__ = [
@@ -185,7 +186,7 @@ def error_analysis(ev: Evaluation, review: str | Path | None = None):
         categories=automatic_categories(ev, pred),
     )
     if review is not None:
-        table = merge_review(table, review, source=str(review))
+        table = merge_review(table, read_bounded(review, REVIEW), source=str(review))
     return table
 
 

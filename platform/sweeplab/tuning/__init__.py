@@ -73,8 +73,8 @@ def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) ->
         )
         if settings.jobs > 1:
             setup.workers = workers
-        prepare_tracking(setup)  # models, dataset inputs, system metrics: for either backend
         try:
+            prepare_tracking(setup)  # models, dataset inputs, system metrics: either backend
             # Each backend is imported when it runs: Ray's import alone takes seconds.
             if settings.backend == "ray":
                 from sweeplab.tuning._ray import run_ray

@@ -18,6 +18,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils import flatten_dict
 
 from sweeplab._atomic import write_atomic
+from sweeplab.files import last_line, read_json
 from sweeplab.tuning._lifecycle import (
     EpochDone,
     ProgressFn,
@@ -70,7 +71,7 @@ class Numbering:
     def __init__(self, path: Path, start: int) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self.numbers: dict[str, int] = json.loads(path.read_text()) if path.is_file() else {}
+        self.numbers: dict[str, int] = read_json(path) if path.is_file() else {}
         self.next = max([start - 1, *self.numbers.values()]) + 1
 
     def number(self, trial_id: str) -> int:
@@ -128,8 +129,7 @@ def _error_text(trial: Any) -> str:
     text = ""
     path = getattr(trial, "error_file", None) or getattr(trial, "pickled_error_file", None)
     if path and Path(path).is_file() and not str(path).endswith(".pkl"):
-        lines = [ln for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()]
-        text = lines[-1] if lines else ""
+        text = last_line(Path(path))
     return f"the trial's Ray worker crashed: {text or 'see ' + str(path)}"[:1000]
 
 

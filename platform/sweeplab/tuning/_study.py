@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sweeplab._atomic import write_atomic
 from sweeplab.errors import UserError
+from sweeplab.files import read_json
 
 __all__ = [
     "JOURNAL",
@@ -124,8 +125,8 @@ def load_sweep_study(workspace: Path, name: str, info: dict[str, Any] | None = N
     sweep_dir = workspace / "sweeps" / name
     if info is None:
         try:
-            info = json.loads((sweep_dir / "sweep.json").read_text())
-        except (OSError, ValueError):
+            info = read_json(sweep_dir / "sweep.json")
+        except (UserError, ValueError):  # gone, unreadable: the study's journal alone
             info = {}
     uri = info.get("study_storage")
     if uri is None and not (sweep_dir / JOURNAL).is_file():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 import socket
 from dataclasses import asdict, replace
@@ -15,8 +14,15 @@ from typing import Any
 from sweeplab._atomic import write_atomic
 from sweeplab.analysis import Constraint, Objective
 from sweeplab.errors import UserError
-from sweeplab.space import SearchSpace, load_space
-from sweeplab.tasks import TASKS, check_space_names, load_project, prepare_context
+from sweeplab.space import SearchSpace, load_space, project_space_path, whole_grid_trials
+from sweeplab.tasks import (
+    TASKS,
+    check_space_names,
+    check_space_values,
+    load_project,
+    prepare_context,
+    setting_schemas,
+)
 from sweeplab.tracking import (
     TAG,
     Outbox,
@@ -158,21 +164,12 @@ def setup_sweep(
     # Search space: the flag, else the project's, else none (a single configuration).
     if settings.resume:
         space_path = ws.sweep_dir(name) / "space.yaml"
-    elif settings.space_path is not None:
-        space_path = settings.space_path
-    elif project.search.space:
-        space_path = pf.resolve(project.search.space)
-        if not space_path.is_file():
-            raise pf.error(
-                f"search-space file {project.search.space!r} not found (looked for {space_path}; "
-                "paths are relative to the project file)",
-                "search",
-                "space",
-            )
     else:
-        space_path = None
+        space_path = project_space_path(pf, settings.space_path)
     if space_path is not None:
         space = load_space(space_path)
+        # each value the space can give must fit its setting: before any data is loaded
+        check_space_values(space, setting_schemas(project), space_file=str(space_path))
     else:
         space = SearchSpace.from_dict({"parameters": {}}, file=str(pf.path))
 
@@ -203,8 +200,7 @@ def setup_sweep(
         else (settings.seed if settings.seed is not None else project.search.seed)
     )
     if sampler == "grid":
-        grid = space.grid()
-        trials = settings.trials or info.get("trials") or len(grid)
+        trials = settings.trials or info.get("trials") or whole_grid_trials(space.grid())
     else:
         trials = settings.trials or info.get("trials") or project.search.trials or 20
     max_failures = settings.max_failures or project.search.max_failures
@@ -510,7 +506,7 @@ def _last_sweep_of(ws: Workspace, project_name: str) -> str:
 
     candidates = []
     for name in ws.sweeps():
-        info = json.loads((ws.sweep_dir(name) / "sweep.json").read_text())
+        info = ws.read_sweep(name)
         if Path(info.get("project", "")).stem and name.startswith(_name_stem(project_name)):
             candidates.append((info.get("created", ""), name))
     if not candidates:
