@@ -124,6 +124,21 @@ def test_next_derives_runs_and_links_a_warm_started_sweep(underfit, capsys):
     assert all(r["ci_low"] <= r["best"] <= r["ci_high"] for r in chain)
     assert chain[1]["vs_parent"] in ("better", "worse", "within noise")
 
+    # runs: each trial's 95 % interval from the logged dev size, and which are within noise
+    assert main(["runs", "u2", "--json", "--workspace", str(ws)]) == 0
+    rows = json.loads(capsys.readouterr().out)["trials"]
+    from sweeplab.analysis import distinguishable, wilson_interval
+
+    splits = client.get_run(info["parent_run_id"]).data.params["splits"]
+    n = dict(p.split("=") for p in splits.split())["dev"]
+    n = int(n)
+    for r in (r for r in rows if r["dev_error"] is not None):
+        ci = wilson_interval(r["dev_error"], n)
+        assert (r["dev_error_ci_low"], r["dev_error_ci_high"]) == pytest.approx((ci.low, ci.high))
+        assert r["within_noise_of_best"] == (
+            not distinguishable(r["dev_error"], rows[0]["dev_error"], n)
+        )
+
     # the dashboard shows the chain and the objective's interval
     from sweeplab.reports import build_dashboard
 
