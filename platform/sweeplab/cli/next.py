@@ -55,7 +55,7 @@ def next_sweep(
         "--warm-start",
         min=0,
         help="Run the previous sweep's best K configurations first (their values valid in the "
-        "new space; 0: none).",
+        "new space; at most half the new sweep's trials; 0: none).",
     ),
     name: str | None = typer.Option(
         None, "--name", help="Name of the new sweep (default: SWEEP-next)."
@@ -157,6 +157,9 @@ def next_sweep(
         typer.echo("no search-space knob to change for this diagnosis: not running a sweep")
         return
     warm_configs = warm_start_configs(derived.space, [t.params for t in best[:warm]])
+    # at most half the new sweep (rounded up): the rest explores the new space afresh
+    n_new = trials or int(old.info.get("trials") or 20)
+    warm_configs = warm_configs[: max(1, (n_new + 1) // 2)] if warm else ()
     outcome = run_child_sweep(
         old, "next", space_path, name=new_name, trials=trials, seed=seed, workspace=ws.root,
         tracking_uri=tracking_uri,
