@@ -57,7 +57,7 @@ def test_help_reflows_and_shows_no_bool(path):
     for para in _description(lines):
         # a line that ends a paragraph early is a hard break from the source: every line but
         # the last is filled up to the width less the next word
-        for line, nxt in zip(para, para[1:]):
+        for line, nxt in zip(para, para[1:], strict=False):
             if nxt.startswith("- "):
                 continue
             next_word = nxt.split()[0]
