@@ -48,6 +48,7 @@ def splits(
     """Print each split's size and its composition by domain and class, and check that no
     example (by content hash) appears in two splits. Exits 1 when one does."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from sweeplab.cli._common import path_arg
@@ -85,6 +86,7 @@ def splits(
             "composition": json.loads(comp.to_json(orient="records")),
             "disjoint": not leaks,
             "overlaps": leaks,
+            "domain_names": ds.domain_names,
         }
         typer.echo(json.dumps(doc, indent=2))
     else:
@@ -98,6 +100,8 @@ def splits(
             sizes.add_row(name, str(n), f"{100 * n / total:.1f}%")
         c.print(sizes)
         table = Table(title="composition by split, domain and class", title_justify="left")
+        if "domain" in composition.index.names:  # the user's names (a domain column's values)
+            composition = composition.rename(index=ds.display_domain, level="domain")
         index = list(composition.index.names)
         for pos, col in enumerate(index):
             values = composition.index.get_level_values(pos).astype(str)
@@ -114,8 +118,8 @@ def splits(
         # wide enough for every class column: a truncated count is worse than a wide line
         c.width = max(c.width, sum(w + 3 for w in widths) + 1)
         for key, row in composition.iterrows():
-            keys = list(key) if isinstance(key, tuple) else [key]
-            table.add_row(*map(str, keys), *(str(int(v)) for v in row.tolist()))
+            keys = [str(k) for k in (key if isinstance(key, tuple) else [key])]
+            table.add_row(*map(escape, keys), *(str(int(v)) for v in row.tolist()))
         c.print(table)
         if leaks:
             c.print(f"[bold red]✗ {len(leaks)} example(s) appear in two splits:[/bold red]")
