@@ -100,8 +100,6 @@ def splits(
             sizes.add_row(name, str(n), f"{100 * n / total:.1f}%")
         c.print(sizes)
         table = Table(title="composition by split, domain and class", title_justify="left")
-        if "domain" in composition.index.names:  # the user's names (a domain column's values)
-            composition = composition.rename(index=ds.display_domain, level="domain")
         index = list(composition.index.names)
         for pos, col in enumerate(index):
             values = composition.index.get_level_values(pos).astype(str)
