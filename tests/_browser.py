@@ -18,7 +18,17 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["CHROMIUM_ARGS", "chromium_path", "counts", "require_chromium", "screenshot"]
+__all__ = [
+    "INSTALL_CHROMIUM",
+    "CHROMIUM_ARGS",
+    "chromium_path",
+    "counts",
+    "require_chromium",
+    "screenshot",
+]
+
+#: The command that installs the browser, as the README gives it next to the test command.
+INSTALL_CHROMIUM = "sudo apt-get install -y chromium"
 
 CHROMIUM_ARGS = (
     "--headless",
@@ -55,7 +65,7 @@ def require_chromium() -> str:
     path = chromium_path()
     if path is None:
         _missing(
-            "no Chromium at /usr/bin/chromium (or $SWEEPLAB_CHROMIUM): apt-get install chromium"
+            f"no Chromium at /usr/bin/chromium (or $SWEEPLAB_CHROMIUM); install it: {INSTALL_CHROMIUM}"
         )
     try:
         import playwright.sync_api  # noqa: F401

@@ -18,13 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sweeplab._atomic import write_atomic
 from sweeplab.config.project import SAFE_NAME
 from sweeplab.errors import UserError, close_matches
+from sweeplab.files import read_json
 
 __all__ = ["Workspace", "DEFAULT_WORKSPACE", "check_safe_name"]
 
@@ -52,11 +55,30 @@ class Workspace:
 
     @classmethod
     def at(cls, path: str | Path | None) -> Workspace:
-        root = Path(path or os.environ.get("SWEEPLAB_WORKSPACE") or DEFAULT_WORKSPACE)
-        return cls(root.expanduser().resolve())
+        given = path or os.environ.get("SWEEPLAB_WORKSPACE") or DEFAULT_WORKSPACE
+        try:
+            root = Path(given).expanduser().resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+            raise UserError(f"workspace {str(given)!r} is not a usable path: {exc}") from None
+        if root.exists() and not root.is_dir():
+            raise UserError(
+                f"workspace {root} is not a folder (it is a file or a device); give "
+                "--workspace a folder (it is created if missing)"
+            )
+        return cls(root)
 
     def ensure(self) -> Workspace:
-        (self.root / "sweeps").mkdir(parents=True, exist_ok=True)
+        """The workspace, its folder made if missing (one line if it cannot be)."""
+        try:
+            (self.root / "sweeps").mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise UserError(
+                f"cannot use {self.root} as the workspace: {exc.strerror or exc}; give "
+                "--workspace a folder this user can write"
+            ) from None
         return self
 
     def sweep_dir(self, name: str) -> Path:
@@ -101,27 +123,24 @@ class Workspace:
                 + (f"; sweeps: {', '.join(known[-10:])}" if known else "; it has no sweeps yet"),
                 suggestions=close_matches(name, known),
             )
-        return json.loads(path.read_text())
+        return read_json(path)
 
     def write_sweep(self, name: str, info: dict[str, Any]) -> None:
         d = self.sweep_dir(name)
         d.mkdir(parents=True, exist_ok=True)
-        tmp = d / "sweep.json.tmp"
-        tmp.write_text(json.dumps(info, indent=2, sort_keys=True))
-        tmp.replace(d / "sweep.json")
+        write_atomic(d / "sweep.json", json.dumps(info, indent=2, sort_keys=True))
         self._write_state({"last_sweep": name})
 
     def last_sweep(self) -> str:
+        path = self.root / "state.json"
         try:
-            state = json.loads((self.root / "state.json").read_text())
+            state = read_json(path) if path.is_file() else {}
             return state["last_sweep"]
-        except (OSError, ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             raise UserError(
                 f"no sweep has run in the workspace {self.root} yet; start one with `sweeplab sweep PROJECT.yaml`"
             ) from None
 
     def _write_state(self, state: dict[str, Any]) -> None:
         self.ensure()
-        tmp = self.root / f"state.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.root / "state.json")
+        write_atomic(self.root / "state.json", json.dumps(state))

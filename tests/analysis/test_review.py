@@ -74,10 +74,10 @@ def test_review_overrides_an_automatic_category_for_reviewed_rows(table):
     assert merged.summary.loc["blurry", "errors"] == 2
 
 
-def test_merge_reads_a_csv_path(table, tmp_path):
+def test_merge_reads_csv_bytes(table, tmp_path):
     path = tmp_path / "review.csv"
     _filled(table, mislabeled=["x", "", "", ""], dark=[""] * 4).to_csv(path, index=False)
-    merged = merge_review(table, path)
+    merged = merge_review(table, path.read_bytes(), source=str(path))
     assert merged.summary.loc["mislabeled", "errors"] == 1
 
 
@@ -141,13 +141,13 @@ def test_integer_ids_match_text_ids_from_csv(tmp_path):
     t = error_table([10, 11, 12], [0, 1, 1], [1, 1, 0])
     path = tmp_path / "r.csv"
     path.write_text("id,y_true,y_pred,mislabeled\n10,0,1,x\n12,1,0,\n")
-    merged = merge_review(t, path)
+    merged = merge_review(t, path.read_bytes())
     assert merged.rows["mislabeled"].tolist() == [True, False]
 
 
-def test_missing_file_is_a_user_error(table, tmp_path):
-    with pytest.raises(UserError, match="file not found"):
-        merge_review(table, tmp_path / "nope.csv")
+def test_unreadable_csv_is_a_user_error_naming_the_source(table):
+    with pytest.raises(UserError, match=r"^r\.csv: not a readable CSV file"):
+        merge_review(table, b'id,y_true,y_pred\n"a,0', source="r.csv")
 
 
 @pytest.mark.parametrize("good", ["img_001.png", "cat 3", 42, "ünïcode"])

@@ -1,6 +1,9 @@
-"""`sweeplab ui` as a user runs it: a subprocess serving the MLflow UI on 127.0.0.1, whose
-experiment page (in headless Chromium) lists the sweep's parent run with its trials nested
-under it, and which stops cleanly on SIGINT (Ctrl-C) without leaving a server behind."""
+"""`sweeplab ui` as a user runs it: a subprocess serving the MLflow UI on 127.0.0.1 that
+prints the URL of the latest sweep's runs table; that URL, opened in headless Chromium, lands
+on the runs table (not MLflow 3's GenAI overview) with the trials, best first, their names
+whole, and a dev_error column; Ctrl-C stops it with one line and no server left behind.
+
+``SWEEPLAB_UI_SCREENSHOT=PATH`` keeps the landing's screenshot there."""
 
 from __future__ import annotations
 
@@ -10,12 +13,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from _ui_processes import listening, processes_mentioning
 from sweeplab.cli import main
 
 pytestmark = pytest.mark.slow
@@ -23,79 +25,25 @@ pytestmark = pytest.mark.slow
 SWEEPLAB = str(Path(sys.executable).with_name("sweeplab"))
 
 
-def _listening(port: int) -> list[str]:
-    """Local addresses (hex, as in /proc/net/tcp*) with a socket listening on ``port``."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        if not os.path.exists(table):
-            continue
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                local, state = line.split()[1], line.split()[3]
-                addr, hexport = local.rsplit(":", 1)
-                if state == "0A" and int(hexport, 16) == port:
-                    found.append(addr)
-    return found
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                pids.append(int(entry))
-    return pids
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "sweeplab ui exited before serving"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"the MLflow UI at {url} did not answer within {timeout_s} s")
-
-
-def test_ui_lists_the_sweep_with_nested_trials_binds_localhost_and_stops_on_sigint(
+def test_ui_lands_on_the_latest_sweeps_runs_table_with_its_errors_and_stops_on_sigint(
     tiny_project, tmp_path
 ):
     from _browser import CHROMIUM_ARGS, require_chromium
 
     executable = require_chromium()
     ws = tmp_path / "ws"
-    assert (
-        main(
-            [
-                "sweep",
-                str(tiny_project),
-                "--name",
-                "uisweep",
-                "--trials",
-                "2",
-                "--workspace",
-                str(ws),
-            ]
-        )
-        == 0
-    )
+    args = ["sweep", str(tiny_project), "--trials", "2", "--workspace", str(ws)]
+    assert main([*args, "--name", "uisweep"]) == 0
     info = json.loads((ws / "sweeps" / "uisweep" / "sweep.json").read_text())
     from mlflow import MlflowClient
 
-    children = MlflowClient(info["tracking_uri"]).search_runs(
+    client = MlflowClient(f"sqlite:///{ws / 'mlflow.db'}")
+    children = client.search_runs(
         [info["experiment_id"]],
         filter_string=f"tags.`mlflow.parentRunId` = '{info['parent_run_id']}'",
     )
-    child_names = sorted(r.info.run_name for r in children)
-    assert len(child_names) == 2 and all(n.startswith("#") for n in child_names)
+    trials = {r.info.run_name: r.data.metrics["dev_error"] for r in children}
+    assert len(trials) == 2 and all(n.startswith("#") for n in trials)
 
     proc = subprocess.Popen(
         [SWEEPLAB, "ui", "--workspace", str(ws)],
@@ -104,14 +52,20 @@ def test_ui_lists_the_sweep_with_nested_trials_binds_localhost_and_stops_on_sigi
         text=True,
     )
     try:
-        first = proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", first)
-        assert m, f"sweeplab ui did not print its URL: {first!r}"
-        port = int(m.group(1))
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
-        # bound to the loopback address only (127.0.0.1 is 0100007F in /proc/net/tcp)
-        assert _listening(port) == ["0100007F"]
+        lines = []
+        while not lines or not lines[-1].startswith("Ctrl-C"):
+            lines.append(proc.stdout.readline())
+            assert lines[-1], f"sweeplab ui ended early: {lines}"
+        said = "".join(lines)
+        m = re.search(
+            r"Runs of the latest sweep \(uisweep\): (http://127\.0\.0\.1:(\d+)/\S+)", said
+        )
+        assert m, f"sweeplab ui did not print the runs table's URL: {said!r}"
+        landing, port = m.group(1), int(m.group(2))
+        assert f"#/experiments/{info['experiment_id']}/runs?" in landing
+        assert listening(port) == ["0100007F"]  # bound to the loopback address only
+        kind = client.get_experiment(info["experiment_id"]).tags.get("mlflow.experimentKind")
+        assert kind == "custom_model_development"
 
         from playwright.sync_api import sync_playwright
 
@@ -121,23 +75,27 @@ def test_ui_lists_the_sweep_with_nested_trials_binds_localhost_and_stops_on_sigi
             try:
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(
-                    f"{url}/#/experiments/{info['experiment_id']}/runs?workflowType=machine_learning",
-                    timeout=120_000,
-                )
-                parent = page.get_by_role("link", name="uisweep", exact=True)
-                parent.wait_for(timeout=120_000)
-                # trials are nested: collapsed under the parent until it is expanded
-                row = page.locator("[role=row]", has=parent)
-                first_child = page.get_by_role("link", name=child_names[0], exact=True)
-                if first_child.count() == 0:
-                    row.locator("button").first.click()
-                for name in child_names:
-                    page.get_by_role("link", name=name, exact=True).wait_for(timeout=60_000)
-                page.screenshot(path=str(tmp_path / "mlflow-ui.png"))
-                assert page.get_by_role("link", name="uisweep", exact=True).count() == 1
-                for name in child_names:
-                    assert page.get_by_role("link", name=name, exact=True).count() == 1
+                page.goto(landing, timeout=120_000)  # the URL exactly as printed
+                for name in trials:  # the trials, not the GenAI overview
+                    page.get_by_role("link", name=name, exact=True).wait_for(timeout=120_000)
+                header = page.locator(".ag-header-cell[col-id='metrics.`dev_error`']")
+                header.wait_for(timeout=60_000)
+                assert header.inner_text().strip() == "dev_error"
+                # best first: the table's first trial row is the lower dev_error
+                best = min(trials, key=trials.get)
+                names = page.locator("[role=row] a").all_inner_texts()
+                assert [n for n in names if n in trials][0] == best
+                # every trial's name fits its column: the settings are not cut off
+                for name in trials:
+                    link = page.get_by_role("link", name=name, exact=True)
+                    box, cell = (
+                        link.bounding_box(),
+                        link.locator("xpath=ancestor::*[@role='gridcell']").bounding_box(),
+                    )
+                    assert box["x"] + box["width"] <= cell["x"] + cell["width"]
+                png = Path(os.environ.get("SWEEPLAB_UI_SCREENSHOT", tmp_path / "mlflow-ui.png"))
+                page.screenshot(path=str(png))
+                assert "/runs" in page.url  # still the runs tab, not the GenAI overview
             finally:
                 browser.close()
         assert errors == []
@@ -150,6 +108,6 @@ def test_ui_lists_the_sweep_with_nested_trials_binds_localhost_and_stops_on_sigi
             proc.kill()
             raise
     assert proc.returncode == 0
-    assert "MLflow UI stopped." in out
-    assert _listening(port) == []
-    assert _processes_mentioning(str(ws)) == []  # no mlflow server or worker left behind
+    assert out.strip() == "MLflow UI stopped."  # one line, no asyncio traceback
+    assert listening(port) == []
+    assert processes_mentioning(str(ws)) == []  # no mlflow server or worker left behind

@@ -1,11 +1,11 @@
-"""Safe defaults: servers on 127.0.0.1, checkpoints loaded with weights_only=True, and names
-that become paths (sweep names, outbox folders, review ids) cannot leave the workspace."""
+"""Safe defaults: checkpoints loaded with weights_only=True, and names that become paths
+(sweep names, outbox folders, review ids) cannot leave the workspace. (The UI server's
+address: tests/cli/test_ui_server.py, with real processes.)"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
@@ -73,18 +73,6 @@ def test_the_torch_load_check_catches_an_unsafe_call(tmp_path):
         "import torch\nx = torch.load('m.pt')\ny = torch.load('m.pt', weights_only=True)\n"
     )
     assert _torch_load_calls(bad) == [(2, False), (3, True)]
-
-
-def test_ui_binds_to_localhost_by_default(tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "mlflow.db").touch()
-    with mock.patch("sweeplab.cli.ui.subprocess.Popen") as popen:
-        popen.return_value.wait.return_value = 0
-        assert main(["ui", "--workspace", str(ws), "--port", "5999"]) == 0
-    cmd = popen.call_args[0][0]
-    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
-    assert "0.0.0.0" not in cmd
 
 
 @pytest.mark.parametrize("name", ESCAPES)

@@ -146,3 +146,35 @@ def test_html_escapes_what_comes_from_the_data(synthetic_evaluation):
     ev.ref.params["optimizer"] = "<script>alert(1)</script>"
     html, _ = render_report(build_report(ev))
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)" in html
+
+
+HOSTILE_CLASSES = ["se|tosa", "<img src=x onerror=alert(1)>", "vir\nginica|"]
+
+
+def test_markdown_tables_keep_their_shape_and_show_data_html_as_text(synthetic_evaluation):
+    """Class names with `|`, a line break or raw HTML neither break report.md's tables nor
+    reach a Markdown viewer as HTML."""
+    import dataclasses
+
+    ev = synthetic_evaluation
+    ev.ref.params["optimizer"] = "<script>alert(1)</script>"
+    ev = dataclasses.replace(
+        ev, dataset=dataclasses.replace(ev.dataset, classes=list(HOSTILE_CLASSES))
+    )
+    _, md = render_report(build_report(ev))
+    assert "<img" not in md and "<script>" not in md
+    assert "&lt;img src=x onerror=alert(1)&gt;" in md and "se&#124;tosa" in md
+    tables: list[list[str]] = []
+    previous = ""
+    for line in md.splitlines():
+        if line.startswith("|"):
+            if not previous.startswith("|"):
+                tables.append([])
+            tables[-1].append(line)
+        previous = line
+    assert len(tables) >= 5  # composition, categories, confusion, per class, examples
+    for table in tables:
+        widths = {line.count("|") for line in table}
+        assert len(widths) == 1, table  # every row has the header's cells
+    per_class = next(t for t in tables if t[0].startswith("| class |"))
+    assert len(per_class) == 2 + len(HOSTILE_CLASSES)

@@ -114,7 +114,7 @@ def test_grid_does_not_multiply_by_inactive_parameters() -> None:
             }
         }
     )
-    assert space.grid() == [
+    assert list(space.grid()) == [
         {"optimizer": "gd"},
         {"optimizer": "momentum", "beta": 0.9},
         {"optimizer": "momentum", "beta": 0.99},
@@ -213,7 +213,7 @@ def test_names_and_lookup(space: SearchSpace) -> None:
 
 def test_empty_space_is_one_empty_configuration() -> None:
     space = SearchSpace.from_dict({"parameters": {}})
-    assert space.grid() == [{}] and space.sample(np.random.default_rng(0)) == {}
+    assert list(space.grid()) == [{}] and space.sample(np.random.default_rng(0)) == {}
     assert space.to_tune() == {}
 
 
@@ -253,7 +253,7 @@ def test_conditions_are_evaluated_in_dependency_order() -> None:
             Parameter("optimizer", Categorical(["gd", "momentum"])),
         ]
     )
-    assert grid_space.grid() == [
+    assert list(grid_space.grid()) == [
         {"optimizer": "gd"},
         {"beta": 0.9, "optimizer": "momentum"},
         {"beta": 0.99, "optimizer": "momentum"},

@@ -1,8 +1,8 @@
 """Pure analysis functions: diagnosis, error-analysis tables, label checks, trial selection.
 
 Everything here takes numbers, labels and predictions and returns dataclasses or pandas
-DataFrames; nothing trains, logs or reads files (except :func:`read_review`, the thin CSV
-reader behind :func:`merge_review`).
+DataFrames; nothing trains, logs or reads files (:func:`read_review` parses the bytes of a
+review CSV that the caller read, within its size limit).
 """
 
 from sweeplab.analysis._boxes import (
@@ -28,6 +28,12 @@ from sweeplab.analysis._diagnosis import (
     diagnose,
 )
 from sweeplab.analysis._error_table import ErrorTable, confusion, error_table, per_class_errors
+from sweeplab.analysis._label_check import (
+    LabelCheck,
+    check_labels,
+    check_labels_per_label,
+    clopper_pearson,
+)
 from sweeplab.analysis._label_errors import multilabel_error_table, multilabel_table_from_rates
 from sweeplab.analysis._labels import confident_thresholds, suspect_labels
 from sweeplab.analysis._review import merge_review, read_review, review_template, safe_example_id
@@ -40,6 +46,14 @@ from sweeplab.analysis._selection import (
     select_best,
     violation,
 )
+from sweeplab.analysis._spreadsheet import (
+    csv_rows,
+    neutralise_cell,
+    restore_cell,
+    restore_frame,
+    spreadsheet_csv,
+)
+from sweeplab.analysis._sweep_errors import SweepErrors, sweep_errors
 from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
 from sweeplab.analysis._vision_errors import (
     LOCALIZATION_OUTCOMES,
@@ -54,6 +68,11 @@ from sweeplab.analysis._vision_errors import (
 )
 
 __all__ = [
+    "csv_rows",
+    "neutralise_cell",
+    "restore_cell",
+    "restore_frame",
+    "spreadsheet_csv",
     "LOCALIZATION_OUTCOMES",
     "SIZE_BUCKETS",
     "detection_error_table",
@@ -85,7 +104,13 @@ __all__ = [
     "Goal",
     "Objective",
     "Selection",
+    "LabelCheck",
+    "SweepErrors",
     "bucketize",
+    "check_labels",
+    "check_labels_per_label",
+    "clopper_pearson",
+    "sweep_errors",
     "class_tags",
     "confident_thresholds",
     "confusion",

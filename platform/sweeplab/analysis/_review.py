@@ -12,23 +12,25 @@ that column, never silently "not in the category".
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from sweeplab.analysis._error_table import INFO_COLUMNS, ErrorTable, summarize
+from sweeplab.analysis._spreadsheet import restore_frame
 from sweeplab.errors import UserError, close_matches
 
 __all__ = ["merge_review", "read_review", "review_template", "safe_example_id"]
 
 REQUIRED_COLUMNS = ("id", "y_true", "y_pred")
 #: Free-text columns: kept for people, never read as marks.
-TEXT_COLUMNS = ("notes", "note", "comment", "comments")
+TEXT_COLUMNS = ("notes", "note", "comment", "comments", "suggested_label", "label_quality")
 _YES = frozenset({"x", "1", "yes", "y", "true", "t"})
 _NO = frozenset({"", "0", "no", "n", "false", "f"})
 _ACCEPTED = "x, 1, yes or true for a mark; 0, no, false or an empty cell for none"
@@ -63,10 +65,15 @@ def review_template(
     notes: bool = True,
     sample: int | None = None,
     seed: int = 0,
+    suggested: Mapping[Hashable, str] | None = None,
 ) -> pd.DataFrame:
     """The review sheet: one row per misclassified example (or a random ``sample`` of them)
     with ``id``, ``y_true``, ``y_pred`` (``confidence`` when known), an empty column per
-    category to check, and a free ``notes`` column. People may add more category columns."""
+    category to check, and a free ``notes`` column. People may add more category columns.
+
+    ``suggested``: ``{id: label}`` of the probable label errors (in order, most suspect
+    first): they come first (and are always in a sample), with a pre-filled
+    ``suggested_label`` column (present, maybe empty, whenever ``suggested`` is given)."""
     cats = list(categories)
     bad = [c for c in cats if c in REQUIRED_COLUMNS or c in INFO_COLUMNS or c in TEXT_COLUMNS]
     if bad:
@@ -74,16 +81,24 @@ def review_template(
     if len(set(cats)) != len(cats):
         raise UserError("category names must be unique", key="categories")
     rows = table.rows
+    checked = suggested is not None
+    suggested = dict(suggested or {})
+    first = [i for i in suggested if i in rows.index]
+    rest = rows.drop(index=first)
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
             raise UserError(f"must be a positive integer, but got {sample!r}", key="sample")
-        if sample < len(rows):
+        room = max(sample - len(first), 0)
+        if room < len(rest):
             rng = np.random.default_rng(seed)
-            rows = rows.iloc[np.sort(rng.choice(len(rows), size=sample, replace=False))]
+            rest = rest.iloc[np.sort(rng.choice(len(rest), size=room, replace=False))]
+    rows = pd.concat([rows.loc[first], rest])
     out = pd.DataFrame({"id": rows.index.to_numpy()})
     for col in ("y_true", "y_pred", "confidence"):
         if col in rows.columns:
             out[col] = rows[col].to_numpy()
+    if checked:
+        out["suggested_label"] = [str(suggested.get(i, "")) for i in rows.index]
     for c in cats:
         out[c] = ""
     if notes:
@@ -91,14 +106,17 @@ def review_template(
     return out
 
 
-def read_review(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a review CSV as text cells (empty cells stay ``""``)."""
+def read_review(data: bytes, *, source: str = "review.csv") -> pd.DataFrame:
+    """Parse the bytes of a review CSV (read by the caller, within its size limit) as text
+    cells (empty cells stay ``""``), the ``'`` that kept a spreadsheet from running a cell as
+    a formula taken off again (see ``_spreadsheet``)."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise UserError("file not found", file=str(path)) from None
+        sheet = pd.read_csv(
+            io.BytesIO(data), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"not a readable CSV file ({exc})", file=str(path)) from None
+        raise UserError(f"not a readable CSV file ({exc})", file=source) from None
+    return restore_frame(sheet)
 
 
 def _cell(value: object) -> str:
@@ -127,26 +145,25 @@ def _preview(values: Sequence[str], n: int = 5) -> str:
 
 def merge_review(
     table: ErrorTable,
-    review: pd.DataFrame | str | os.PathLike[str],
+    review: pd.DataFrame | bytes,
     *,
     source: str | None = None,
     text_columns: Sequence[str] = TEXT_COLUMNS,
 ) -> ErrorTable:
     """Return ``table`` with the review's categories added (or updated for reviewed rows).
 
-    ``review`` is a DataFrame or a CSV path; ``source`` names it in errors (default: the path,
-    or ``"review.csv"``; line numbers assume one CSV line per row after the header). Required
+    ``review`` is a DataFrame or the bytes of a CSV file; ``source`` names it in errors
+    (default: ``"review.csv"``; line numbers assume one CSV line per row after the header). Required
     columns: ``id``, ``y_true``, ``y_pred`` (checked against the table, so a sheet from another
     run is caught). Every other column except ``confidence``/``p_true`` and free-text columns
     (``text_columns``) is a category of marks. A category that already exists in the table
     keeps its values for examples not in the review.
     """
-    if isinstance(review, str | os.PathLike):
-        source = source or str(review)
-        review = read_review(review)
     source = source or "review.csv"
+    if isinstance(review, bytes):
+        review = read_review(review, source=source)
     if not isinstance(review, pd.DataFrame):
-        raise UserError(f"review must be a DataFrame or a CSV path, got {type(review).__name__}")
+        raise UserError(f"review must be a DataFrame or CSV bytes, got {type(review).__name__}")
     df = review.rename(columns=lambda c: str(c).strip())
 
     columns = [str(c) for c in df.columns]

@@ -51,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # e.g. a full disk: which file, and what the system said
+        if state.debug:
+            raise
+        what = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sweeplab: error: {where}{what} ({type(exc).__name__})", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, not a traceback
         # typer bundles its own click: recognise its usage errors by their shape.
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):

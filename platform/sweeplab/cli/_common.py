@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["WorkspaceOpt", "TrackingOpt", "console", "err_console", "fmt_value"]
+__all__ = ["RefitLabelsOpt", "WorkspaceOpt", "TrackingOpt", "console", "err_console", "fmt_value"]
 
 WorkspaceOpt = typer.Option(
     None,
@@ -14,6 +14,12 @@ WorkspaceOpt = typer.Option(
     "-w",
     help="Workspace folder for the stores (default: ./sweeplab-workspace, or $SWEEPLAB_WORKSPACE).",
     show_default=False,
+)
+RefitLabelsOpt = typer.Option(
+    False,
+    "--refit-labels",
+    help="Cross-fit the trial's configuration again for the label check, instead of using the "
+    "out-of-sample probabilities cached in its run (labels/out_of_sample.npz).",
 )
 TrackingOpt = typer.Option(
     None,
@@ -23,16 +29,21 @@ TrackingOpt = typer.Option(
 )
 
 
-def console():
+def console(*, stderr: bool = False, **kwargs):
+    """A rich console that prints text as it is: markup, emoji codes and highlighting off.
+
+    Data strings (class names, categorical values, failure reasons) reach the terminal through
+    it, and ``[/bold]`` in one of them must print as itself, not end a style (or raise
+    ``MarkupError``). Styles are given with ``style=`` (or :class:`rich.text.Text`), never as
+    markup inside an f-string. Every command's console comes from here.
+    """
     from rich.console import Console
 
-    return Console()
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, **kwargs)
 
 
 def err_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
+    return console(stderr=True)
 
 
 def fmt_value(value: object) -> str:

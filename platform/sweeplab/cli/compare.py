@@ -18,6 +18,7 @@ import typer
 
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["compare", "RunRef", "resolve_run"]
 
@@ -191,10 +192,9 @@ def compare(
         }
         typer.echo(json.dumps(out, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     head_a, head_b = (
         f"{x}: {r if len(r) <= 20 else r[:8] + '…'}" for x, r in (("A", a.ref), ("B", b.ref))
     )

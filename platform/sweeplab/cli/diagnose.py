@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from sweeplab.cli._app import app
+from sweeplab.cli._common import console as make_console
 from sweeplab.errors import UserError
 
 if TYPE_CHECKING:
@@ -30,12 +31,11 @@ def _pct(x: float) -> str:
 
 def render(d: Diagnosis) -> None:
     """Print the ladder with its gaps (the largest marked), the verdict and the remedies."""
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.analysis._diagnosis import GAP_LABELS, LEVEL_LABELS
 
-    console = Console(highlight=False)
+    console = make_console()
     table = Table(title="Error ladder", title_justify="left")
     table.add_column("set")
     table.add_column("error", justify="right")

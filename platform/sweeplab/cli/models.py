@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sweeplab.cli._app import app
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["models_app"]
 
@@ -28,7 +29,6 @@ def list_models(
     task: str | None = typer.Option(None, "--task", help="Only models for this task."),
 ) -> None:
     """List the registered models with their tasks, input kind and arguments."""
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.models import MODELS
@@ -45,7 +45,7 @@ def list_models(
             ", ".join(spec.args.model_fields),
             spec.description,
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 @models_app.command("show", epilog="Example: sweeplab models show lenet5 --input 1x32x32")
@@ -61,7 +61,6 @@ def show(
     ),
 ) -> None:
     """Print each layer's output shape and parameter count."""
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.models import MODELS, build_model
@@ -79,5 +78,5 @@ def show(
     for r in rows:
         table.add_row(r.name, r.kind, "x".join(map(str, r.output_shape)), f"{r.params:,}")
         total += r.params
-    Console().print(table)
+    make_console().print(table)
     typer.echo(f"total parameters: {sum(p.numel() for p in model.parameters()):,}")

@@ -91,6 +91,7 @@ def refine(
     sweeplab.refined_from = SWEEP.
     """
     from sweeplab.errors import UserError
+    from sweeplab.files import YAML, read_text
     from sweeplab.reports._dashboard_trials import load_sweep
     from sweeplab.space import load_space
     from sweeplab.space import refine as refine_space
@@ -120,7 +121,7 @@ def refine(
             )
         if len(best) < top:
             say.print(
-                f"[yellow]only {len(best)} feasible finished trials (asked for {top})[/yellow]"
+                f"only {len(best)} feasible finished trials (asked for {top})", style="yellow"
             )
         try:
             refined = refine_space(
@@ -132,7 +133,7 @@ def refine(
             refined, source=old.name, top=len(best), margin=margin, numbers=[t.number for t in best]
         )
         space_path = ws.sweep_dir(new_name) / REFINED_FILE
-        if space_path.exists() and space_path.read_text() != text:
+        if space_path.exists() and read_text(space_path, YAML) != text:
             raise UserError(
                 f"{space_path} exists and differs from the space computed now (edited?); "
                 f"run it as it is with --space {space_path}, or delete it"
@@ -195,7 +196,6 @@ def refine(
 
 def _print_changes(old, new) -> None:
     """One line per parameter: old range → new range."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="refined search space")
@@ -209,7 +209,7 @@ def _print_changes(old, new) -> None:
             else "dropped (its `when` can no longer hold)"
         )
         table.add_row(p.name, p.distribution.type_name, before, after)
-    Console(stderr=True).print(table)
+    err_console().print(table)
 
 
 def _describe(dist) -> str:

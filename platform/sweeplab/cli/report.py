@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from sweeplab.cli._app import app
-from sweeplab.cli._common import TrackingOpt, WorkspaceOpt
+from sweeplab.cli._common import RefitLabelsOpt, TrackingOpt, WorkspaceOpt
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["evaluate", "report"]
 
@@ -60,19 +62,30 @@ def report(
         True, "--log/--no-log", help="Log the report as artifacts of the run."
     ),
     again: bool = AgainOpt,
+    refit_labels: bool = RefitLabelsOpt,
+    top: int = typer.Option(
+        0,
+        "--top",
+        "-k",
+        min=0,
+        help="Error analysis across the sweep: split the dev errors by whether all of the K "
+        "best trials get them wrong (hard or mislabeled) or only some (a model choice). "
+        "Trials without saved weights are re-trained once. 0 or 1: off.",
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
     """Write a trial's HTML + Markdown report: splits, error ladder, diagnosis with remedies,
     error-analysis table, confusion matrix, misclassified examples, probable label errors.
     The best trial is the best optimizing value among trials that satisfy every constraint."""
-    from sweeplab.cli._common import console, path_arg
+    if review is not None:  # before PyTorch and MLflow are imported: a bad file costs nothing
+        from sweeplab.files import REVIEW, read_bounded
+
+        read_bounded(review, REVIEW)
     from sweeplab.reports import write_report
     from sweeplab.tasks import TASKS
 
-    if review is not None:
-        path_arg(review)
-    c = console()
+    c = make_console()
     files = write_report(
         target,
         trial=trial,
@@ -82,8 +95,10 @@ def report(
         final=final,
         out=out,
         log=log,
-        say=lambda text: c.print(f"[yellow]{text}[/yellow]", soft_wrap=True),
+        say=lambda text: c.print(text, style="yellow", soft_wrap=True),
         again=again,
+        refit_labels=refit_labels,
+        top=top,
     )
     data = files.data
     d = data.diagnosis
@@ -100,10 +115,15 @@ def report(
         c.print(d.verdict, style="bold", soft_wrap=True)
     if task:
         _print_task_report(c, data)
+    labels = getattr(data, "labels", None)
+    if labels is not None:
+        c.print(f"label check: {labels.verdict()}", highlight=False, soft_wrap=True, markup=False)
+        if labels.mismatch:
+            c.print(labels.mismatch, highlight=False, soft_wrap=True, markup=False)
     for m, v in files.final_metrics.items():
         c.print(f"logged {m} = {v:.4f}", highlight=False)
     for n in data.notes:
-        c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)
+        c.print(Text.assemble(("note:", "yellow"), f" {n}"), soft_wrap=True)
     c.print(f"HTML:     {files.html}", highlight=False, soft_wrap=True)
     c.print(f"Markdown: {files.markdown}", highlight=False, soft_wrap=True)
     if files.logged:
@@ -112,7 +132,8 @@ def report(
         )
     elif files.log_problem:
         c.print(
-            f"[yellow]could not log the report to the run: {files.log_problem}[/yellow]",
+            f"could not log the report to the run: {files.log_problem}",
+            style="yellow",
             soft_wrap=True,
         )
 
@@ -157,7 +178,6 @@ def evaluate(
     search; a second time only with --again) and logged to the run with dev_overfit = test −
     dev. The sweep's parent run counts the evaluations (tag sweeplab.test_evaluations)."""
     from sweeplab.analysis import diagnose
-    from sweeplab.cli._common import console
     from sweeplab.reports import (
         check_first_evaluation,
         evaluate_trial,
@@ -184,7 +204,7 @@ def evaluate(
         dev=errors["dev"],
         test=errors["test"],
     )
-    c = console()
+    c = make_console()
     c.print(
         f"final evaluation of trial {ref.number} of sweep {ref.sweep} (run {ref.run_id})",
         highlight=False,
@@ -196,23 +216,22 @@ def evaluate(
     )
     c.print(d.verdict, style="bold", soft_wrap=True)
     for n in ev.notes:
-        c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)
+        c.print(Text.assemble(("note:", "yellow"), f" {n}"), soft_wrap=True)
 
 
 def _evaluate_task(ref, pf, task: str, tracking_uri: str | None, again: bool) -> None:
     """The final evaluation of a vision-task or multi-label trial (see reports._task_final)."""
     from sweeplab.analysis import diagnose
-    from sweeplab.cli._common import console
     from sweeplab.reports._task_final import final_task_evaluation
     from sweeplab.tasks import TASKS
 
-    c = console()
+    c = make_console()
     ev = final_task_evaluation(
         ref,
         pf,
         task,
         tracking_uri=tracking_uri,
-        say=lambda text: c.print(f"[yellow]{text}[/yellow]", soft_wrap=True),
+        say=lambda text: c.print(text, style="yellow", soft_wrap=True),
         again=again,
     )
     m = ref.metrics
@@ -252,4 +271,4 @@ def _evaluate_task(ref, pf, task: str, tracking_uri: str | None, again: bool) ->
     if "train_error" in m and "dev_error" in m:
         c.print(d.verdict, style="bold", soft_wrap=True)
     for n in ev.notes:
-        c.print(f"[yellow]note:[/yellow] {n}", soft_wrap=True)
+        c.print(Text.assemble(("note:", "yellow"), f" {n}"), soft_wrap=True)

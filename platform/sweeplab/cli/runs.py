@@ -10,6 +10,7 @@ import typer
 
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["runs", "metric_columns"]
 
@@ -66,7 +67,9 @@ def runs(
     if csv:
         import pandas as pd
 
-        typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
+        from sweeplab.analysis import spreadsheet_csv
+
+        typer.echo(spreadsheet_csv(pd.DataFrame(rows)), nl=False)
         return
     if as_json:
         typer.echo(
@@ -77,12 +80,11 @@ def runs(
             )
         )
         return
-    from rich.console import Console
     from rich.text import Text
 
     from sweeplab.cli._runs_table import render_runs_table
 
-    out = Console(highlight=False)
+    out = make_console()
     title = f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
     for line, best in render_runs_table(title, rows, metric_cols, param_names, width=out.width):
         out.print(Text(line, style="bold green" if best else ""), soft_wrap=True)

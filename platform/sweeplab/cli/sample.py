@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ def sample(
     """
     import numpy as np
 
+    from sweeplab.analysis import csv_rows
     from sweeplab.errors import UserError
     from sweeplab.space import load_space
 
@@ -59,10 +59,9 @@ def sample(
     else:
         rng = np.random.default_rng(seed)
         rows = [search_space.sample(rng) for _ in range(10 if n is None else n)]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(search_space.names)
-    for row in rows:
-        writer.writerow([_cell(row[name]) if name in row else "" for name in search_space.names])
+    names = search_space.names
+    body = ([_cell(row[name]) if name in row else "" for name in names] for row in rows)
+    sys.stdout.write(csv_rows(names, body))  # formula-like values neutralised
 
 
 def _cell(value: Any) -> Any:

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from sweeplab.cli._app import app
 from sweeplab.cli._common import WorkspaceOpt
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["overlaps", "splits"]
 
@@ -47,8 +49,6 @@ def splits(
 ) -> None:
     """Print each split's size and its composition by domain and class, and check that no
     example (by content hash) appears in two splits. Exits 1 when one does."""
-    from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     from sweeplab.cli._common import path_arg
@@ -90,8 +90,11 @@ def splits(
         }
         typer.echo(json.dumps(doc, indent=2))
     else:
-        c = Console(highlight=False)
-        c.print(f"[bold]{ds.name}[/bold]: {len(ds)} examples; splits {source}", soft_wrap=True)
+        c = make_console()
+        c.print(
+            Text.assemble((ds.name, "bold"), f": {len(ds)} examples; splits {source}"),
+            soft_wrap=True,
+        )
         sizes = Table(title="sizes", title_justify="left")
         for col in ("split", "examples", "share"):
             sizes.add_column(col, justify="left" if col == "split" else "right")
@@ -117,15 +120,18 @@ def splits(
         c.width = max(c.width, sum(w + 3 for w in widths) + 1)
         for key, row in composition.iterrows():
             keys = [str(k) for k in (key if isinstance(key, tuple) else [key])]
-            table.add_row(*map(escape, keys), *(str(int(v)) for v in row.tolist()))
+            table.add_row(*keys, *(str(int(v)) for v in row.tolist()))
         c.print(table)
         if leaks:
-            c.print(f"[bold red]✗ {len(leaks)} example(s) appear in two splits:[/bold red]")
+            c.print(f"✗ {len(leaks)} example(s) appear in two splits:", style="bold red")
             for line in leaks[:20]:
                 c.print(f"  {line}")
         else:
             c.print(
-                f"[bold green]✓ no example appears in two splits[/bold green] ({n_hashes} examples, content hashes compared)"
+                Text.assemble(
+                    ("✓ no example appears in two splits", "bold green"),
+                    f" ({n_hashes} examples, content hashes compared)",
+                )
             )
     if leaks:
         raise typer.Exit(1)

@@ -9,9 +9,11 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, err_console, fmt_value, path_arg
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["sweep"]
 
@@ -169,11 +171,14 @@ def sweep(
     """Run a hyperparameter sweep: every trial trains the project's model with sampled
     parameters and is logged to MLflow as a child run of the sweep's parent run."""
     from sweeplab.errors import UserError
-    from sweeplab.tuning import SweepInterrupted, SweepSettings, run_sweep, stop_on_signals
 
     path_arg(project)
     if space is not None:
         path_arg(space)
+    if not (resume or join):
+        _check_files(project, space, sampler=sampler.value if sampler else None, trials=trials)
+    from sweeplab.tuning import SweepInterrupted, SweepSettings, run_sweep, stop_on_signals
+
     if backend is Backend.optuna:
         ray_only = {
             "--ray-address": ray_address is not None,
@@ -240,8 +245,31 @@ def sweep(
             display.stop()
     _print_outcome(outcome)
     if outcome.stopped_reason:
-        err_console().print(f"[red]sweeplab: {outcome.stopped_reason}[/red]")
+        err_console().print(f"sweeplab: {outcome.stopped_reason}", style="red", soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _check_files(project: Path, space: Path | None, *, sampler: str | None, trials: int | None):
+    """Refuse a bad project or search-space file, or a whole grid too large to run, before
+    PyTorch and MLflow are imported (a refused input costs ~50 MB, not ~400 MB). The sweep
+    checks them again, with everything else."""
+    from sweeplab.config.project import parse_project
+    from sweeplab.errors import UserError
+    from sweeplab.space import load_space, project_space_path, whole_grid_trials
+
+    pf = parse_project(project)
+    path = project_space_path(pf, space)
+    if path is None:
+        return
+    search_space = load_space(path)
+    if trials is None and (sampler or pf.project.search.sampler.value) == "grid":
+        try:
+            whole_grid_trials(search_space.grid())
+        except UserError as exc:
+            if sampler:  # the flag chose grid
+                raise UserError(exc.message, key="--sampler") from None
+            line = pf.doc.line_of(("search", "sampler"))
+            raise exc.located(file=str(pf.path), line=line) from None
 
 
 def _signal_name(signum: int) -> str:
@@ -300,14 +328,14 @@ class _ProgressDisplay:
 
         self.console = err_console()
         self.progress = Progress(
-            TextColumn("[bold]trials"),
+            TextColumn("trials", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[best]}"),
+            TextColumn("{task.fields[best]}", markup=False),
             TimeElapsedColumn(),
-            TextColumn("/"),
+            TextColumn("/", markup=False),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[current]}"),
+            TextColumn("{task.fields[current]}", markup=False),
             console=self.console,
             transient=False,
             refresh_per_second=2,  # the bar competes with training for the GIL: redraw rarely
@@ -327,7 +355,7 @@ class _ProgressDisplay:
         )
 
         if isinstance(event, StatusMessage):
-            self.console.print(f"[dim]{event.message}…[/dim]")
+            self.console.print(f"{event.message}…", style="dim")
             return
         if isinstance(event, SweepStarted):
             self.objective = event.objective.name
@@ -350,7 +378,7 @@ class _ProgressDisplay:
         elif isinstance(event, TrialDone):
             o = event.outcome
             if o.status == TrialStatus.FAILED:
-                self.progress.console.print(f"[yellow]trial {o.number} failed: {o.reason}[/yellow]")
+                self.progress.console.print(f"trial {o.number} failed: {o.reason}", style="yellow")
             self.progress.update(
                 self.task, completed=event.done, best=self._best(event.best), current=""
             )
@@ -370,13 +398,12 @@ class _ProgressDisplay:
 
 
 def _print_outcome(outcome) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.analysis import rank_trials
     from sweeplab.tuning import TrialStatus
 
-    console = Console()
+    console = make_console()
     objective = outcome.objective.name
     counts: dict[str, int] = {}
     for t in outcome.trials:
@@ -429,12 +456,16 @@ def _print_outcome(outcome) -> None:
     if outcome.best is not None:
         b = outcome.best
         console.print(
-            f"[bold green]best trial #{b.number}[/bold green]: {objective} = {b.metrics[objective]:.4f}"
-            f"  params: {', '.join(f'{k}={fmt_value(v)}' for k, v in b.params.items())}"
+            Text.assemble(
+                (f"best trial #{b.number}", "bold green"),
+                f": {objective} = {b.metrics[objective]:.4f}"
+                f"  params: {', '.join(f'{k}={fmt_value(v)}' for k, v in b.params.items())}",
+            )
         )
     else:
         console.print(
-            "[yellow]no trial finished with a finite value that satisfies every constraint[/yellow]"
+            "no trial finished with a finite value that satisfies every constraint",
+            style="yellow",
         )
     ws = (
         f" --workspace {outcome.workspace}"
@@ -442,5 +473,10 @@ def _print_outcome(outcome) -> None:
         else ""
     )
     console.print(
-        f"Look at the trials: [bold]sweeplab runs {outcome.name}{ws}[/bold]   in the MLflow UI: [bold]sweeplab ui{ws}[/bold]"
+        Text.assemble(
+            "Look at the trials: ",
+            (f"sweeplab runs {outcome.name}{ws}", "bold"),
+            "   in the MLflow UI: ",
+            (f"sweeplab ui{ws}", "bold"),
+        )
     )

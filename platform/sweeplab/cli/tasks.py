@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.text import Text
 
 from sweeplab.cli._app import app
+from sweeplab.cli._common import console as make_console
 
 __all__ = ["tasks"]
 
@@ -17,7 +19,6 @@ def tasks(
 ) -> None:
     """List the tasks a project can name: their settings (task_args), their own metrics and
     what their dev_error measures."""
-    from rich.console import Console
     from rich.table import Table
 
     from sweeplab.models import MODELS
@@ -46,10 +47,10 @@ def tasks(
     for name in TASKS:
         spec = TASKS.get(name)
         table.add_row(
-            f"{name}\n[dim]{spec.description}[/dim]",
+            Text.assemble(f"{name}\n", (spec.description, "dim")),
             ", ".join(spec.args.model_fields) if spec.args else "",
             ", ".join(m for m in spec.metrics if not m.startswith("test_")),
             spec.error_measure or ("1 − accuracy" if spec.dev_set else "–"),
             ", ".join(MODELS.names(lambda s, n=name: n in s.tasks)),
         )
-    Console().print(table)
+    make_console().print(table)

@@ -1,14 +1,9 @@
-"""`sweeplab ui`: the MLflow UI on the workspace's store, bound to 127.0.0.1."""
+"""`sweeplab ui`: the MLflow UI on the workspace's store, bound to 127.0.0.1 unless asked."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import typer
@@ -16,36 +11,10 @@ import typer
 from sweeplab.cli._app import app
 from sweeplab.cli._common import WorkspaceOpt
 
-__all__ = ["ui", "free_port", "ui_command"]
+__all__ = ["ui", "LOG_NAME"]
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def ui_command(workspace_root: Path, *, host: str, port: int, workers: int = 1) -> list[str]:
-    from sweeplab.tracking import artifact_root, default_tracking_uri
-
-    mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which(
-        "mlflow"
-    )
-    base = [mlflow_bin] if mlflow_bin else [sys.executable, "-m", "mlflow"]
-    return [
-        *base,
-        "ui",
-        "--backend-store-uri",
-        default_tracking_uri(workspace_root),
-        "--default-artifact-root",
-        artifact_root(workspace_root),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",  # mlflow's default (4) takes a minute to start on a small machine
-        str(workers),
-    ]
+#: The server's output (requests, its shutdown), in the workspace: the terminal stays quiet.
+LOG_NAME = "mlflow-ui.log"
 
 
 @app.command(epilog="Example: sweeplab ui --port 5000")
@@ -54,7 +23,8 @@ def ui(
     host: str = typer.Option(
         "127.0.0.1",
         "--host",
-        help="Address to bind; 127.0.0.1 keeps it on this machine. Use 0.0.0.0 only on a trusted network.",
+        help="Address to listen on; 127.0.0.1 keeps it on this machine. Any other address "
+        "(0.0.0.0, ::, a LAN address) needs --allow-remote.",
     ),
     port: int | None = typer.Option(
         None, "--port", "-p", min=1, max=65535, help="Port (default: a free one)."
@@ -62,78 +32,112 @@ def ui(
     workers: int = typer.Option(
         1, "--workers", min=1, help="Server worker processes (more for a team sharing one UI)."
     ),
+    allow_remote: bool = typer.Option(
+        False,
+        "--allow-remote",
+        help="Allow a --host other machines can reach. The MLflow server has no "
+        "authentication: put a reverse proxy with authentication in front, or use an SSH tunnel.",
+    ),
 ) -> None:
     """Open the MLflow UI on this workspace's runs: each sweep a parent run, its trials nested
-    under it. Stops cleanly on Ctrl-C."""
+    under it. Prints the URL of the latest sweep's runs table. Stops cleanly on Ctrl-C, and
+    the server stops with this command however it ends."""
+    from sweeplab._processes import GuardedGroup
     from sweeplab.errors import UserError
+    from sweeplab.tracking._ui_server import bind_address, mlflow_ui_command, wait_listening
     from sweeplab.workspace import Workspace
 
+    bind = bind_address(host, port, allow_remote=allow_remote)
     ws = Workspace.at(workspace)
     if not (ws.root / "mlflow.db").is_file():
         raise UserError(
             f"no MLflow store in {ws.root} yet; run a sweep first (sweeplab sweep PROJECT.yaml)"
         )
-    port = port or free_port(host if host != "0.0.0.0" else "127.0.0.1")
-    cmd = ui_command(ws.root, host=host, port=port, workers=workers)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    typer.echo(f"MLflow UI for {ws.root}: http://{shown}:{port}  (Ctrl-C to stop)")
-    # Its own process group: `mlflow ui` starts a server process of its own, and stopping
-    # must reach both (Ctrl-C and SIGTERM come to us; we pass them on to the whole group).
+    landing, sweep = _latest_sweep_view(ws)
+    log_path = ws.root / LOG_NAME
     # MLflow's server also starts a pool of job workers (for its GenAI features); browsing
     # runs needs none of them.
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    proc = subprocess.Popen(cmd, start_new_session=True, env=env)
     previous = _stop_on_signals()
+    server = None
     try:
-        rc = proc.wait()
+        with open(log_path, "wb") as log:
+            server = GuardedGroup(
+                mlflow_ui_command(ws.root, bind, workers=workers), env=env, log=log
+            )
+        typer.echo(f"Starting the MLflow UI on {ws.root} (server log: {log_path}) ...")
+        if not wait_listening(bind, lambda: server.proc.poll() is None):
+            server.stop()
+            raise typer.Exit(_failed(server.proc.returncode, log_path))
+        _announce(bind, landing, sweep)
+        rc = server.proc.wait()
     except KeyboardInterrupt:
-        _stop_group(proc)
+        if server is not None:
+            server.stop()
         typer.echo("MLflow UI stopped.")
         return
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if rc != 0:
-        raise typer.Exit(1)
+    server.stop()
+    raise typer.Exit(_failed(rc, log_path))
+
+
+def _latest_sweep_view(ws) -> tuple[str, str | None]:
+    """(the URL path of the latest sweep's runs table, its name); ("/", None) without one."""
+    from mlflow.exceptions import MlflowException
+
+    from sweeplab.errors import UserError
+    from sweeplab.tracking import client_for, default_tracking_uri
+    from sweeplab.tracking._ui_view import runs_view_path
+
+    try:
+        name = ws.last_sweep()
+        info = ws.read_sweep(name)
+        client = client_for(default_tracking_uri(ws.root))
+        return runs_view_path(client, info["experiment_id"], name, info["parent_run_id"]), name
+    except (UserError, MlflowException, OSError, KeyError, ValueError):
+        # no sweep yet, or its runs are in another store (a tracking server): the home page
+        return "/", None
+
+
+def _announce(bind, landing: str, sweep: str | None) -> None:
+    where = "this machine only" if bind.loopback else "reachable from other machines"
+    if bind.every_interface:
+        where = "every interface of this machine: reachable from other machines"
+    typer.echo(f"MLflow UI listening on {bind.shown} ({where})")
+    if sweep:
+        typer.echo(f"Runs of the latest sweep ({sweep}): {bind.local_url}{landing}")
+    typer.echo(f"All experiments: {bind.local_url}/")
+    if not bind.loopback:
+        typer.echo(
+            "Warning: the MLflow server has no authentication: anyone who reaches this port "
+            "can read, change and delete every run. Put a reverse proxy with authentication "
+            "in front of it (nginx or Caddy with basic auth, listening on the network, this "
+            "server on 127.0.0.1), or keep it on 127.0.0.1 and reach it through an SSH "
+            f"tunnel: ssh -N -L {bind.port}:127.0.0.1:{bind.port} USER@THIS-MACHINE"
+        )
+    typer.echo("Ctrl-C to stop.")
+
+
+def _failed(rc: int | None, log_path: Path) -> int:
+    typer.echo(
+        f"sweeplab: error: the MLflow server stopped (exit {rc}); its log: {log_path}", err=True
+    )
+    return 1
 
 
 def _stop_on_signals() -> dict:
-    """SIGINT and SIGTERM raise KeyboardInterrupt (so the server is stopped, not orphaned),
-    even where SIGINT was ignored (a shell's background job); returns the old handlers."""
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt (so the server is stopped, not
+    orphaned), even where SIGINT was ignored (a shell's background job); the old handlers."""
 
     def handler(signum, frame):
         raise KeyboardInterrupt
 
     previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             previous[sig] = signal.signal(sig, handler)
         except ValueError:  # not the main thread (the command called from a thread)
             pass
     return previous
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGINT to the server's process group, then SIGTERM, then SIGKILL if it lingers."""
-    import os
-
-    for sig, wait_s in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break  # the whole group is gone
-        try:
-            proc.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
-        # the leader exited; give its workers a moment, then stop what is left of the group
-        for _ in range(50):
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

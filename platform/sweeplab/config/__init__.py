@@ -9,11 +9,15 @@ checks that need another package's registries live in that package, e.g.
 :func:`sweeplab.data.check_data_config`.
 """
 
-from sweeplab.config._base import Schema
+from sweeplab.config._base import MAX_DESCRIPTION, Description, Schema
+from sweeplab.config._numbers import check_setting_value
 from sweeplab.config._validate import allowed_keys, format_validation_error, validate_doc
 from sweeplab.config._yaml import YamlDoc, load_yaml, parse_yaml
 
 __all__ = [
+    "MAX_DESCRIPTION",
+    "Description",
+    "check_setting_value",
     "Schema",
     "YamlDoc",
     "allowed_keys",

@@ -32,7 +32,14 @@ def validate_doc(
             root,
         )
     if not isinstance(value, dict):
-        raise doc.error(f"expected a mapping of keys, but found {_describe(value)}", root)
+        # Never the value itself: a wrong file (`space: /etc/passwd`) would be echoed whole.
+        if root:
+            found = _describe(value)
+        elif isinstance(value, list):
+            found = f"a list of {len(value)} items"
+        else:
+            found = f"one {type(value).__name__} value of {len(str(value)):,} characters"
+        raise doc.error(f"expected a mapping of keys (key: value), but found {found}", root)
     try:
         return model.model_validate(value, context=context)
     except ValidationError as exc:
@@ -77,7 +84,7 @@ def format_validation_error(
         msg = _clean(err["msg"])
         found = err.get("input")
         if kind.startswith(("literal_error", "enum")):
-            msg = f"{msg}, but found {found!r}"
+            msg = f"{msg}, but found {_shown(found)}"
             expected = [str(x).strip("'\"") for x in _literal_choices(err)]
             uerr = doc.error(
                 msg, path, suggestions=close_matches(str(found), expected) if expected else []
@@ -89,7 +96,7 @@ def format_validation_error(
                 and "found" not in msg
                 and "got" not in msg
             ):
-                msg = f"{msg}, but found {found!r}"
+                msg = f"{msg}, but found {_shown(found)}"
             elif (
                 isinstance(found, dict | list)
                 and kind != "value_error"  # our validators' messages already say what was found
@@ -124,7 +131,20 @@ def _describe(value: Any) -> str:
         return f"a mapping with keys {', '.join(map(str, value))}" if value else "an empty mapping"
     if isinstance(value, list):
         return f"a list of {len(value)} items"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {_shown(value)}"
+
+
+def _shown(value: Any, most: int = 80) -> str:
+    """``repr(value)``, cut short: a long text is not echoed whole."""
+    text = repr(value)
+    if len(text) <= most:
+        return text
+    size = (
+        f"{len(value):,} characters"
+        if isinstance(value, str)
+        else f"{len(text):,} characters written"
+    )
+    return f"{text[: most - 20]}... ({size})"
 
 
 def allowed_keys(model: Any, loc: tuple = ()) -> list[str]:

@@ -7,17 +7,23 @@ plain ``dict`` / ``list`` / scalars ourselves, so:
   are errors, nothing is executed;
 * numbers are numbers as users write them (YAML 1.2: ``1e-4`` is a float);
 * duplicate keys are errors (PyYAML silently keeps the last one);
-* every key path maps to its line, so later validation errors can say ``file:line: key``.
+* every key path maps to its line, so later validation errors can say ``file:line: key``;
+* a file is bounded before it is read (:data:`sweeplab.files.YAML`, 1 MB), and while it is
+  composed: at most ``_MAX_NODES`` values (an alias counts as the values it stands for: no
+  "billion laughs") and ``_MAX_DEPTH`` levels of nesting, each an error with file:line.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sweeplab.errors import UserError
+from sweeplab.files import YAML as YAML_LIMIT
+from sweeplab.files import read_text
 
 __all__ = ["YamlDoc", "load_yaml", "parse_yaml"]
 
@@ -25,7 +31,8 @@ KeyPath = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null")}
-_MAX_NODES = 100_000  # alias bombs ("billion laughs") stop here
+_MAX_NODES = 20_000  # values in one file, aliases expanded ("billion laughs" stop here)
+_MAX_DEPTH = 64  # nesting levels; deeper is an error, not a RecursionError
 
 
 @dataclass
@@ -56,24 +63,31 @@ class YamlDoc:
 
 def load_yaml(path: str | Path) -> YamlDoc:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the file ({exc})", file=str(path)) from None
-    return parse_yaml(text, file=str(path))
+    return parse_yaml(read_text(path, YAML_LIMIT), file=str(path))
 
 
 def parse_yaml(text: str, *, file: str = "<string>") -> YamlDoc:
     from ruamel.yaml import YAML
+    from ruamel.yaml.composer import MaxDepthExceededError
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     if "\x00" in text:
         raise UserError("the file contains a NUL byte; it is not a YAML text file", file=file)
     yaml = YAML(typ="rt", pure=True)
+    yaml.Composer = _bounded_composer()
+    yaml.max_depth = _MAX_DEPTH
     try:
         node = yaml.compose(text)
+    except _TooLarge as exc:
+        raise UserError(
+            f"the document is too large: over {_MAX_NODES:,} values (aliases count as the "
+            "values they repeat); split it or write it out",
+            file=file,
+            line=exc.line,
+        ) from None
+    except MaxDepthExceededError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise UserError(f"nested deeper than {_MAX_DEPTH} levels", file=file, line=line) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -89,13 +103,54 @@ def parse_yaml(text: str, *, file: str = "<string>") -> YamlDoc:
     return doc
 
 
+class _TooLarge(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+@functools.cache
+def _bounded_composer() -> type:
+    """ruamel's Composer, counting values as they are composed (not after: a document of
+    millions of values is refused at the first one over the limit)."""
+    from ruamel.yaml.composer import Composer
+
+    class BoundedComposer(Composer):  # type: ignore[misc]
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            sizes = self.__dict__.setdefault("sizes", {})  # id(node) -> values it holds
+            total = self.__dict__.get("total", 0)
+            node = super().compose_node(parent, index)
+            if id(node) in sizes:  # an alias: it repeats the values of its node
+                size = sizes[id(node)]
+            else:
+                size = 1 + sum(
+                    sizes.get(id(sub), 1)
+                    for item in (node.value if isinstance(node.value, list) else ())
+                    for sub in (item if isinstance(item, tuple) else (item,))
+                )
+                sizes[id(node)] = size
+                size = 1  # its values were counted as they were composed
+            self.total = total = self.__dict__.get("total", 0) + size
+            if total > _MAX_NODES:
+                raise _TooLarge(node.start_mark.line + 1)
+            return node
+
+    return BoundedComposer
+
+
 def _build(node: Any, path: KeyPath, doc: YamlDoc, counter: list[int]) -> Any:
     from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+    if len(path) > _MAX_DEPTH:  # aliases inside aliases, or an alias of its own ancestor
+        raise UserError(
+            f"nested deeper than {_MAX_DEPTH} levels (aliases included)",
+            file=doc.file,
+            line=node.start_mark.line + 1,
+            key=".".join(str(p) for p in path[:4]) + "...",
+        )
     counter[0] += 1
     if counter[0] > _MAX_NODES:
         raise doc.error(
-            f"the document is too large (over {_MAX_NODES} values, or an alias bomb)", path
+            f"the document is too large (over {_MAX_NODES:,} values, or an alias bomb)", path
         )
     line = node.start_mark.line + 1
     doc.lines.setdefault(path, line)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sweeplab.config._base import Schema
+from sweeplab.config._base import Description, Schema
 from sweeplab.config._validate import validate_doc
 from sweeplab.config._yaml import YamlDoc, load_yaml
 from sweeplab.config.data import DataConfig
@@ -175,8 +175,9 @@ class TrackingConfig(Schema):
 
 class Project(Schema):
     name: str = Field(description="Project name; the MLflow experiment is named after it.")
-    description: str | None = Field(
-        default=None, description="Free text, shown on the sweep's parent run."
+    description: Description | None = Field(
+        default=None,
+        description="Free text (at most 10,000 characters), shown as the description of the sweep's parent run in the MLflow UI (its first 5000 characters).",
     )
     data: DataConfig = Field(
         description="Where the examples come from and how they are split (below)."

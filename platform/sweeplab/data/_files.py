@@ -9,6 +9,7 @@ import pandas as pd
 
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError, close_matches
+from sweeplab.files import DATA, check_size
 
 __all__ = ["read_table"]
 
@@ -75,6 +76,7 @@ def read_table(
 def _read(path: Path, scheme: str) -> pd.DataFrame:
     if not path.is_file():
         raise UserError(f"data file {path} does not exist", key="data.source")
+    check_size(path, DATA)  # before pandas reads it
     try:
         if scheme == "csv":
             return pd.read_csv(path)

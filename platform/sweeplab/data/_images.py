@@ -18,6 +18,7 @@ import numpy as np
 
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError, close_matches
+from sweeplab.files import open_image
 
 __all__ = ["IMAGE_SUFFIXES", "filter_classes", "load_image_folder", "resize_images"]
 
@@ -87,6 +88,17 @@ def filter_classes(ds: Dataset, classes: Sequence[str | int]) -> Dataset:
     )
 
 
+def _check_inside(path: Path, inside: Path, root: Path, what: str) -> None:
+    """Refuse a link that leads out of the image folder (to files the project did not name)."""
+    target = path.resolve()
+    if target != inside and inside not in target.parents:
+        raise UserError(
+            f"{what} {path} is a link to {target}, outside the image folder {root}; "
+            "copy it into the folder, or name the folder it is in",
+            key="data.source",
+        )
+
+
 def load_image_folder(root: str | Path, *, image_size: Sequence[int] | None = None) -> Dataset:
     """Images under ``root/<class>/``, one sub-folder per class, as a :class:`Dataset`.
 
@@ -94,7 +106,7 @@ def load_image_folder(root: str | Path, *, image_size: Sequence[int] | None = No
     must already have the same size. Grayscale when every image is single-channel, else every
     image is converted to RGB. ``ids`` are the paths relative to ``root``.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     root = Path(root)
     if not root.is_dir():
@@ -110,11 +122,15 @@ def load_image_folder(root: str | Path, *, image_size: Sequence[int] | None = No
             f"{len(class_dirs)}: {', '.join(p.name for p in class_dirs) or 'none'}",
             key="data.source",
         )
+    inside = root.resolve()
     files: list[tuple[Path, int]] = []
     for k, d in enumerate(class_dirs):
+        _check_inside(d, inside, root, "class folder")
         found = sorted(
             p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         )
+        for p in found:
+            _check_inside(p, inside, root, "image")
         if not found:
             raise UserError(
                 f"class folder {d} holds no images ({', '.join(IMAGE_SUFFIXES)})",
@@ -124,11 +140,8 @@ def load_image_folder(root: str | Path, *, image_size: Sequence[int] | None = No
 
     headers = []  # Image.open reads the header only: mode and size, no pixels yet
     for path, _ in files:
-        try:
-            with Image.open(path) as im:
-                headers.append((im.mode, im.size))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise UserError(f"cannot read image {path}: {exc}", key="data.source") from None
+        with open_image(path) as im:  # within the size and pixel limits
+            headers.append((im.mode, im.size))
     gray = all(mode in _GRAY_MODES for mode, _ in headers)
     if image_size is None:
         sizes = sorted({size for _, size in headers})
@@ -145,7 +158,7 @@ def load_image_folder(root: str | Path, *, image_size: Sequence[int] | None = No
     c = 1 if gray else 3
     X = np.empty((len(files), c * h * w), dtype=np.float32)
     for i, (path, _) in enumerate(files):
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im = im.convert("L" if gray else "RGB")
             if im.size != (w, h):
                 im = im.resize((w, h), Image.Resampling.BILINEAR)

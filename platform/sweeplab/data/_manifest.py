@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sweeplab._atomic import write_atomic
 from sweeplab.data._allocate import duplicate_groups
 from sweeplab.data._dataset import Dataset
 from sweeplab.errors import UserError
+from sweeplab.files import read_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,12 +76,12 @@ class SplitManifest:
             "n": self.n,
             "splits": {k: v.tolist() for k, v in self.splits.items()},
         }
-        Path(path).write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n")
 
     @classmethod
     def from_json(cls, path: str | Path) -> SplitManifest:
         try:
-            doc = json.loads(Path(path).read_text())
+            doc = read_json(path)
             return cls(
                 splits={k: np.asarray(v, dtype=np.int64) for k, v in doc["splits"].items()},
                 dataset=doc["dataset"],

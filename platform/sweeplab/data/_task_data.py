@@ -48,6 +48,7 @@ from sweeplab.data._generated import (
 from sweeplab.data._manifest import SplitManifest
 from sweeplab.data._multilabel import shapes_multilabel
 from sweeplab.errors import UserError, close_matches
+from sweeplab.files import open_image
 
 __all__ = [
     "GENERATED",
@@ -283,7 +284,7 @@ def load_style_image(spec: str, *, size: int, base_dir: str | Path, key: str) ->
                 key=key,
             )
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:  # within the size and pixel limits
             im = im.convert("RGB")
             w, h = im.size
             s = min(w, h)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from sweeplab.errors import UserError, unknown_name_error
+from sweeplab.files import CHECKPOINT, check_size
 
 __all__ = [
     "CHECKPOINT_ARTIFACT",
@@ -68,6 +69,10 @@ def save_checkpoint(model: nn.Module | dict[str, torch.Tensor], path: str | Path
 
 
 def read_state_dict(path: Path, shown: str) -> dict[str, torch.Tensor]:
+    try:
+        check_size(path, CHECKPOINT)
+    except UserError as exc:
+        raise UserError(f"checkpoint {shown}: {exc.message}", key="train.init_from") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix

@@ -320,7 +320,10 @@ def evaluate_trial(
             f"is multilabel; its trials log each label's error ({', '.join(per_label) or 'dev_error_<label>'}) "
             "beside dev_error: compare them with sweeplab compare or in the MLflow UI (sweeplab ui)"
         )
-    ctx, dataset, manifest = prepare_context(pf, manifest_path=manifest_path)
+    # the sweep's own store: where its init_from (a run id, best:PROJECT) was looked up
+    ctx, dataset, manifest = prepare_context(
+        pf, manifest_path=manifest_path, tracking_uri=tracking_uri or ref.info["tracking_uri"]
+    )
     client = _client(ref, tracking_uri)
     notes: list[str] = []
     known = ctx.model_fields | ctx.train_fields

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS
+from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS, spreadsheet_csv
 from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
+from sweeplab.reports._labels_report import label_inputs, top_trials_errors
+from sweeplab.reports._markdown import Strong, md_table, md_text
 from sweeplab.reports._report_data import ReportData, build_report
 from sweeplab.reports._task_final import final_task_evaluation
 from sweeplab.reports._task_report import TaskReportData, build_task_report, project_task
@@ -128,16 +130,6 @@ def ladder_figure(d: Any):
     return fig
 
 
-def _md_table(rows: list[list[Any]], header: list[str]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def _frame_rows(df: Any, index_name: str | None = None) -> tuple[list[str], list[list[Any]]]:
     """(header, rows) of a DataFrame with its index (a MultiIndex gives several columns)."""
     names = [str(n) if n is not None else (index_name or "") for n in df.index.names]
@@ -198,8 +190,96 @@ def _context(data: ReportData, *, html: bool) -> dict[str, Any]:
             div_id="error-ladder",
         )
     else:
-        ctx["comp_md"] = _md_table(comp_rows, comp_header)
+        ctx["comp_md"] = md_table(comp_rows, comp_header)
+        ctx["md"] = _markdown_tables(ctx, data)
     return ctx
+
+
+def _markdown_tables(ctx: dict[str, Any], data: ReportData) -> dict[str, str]:
+    """report.md's tables of data (class names, categories, ids): through :func:`md_table`."""
+    return {
+        "categories": md_table(
+            [
+                [
+                    c["name"],
+                    "review" if c["name"] in ctx["review_set"] else "auto",
+                    c["errors"],
+                    c["examined"],
+                    _num(c["pct_of_errors"], 3),
+                    _num(c["pct_of_dev"], 3),
+                    pct(c["category_error"]),
+                    pct(c["ceiling"]),
+                ]
+                for c in ctx["categories"]
+            ],
+            [
+                "category",
+                "source",
+                "errors",
+                "examined",
+                "% of errors",
+                "% of dev",
+                "error in category",
+                "ceiling",
+            ],
+        ),
+        "confusion": md_table(
+            [[Strong(t), *counts] for t, counts in ctx["conf_rows"]],
+            ["true \\ predicted", *ctx["conf_classes"]],
+        ),
+        "per_class": md_table(
+            [
+                [
+                    c["class"],
+                    c["support"],
+                    c["errors"],
+                    pct(c["error_rate"]),
+                    _num(c["pct_of_errors"], 3),
+                    pct(c["ceiling"]),
+                ]
+                for c in ctx["per_class"]
+            ],
+            ["class", "support", "errors", "error rate", "% of errors", "ceiling"],
+        ),
+        "examples": md_table(
+            [[e["id"], e["true"], e["pred"], pct(e["confidence"], 0)] for e in data.examples[:20]],
+            ["id", "true", "predicted", "confidence"],
+        ),
+        "suspects": md_table(
+            [
+                [e["id"], e["true"], e["suggested"], _num(e["quality"], 3)]
+                for e in data.suspects[:20]
+            ],
+            ["id", "given label", "suggested label", "label quality"],
+        ),
+        **_label_tables(data),
+    }
+
+
+def _label_tables(data: ReportData) -> dict[str, str]:
+    """Markdown of the label check's per-domain table and of the top-K error groups."""
+    out = {}
+    check = data.labels
+    if check is not None and check.per_group is not None:
+        out["label_domains"] = md_table(
+            [
+                [g["group"], g["examples"], g["errors"], g["suspects"], g["reported_suspects"]]
+                for g in check.per_group.to_dict(orient="records")
+            ],
+            ["domain", "train + dev examples", "out-of-sample errors", "suspects", "dev suspects"],
+        )
+    se = data.sweep_errors
+    if se is not None:
+        for key, title, table in (
+            ("sweep_all", "all wrong", se.all_wrong),
+            ("sweep_some", "only some wrong", se.some_wrong),
+        ):
+            rows = table.summary[table.summary["errors"] > 0].head(8)
+            out[key] = md_table(
+                [[cat, int(r["errors"]), pct(r["ceiling"])] for cat, r in rows.iterrows()],
+                [f"{title}: category", "errors", "ceiling"],
+            )
+    return out
 
 
 def _env():
@@ -214,7 +294,8 @@ def _env():
     )
     env.filters["pct"] = pct
     env.filters["num"] = _num
-    env.filters["md_table"] = lambda rows, header: _md_table(rows, header)
+    env.filters["md_table"] = lambda rows, header: md_table(rows, header)
+    env.filters["md"] = md_text
     return env
 
 
@@ -289,7 +370,7 @@ def _write_task_report(
     paths = _write_pages(folder, html, md, data.summary())
     for t in data.tables:
         paths[t.id] = folder / f"{t.id}.csv"
-        t.frame.to_csv(paths[t.id], index=False)
+        paths[t.id].write_text(spreadsheet_csv(t.frame), encoding="utf-8")
     problem = _log_files(ref.run_id, uri, list(paths.values())) if log else None
     final = dict(evaluation.metrics) if evaluation is not None else {}
     return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final)
@@ -347,12 +428,16 @@ def write_report(
     log: bool = True,
     say: Any = None,
     again: bool = False,
+    refit_labels: bool = False,
+    top: int = 0,
 ) -> ReportFiles:
     """Write the report of a trial (default: the last sweep's best feasible trial).
 
     Vision-task and multi-label trials get the task's report (``_task_report``); ``say``
     announces a re-training that a final evaluation needs. ``final`` evaluates the test set,
-    refused for a trial evaluated before unless ``again``.
+    refused for a trial evaluated before unless ``again``. Probable label errors come from
+    out-of-sample probabilities (``_crossfit``: cached in the run; ``refit_labels`` computes
+    them again); ``top`` >= 2 adds the error analysis across the sweep's ``top`` best trials.
     """
     if again and not final:  # it would be silently ignored
         raise UserError("--again repeats a final evaluation: use it with --final")
@@ -363,6 +448,11 @@ def write_report(
         )
     pf, spec = project_task(ref)
     if spec is not None and spec.logged_report:
+        if refit_labels or top >= 2:  # they would be silently ignored
+            raise UserError(
+                f"--refit-labels and --top analyse binary and multiclass trials; sweep "
+                f"{ref.sweep!r} is a {spec.name} task"
+            )
         return _write_task_report(
             ref,
             pf,
@@ -378,11 +468,13 @@ def write_report(
         )
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     final_metrics = final_evaluation(ev, tracking_uri=tracking_uri, again=again) if final else {}
-    data = build_report(ev, review=review, final=final)
+    oos = label_inputs(ev, tracking_uri=tracking_uri, refit=refit_labels)
+    across = top_trials_errors(ev, top, workspace=workspace, tracking_uri=tracking_uri)
+    data = build_report(ev, review=review, final=final, oos=oos, sweep_errors=across)
     html, md = render_report(data)
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
     paths = _write_pages(folder, html, md, data.summary())
     paths["table"] = folder / "error_table.csv"
-    data.table.rows.to_csv(paths["table"])
+    paths["table"].write_text(spreadsheet_csv(data.table.rows, index=True), encoding="utf-8")
     problem = _log_artifacts(ev, list(paths.values()), tracking_uri) if log else None
     return _report_files(folder, paths, data, log=log, problem=problem, final_metrics=final_metrics)

@@ -17,16 +17,18 @@ import numpy as np
 import pandas as pd
 
 from sweeplab.analysis import (
+    LabelCheck,
     bucketize,
+    check_labels,
     class_tags,
     confusion,
     diagnose,
     error_table,
     merge_review,
     per_class_errors,
-    suspect_labels,
 )
 from sweeplab.data import quality_tags
+from sweeplab.files import REVIEW, read_bounded
 from sweeplab.reports._evaluate import Evaluation, SplitPredictions
 
 __all__ = [
@@ -72,6 +74,9 @@ class ReportData:
     per_class: pd.DataFrame
     examples: list[dict[str, Any]]
     suspects: list[dict[str, Any]]
+    labels: LabelCheck | None = None
+    label_method: str = ""
+    sweep_errors: Any = None  # analysis.SweepErrors (--top K), or None
     review_source: str | None = None
     review_categories: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -100,8 +105,26 @@ class ReportData:
             },
             "review": {"source": self.review_source, "categories": self.review_categories},
             "suspect_labels": [{k: v for k, v in s.items() if k != "thumb"} for s in self.suspects],
+            "label_errors": _label_summary(self.labels, self.label_method),
+            "sweep_errors": self.sweep_errors.as_dict() if self.sweep_errors is not None else None,
             "notes": self.notes,
         }
+
+
+def _label_summary(check: LabelCheck | None, method: str) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "method": method,
+        "estimate": check.estimate,
+        "interval": [check.low, check.high],
+        "confidence": check.confidence,
+        "n": check.n,
+        "no_evidence": check.no_evidence,
+        "verdict": check.verdict(),
+        "per_domain": _records(check.per_group) if check.per_group is not None else None,
+        "mismatch": check.mismatch,
+    }
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -174,7 +197,7 @@ def error_analysis(ev: Evaluation, review: str | Path | None = None):
         categories=automatic_categories(ev, pred),
     )
     if review is not None:
-        table = merge_review(table, review, source=str(review))
+        table = merge_review(table, read_bounded(review, REVIEW), source=str(review))
     return table
 
 
@@ -231,19 +254,55 @@ def _misclassified(ev: Evaluation, pred: SplitPredictions, limit: int) -> list[d
     return example_rows(ev, pred, order)
 
 
-def _suspects(ev: Evaluation, pred: SplitPredictions) -> list[dict[str, Any]]:
-    found = suspect_labels(pred.y_true, pred.probs, backend="builtin")
-    if found.empty:
+def label_check(ev: Evaluation, oos: Any) -> LabelCheck:
+    """Confident learning on the out-of-sample probabilities of train + dev (``oos``, see
+    ``_crossfit``); dev is reported, the chosen model's predictions veto, domains group."""
+    ds = ev.dataset
+    dev = ev.predictions["dev"]
+    parts = [ev.predictions[s] for s in ("train", "dev") if s in ev.predictions]
+    indices = np.concatenate([p.indices for p in parts])
+    if not np.array_equal(indices, oos.indices):
+        raise ValueError("out-of-sample probabilities of other examples than train + dev")
+    return check_labels(
+        np.concatenate([p.y_true for p in parts]),
+        oos.probs,
+        np.concatenate([p.y_pred for p in parts]),
+        report=np.arange(len(indices)) >= len(indices) - len(dev.indices),
+        groups=None if ds.domain is None else ds.domain[indices],
+        classes=list(range(len(ds.classes))),
+    )
+
+
+def _suspects(
+    ev: Evaluation, check: LabelCheck | None, limit: int = MAX_EXAMPLES
+) -> list[dict[str, Any]]:
+    """The dev suspects, lowest label quality first, as example rows."""
+    if check is None or check.suspects.empty:
         return []
-    rows = example_rows(ev, pred, found.index.to_numpy()[:MAX_EXAMPLES])
-    for row, (_, s) in zip(rows, found.iterrows(), strict=False):
+    dev = ev.predictions["dev"]
+    offset = len(ev.predictions["train"].indices) if "train" in ev.predictions else 0
+    found = check.suspects.iloc[:limit]
+    rows = example_rows(ev, dev, found.index.to_numpy() - offset, thumbs=limit <= MAX_EXAMPLES)
+    for row, (_, s) in zip(rows, found.iterrows(), strict=True):
         row["suggested"] = ev.dataset.classes[int(s["suggested"])]
-        row["margin"] = float(s["margin"])
+        row["quality"] = float(s["quality"])
+        row["p_suggested"] = float(s["p_suggested"])
     return rows
 
 
+def suggested_labels(ev: Evaluation, check: LabelCheck | None) -> dict[str, str]:
+    """``{dev example id: suggested label}`` for every dev suspect (for the review sheet)."""
+    rows = _suspects(ev, check, limit=len(check.suspects)) if check is not None else []
+    return {r["id"]: str(r["suggested"]) for r in rows}
+
+
 def build_report(
-    ev: Evaluation, *, review: str | Path | None = None, final: bool = False
+    ev: Evaluation,
+    *,
+    review: str | Path | None = None,
+    final: bool = False,
+    oos: Any = None,
+    sweep_errors: Any = None,
 ) -> ReportData:
     """Compute every table of a trial report (the test rung only when ``final`` or when the
     run already holds a logged final ``test_error``)."""
@@ -264,6 +323,7 @@ def build_report(
     auto = set(automatic_categories_names(table.categories))
     review_cats = [c for c in table.categories if c not in auto]
     hl = ev.project_file.project.human_level_error
+    check = label_check(ev, oos) if oos is not None else None
     return ReportData(
         name=ev.ref.name,
         sweep=ev.ref.sweep,
@@ -287,7 +347,10 @@ def build_report(
         confusion=confusion(names[pred.y_true], names[pred.y_pred], classes),
         per_class=per_class_errors(names[pred.y_true], names[pred.y_pred], classes),
         examples=_misclassified(ev, pred, MAX_EXAMPLES),
-        suspects=_suspects(ev, pred),
+        suspects=_suspects(ev, check),
+        labels=check,
+        label_method=oos.method if oos is not None else "",
+        sweep_errors=sweep_errors,
         review_source=str(review) if review is not None else None,
         review_categories=review_cats,
         notes=list(ev.notes),

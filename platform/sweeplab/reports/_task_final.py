@@ -136,7 +136,9 @@ def final_task_evaluation(
             "is unknown",
             file=str(manifest_path),
         )
-    ctx, _, manifest = prepare_context(pf, manifest_path=manifest_path)
+    ctx, _, manifest = prepare_context(
+        pf, manifest_path=manifest_path, tracking_uri=tracking_uri or ref.info.get("tracking_uri")
+    )
     if "test" not in manifest.splits:
         raise UserError(
             f"the project of sweep {ref.sweep!r} has no test split; add one to data.splits to "

@@ -26,6 +26,7 @@ import pandas as pd
 from sweeplab.analysis import diagnose
 from sweeplab.config.project import ProjectFile
 from sweeplab.errors import UserError
+from sweeplab.files import STATE, read_bounded
 from sweeplab.reports._evaluate import TrialRef
 from sweeplab.tasks import TASKS, ReportTable, Task, load_project, task_spec
 from sweeplab.tracking import FIXED_TASK_PREFIX
@@ -113,7 +114,7 @@ def _download(client: Any, run_id: str, path: str) -> bytes | None:
         if path not in {a.path for a in client.list_artifacts(run_id, folder)}:
             return None
         with tempfile.TemporaryDirectory() as tmp:
-            return Path(client.download_artifacts(run_id, path, tmp)).read_bytes()
+            return read_bounded(client.download_artifacts(run_id, path, tmp), STATE)
     except Exception:  # noqa: BLE001 - an unreadable artifact store: the report says it is missing
         return None
 

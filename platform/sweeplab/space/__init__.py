@@ -24,17 +24,20 @@ from sweeplab.space._distributions import (
     Uniform,
     distribution_from_dict,
 )
+from sweeplab.space._grid import MAX_GRID_TRIALS, Grid, whole_grid_trials
 from sweeplab.space._parameter import Parameter, SpaceError
 from sweeplab.space._refine import refine
-from sweeplab.space._space import SearchSpace, load_space
+from sweeplab.space._space import SearchSpace, load_space, project_space_path
 
 __all__ = [
     "DISTRIBUTIONS",
+    "MAX_GRID_TRIALS",
     "ONE_MINUS_SUFFIX",
     "RANGE_TYPES",
     "Categorical",
     "Constant",
     "Distribution",
+    "Grid",
     "IntLogUniform",
     "IntUniform",
     "LogUniform",
@@ -45,5 +48,7 @@ __all__ = [
     "Uniform",
     "distribution_from_dict",
     "load_space",
+    "project_space_path",
     "refine",
+    "whole_grid_trials",
 ]

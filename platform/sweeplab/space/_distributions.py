@@ -70,8 +70,16 @@ def _to_float(value: Any, name: str) -> float:
 
 def _to_int(value: Any, name: str) -> int:
     if _is_real(value) and math.isfinite(float(value)) and float(value).is_integer():
-        return int(value)
+        if abs(int(value)) <= _INT64_MAX:
+            return int(value)
+        raise ValueError(
+            f"`{name}` must be an integer within ±{_INT64_MAX} (int64, what numpy, torch and "
+            f"Optuna hold), but got ({name}={value!r})"
+        )
     raise ValueError(f"`{name}` must be an integer, but got ({name}={value!r})")
+
+
+_INT64_MAX = 2**63 - 1
 
 
 def _scalar_key(value: Any) -> tuple[bool, Any]:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sweeplab.config import Schema, YamlDoc, validate_doc
+from sweeplab.config import Description, Schema, YamlDoc, validate_doc
 from sweeplab.space._distributions import (
     DISTRIBUTIONS,
     RANGE_TYPES,
@@ -56,7 +56,7 @@ class _ParameterSpec(Schema):
 
 
 class _SpaceSpec(Schema):
-    description: str | None = None
+    description: Description | None = None
     parameters: dict[str, _ParameterSpec] = Field(...)
 
 

@@ -36,12 +36,15 @@ from sweeplab.space._distributions import (
     canonical_json,
 )
 from sweeplab.space._files import dump_space, parse_space, space_data
+from sweeplab.space._grid import Grid
 from sweeplab.space._parameter import Parameter, SpaceError
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["SearchSpace", "load_space"]
+    from sweeplab.config.project import ProjectFile
+
+__all__ = ["SearchSpace", "load_space", "project_space_path"]
 
 # `when:` may test these: a float range never takes one exact value by chance.
 _TESTABLE = (Categorical, Constant, IntUniform, IntLogUniform)
@@ -192,9 +195,10 @@ class SearchSpace:
                 chosen[p.name] = p.distribution.suggest(trial, p.name)
         return self._ordered(chosen)
 
-    def grid(self) -> list[dict[str, Any]]:
+    def grid(self) -> Grid:
         """Every combination of the values of the *active* parameters (a conditional parameter
-        multiplies only the configurations where it is active), without duplicates."""
+        multiplies only the configurations where it is active), enumerated lazily: ``.size``
+        counts the points without building them, ``grid[i]`` is point ``i``."""
         for p in self._params:
             if p.distribution.grid_values() is None:
                 raise self._user_error(
@@ -202,27 +206,13 @@ class SearchSpace:
                     f"`{p.name}` has distribution {p.distribution.type_name}",
                     ("parameters", p.name),
                 )
-        partial: list[dict[str, Any]] = [{}]
-        for p in self._order:
-            values = p.distribution.grid_values() or []
-            nxt: list[dict[str, Any]] = []
-            for config in partial:
-                if p.is_active(config):
-                    nxt.extend({**config, p.name: v} for v in values)
-                else:
-                    nxt.append(config)
-            partial = nxt
-        seen: set[str] = set()
-        out: list[dict[str, Any]] = []
-        for config in partial:
-            key = canonical_json(self._ordered(config))
-            if key not in seen:
-                seen.add(key)
-                out.append(self._ordered(config))
-        return out
+        try:
+            return Grid(self._order, self._ordered)
+        except SpaceError as exc:
+            raise self._user_error(exc.message, exc.path) from None
 
     def grid_size(self) -> int:
-        return len(self.grid())
+        return self.grid().size
 
     # -- Ray Tune ------------------------------------------------------------------------
     def to_tune(self) -> dict[str, Any]:
@@ -272,6 +262,25 @@ class SearchSpace:
 def load_space(path: str | Path) -> SearchSpace:
     """Read a search-space file; any mistake is one :class:`UserError` with file:line: key."""
     return SearchSpace.from_doc(load_yaml(path))
+
+
+def project_space_path(pf: ProjectFile, given: str | Path | None = None) -> Path | None:
+    """The search-space file a sweep of project ``pf`` uses: ``given`` (``--space``), else
+    the project's ``search.space`` (relative to the project file), else None: one
+    configuration."""
+    if given is not None:
+        return Path(given)
+    if not pf.project.search.space:
+        return None
+    path = pf.resolve(pf.project.search.space)
+    if not path.is_file():
+        raise pf.error(
+            f"search-space file {pf.project.search.space!r} not found (looked for {path}; "
+            "paths are relative to the project file)",
+            "search",
+            "space",
+        )
+    return path
 
 
 def _rebuild(params: list[Parameter], description: str | None) -> SearchSpace:

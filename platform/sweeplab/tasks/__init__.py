@@ -19,8 +19,10 @@ Shipped: ``binary``, ``multiclass``, ``multilabel`` (:mod:`.classification`),
 """
 
 from pathlib import Path
+from typing import Any
 
 from sweeplab.config.project import ProjectFile
+from sweeplab.models import MODELS
 from sweeplab.tasks import (  # noqa: F401  (each module registers its tasks)
     classification,
     detection,
@@ -35,6 +37,7 @@ from sweeplab.tasks._context import (
     SweepContext,
     TrialSetup,
     check_space_names,
+    check_space_values,
     run_params,
     sweep_manifest,
     trial_setup,
@@ -51,6 +54,7 @@ from sweeplab.tasks._result import (
 from sweeplab.tasks._spec import COMMON_METRICS, TASKS, Fetch, OnEpoch, Task, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
 from sweeplab.tasks._trial import run_trial
+from sweeplab.training import TrainConfig
 
 __all__ = [
     "COMMON_METRICS",
@@ -66,6 +70,8 @@ __all__ = [
     "TrialResult",
     "TrialSetup",
     "check_space_names",
+    "check_space_values",
+    "setting_schemas",
     "diagnosis_metrics",
     "known_metrics",
     "load_project",
@@ -83,6 +89,22 @@ __all__ = [
     "task_spec",
     "trial_setup",
 ]
+
+
+def setting_schemas(project: Any) -> tuple[tuple[str, type], ...]:
+    """The schemas a search-space parameter of ``project`` can feed, in the order a name is
+    routed (model argument, task setting, training setting; see ``setting_group``): known
+    from the project alone, so a space's values are checked before any data is loaded."""
+    spec = TASKS.get(task_of(project) or "multiclass")
+    schemas: list[tuple[str, type]] = []
+    if spec.searchable:
+        name = project.model.name
+        schemas.append((f"an argument of model {name!r}", MODELS.get(name).args))
+    if spec.args is not None:
+        schemas.append((f"a {spec.name} task setting", spec.args))
+    if spec.searchable:
+        schemas.append(("a training setting", TrainConfig))
+    return tuple(schemas)
 
 
 def prepare_context(

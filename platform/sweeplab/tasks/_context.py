@@ -8,14 +8,14 @@ parameters into typed settings — model arguments, a validated ``TrainConfig`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from sweeplab.config import Schema, format_validation_error
+from sweeplab.config import Schema, check_setting_value, format_validation_error
 from sweeplab.config.project import Project, ProjectFile
 from sweeplab.data import SplitManifest
 from sweeplab.errors import UserError, close_matches
@@ -28,6 +28,7 @@ __all__ = [
     "SweepContext",
     "TrialSetup",
     "check_space_names",
+    "check_space_values",
     "model_for_task",
     "run_params",
     "setting_group",
@@ -54,6 +55,9 @@ class SweepContext:
     # train.init_from's state_dict, loaded once per sweep (transfer learning); None without it
     init_state: dict[str, Any] | None = None
     base_dir: str = "."  # the project file's folder: relative checkpoint paths start there
+    # where ``init_from`` run ids and ``best:PROJECT`` are looked up: the sweep's store
+    # (None: the default workspace's, as `sweeplab sweep` without flags)
+    tracking_uri: str | None = None
     # The task's own settings: their schema (the task's ``args``; its fields are the third
     # routing group) and the project's task_args; and the data the task made once per
     # sweep (e.g. {split name: DetectionSet}).
@@ -231,6 +235,56 @@ def check_space_names(
 ) -> None:
     """Every search-space parameter must be a model argument, a task setting or a training setting."""
     known = sorted(model_fields | train_fields | task_fields)
+    _check_names(
+        space, known, model_name, model_fields, train_fields, space_file, task_fields, task
+    )
+
+
+def check_space_values(
+    space: Any, schemas: Sequence[tuple[str, type[Schema]]], *, space_file: str | None
+) -> None:
+    """Every value a parameter can take (each of its ``values``, the ends of its range, its
+    constant) must fit the setting it feeds: the first of ``schemas`` ((what it is, schema), in
+    the order a name is routed, see :func:`setting_group`) that has a field of its name. A
+    parameter no schema names is left to :func:`check_space_names`."""
+    for param in space:
+        owner = next(((what, s) for what, s in schemas if param.name in s.model_fields), None)
+        if owner is not None:
+            _check_values(space, param, *owner, space_file)
+
+
+def _check_values(space: Any, param: Any, what: str, schema: type, space_file: str | None) -> None:
+    dist = param.distribution
+    if hasattr(dist, "values"):
+        key, values = "values", list(dist.values)
+    elif hasattr(dist, "low"):
+        key, values = "min", [dist.low, dist.high]
+    else:
+        key, values = "value", [dist.value]
+    for value in values:
+        problem = check_setting_value(schema, param.name, value)
+        if problem is None:
+            continue
+        path = ("parameters", param.name, key)
+        doc = getattr(space, "doc", None)
+        raise UserError(
+            f"{param.name!r} is {what}, which cannot take {value!r}: {problem}",
+            file=space_file,
+            line=doc.line_of(path) if doc is not None else None,
+            key=".".join(path),
+        )
+
+
+def _check_names(
+    space: Any,
+    known: list[str],
+    model_name: str,
+    model_fields: frozenset[str],
+    train_fields: frozenset[str],
+    space_file: str | None,
+    task_fields: frozenset[str],
+    task: str | None,
+) -> None:
     for name in space.names:
         if name not in model_fields and name not in train_fields and name not in task_fields:
             line = None

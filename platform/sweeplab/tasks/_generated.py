@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import pandas as pd
 from torch import nn
 
+from sweeplab.analysis import spreadsheet_csv
 from sweeplab.config.project import ProjectFile
 from sweeplab.data import build_splits, load_task_data, split_task_data
 from sweeplab.errors import UserError
@@ -115,6 +116,6 @@ class GeneratedTask(Task):
 def table_artifacts(name: str, table: pd.DataFrame) -> dict[str, bytes]:
     """``analysis/<name>.csv`` and ``.json`` of a trial's error-analysis table."""
     return {
-        f"analysis/{name}.csv": table.to_csv(index=False).encode(),
+        f"analysis/{name}.csv": spreadsheet_csv(table).encode(),  # the .json keeps raw values
         f"analysis/{name}.json": table.to_json(orient="records", indent=1).encode(),
     }

@@ -91,7 +91,14 @@ class Classification(Task):
             init_state = load_checkpoint(
                 project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
             )
-        ctx = SweepContext.of(pf, task=task, model=spec, tensors=tensors, init_state=init_state)
+        ctx = SweepContext.of(
+            pf,
+            task=task,
+            model=spec,
+            tensors=tensors,
+            init_state=init_state,
+            tracking_uri=tracking_uri,
+        )
         return ctx, dataset, manifest
 
     def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
@@ -148,7 +155,7 @@ def _start_from_checkpoint(ctx: SweepContext, model: nn.Module, cfg: TrainConfig
         return
     state = ctx.init_state
     if state is None or cfg.init_from != ctx.project.train.init_from:  # searched init_from
-        state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir)
+        state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir, tracking_uri=ctx.tracking_uri)
     apply_transfer(
         model,
         state,

@@ -48,10 +48,24 @@ __all__ = [
     "validate_param",
     "validate_tag",
     "run_name_tag",
+    "UI_EXPERIMENT_KIND_TAG",
+    "UI_MACHINE_LEARNING",
+    "UI_MODEL_DEVELOPMENT_KIND",
+    "UI_SHARED_VIEW_PREFIX",
 ]
 
 #: The library and the exact versions this module was checked with (tests/test_library_internals.py).
 CHECKED: dict[str, tuple[str, ...]] = {"mlflow": ("3.17.2",)}
+
+# -- The MLflow UI's conventions (its JavaScript bundle, mlflow/server/js/build/static/js, in
+# the versions in CHECKED; used by tracking/_ui_view.py and checked by tests/cli/test_ui_browser.py):
+#: The ``workflowType`` URL parameter's value for the runs-table views (the default: "genai").
+UI_MACHINE_LEARNING = "machine_learning"
+#: The experiment tag the UI reads an experiment's kind from, and the kind "Machine learning".
+UI_EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+UI_MODEL_DEVELOPMENT_KIND = "custom_model_development"
+#: ``?viewStateShareKey=KEY`` loads the runs table's state from the experiment tag PREFIX+KEY.
+UI_SHARED_VIEW_PREFIX = "mlflow.sharedViewState."
 
 #: Table -> the columns ``_bulk`` reads or writes.
 COLUMNS: dict[str, frozenset[str]] = {

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeplab._atomic import write_atomic
+from sweeplab.files import STATE, read_bounded
 from sweeplab.tracking._bulk import write_batch
 
 __all__ = ["Outbox", "RUN_KEY_TAG", "new_run_key", "quiet_http_retries", "sync_directory"]
@@ -380,9 +382,7 @@ class Outbox:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         header = {"key": q.key, "run_id": q.run_id, "tracking_uri": self.tracking_uri}
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text("\n".join(json.dumps(x) for x in [header, *q.ops]) + "\n")
-        tmp.replace(path)
+        write_atomic(path, "\n".join(json.dumps(x) for x in [header, *q.ops]) + "\n", sync=False)
         q.on_disk = True
 
     def _persist_op(self, q: _Queue, op: dict[str, Any]) -> None:
@@ -398,7 +398,8 @@ class Outbox:
 
 def _load_queue(path: Path) -> _Queue | None:
     try:
-        raw = [line for line in path.read_text().splitlines() if line.strip()]
+        text = read_bounded(path, STATE).decode()  # over the limit: refused, kept on disk
+        raw = [line for line in text.splitlines() if line.strip()]
         lines = []
         for i, line in enumerate(raw):
             try:
@@ -419,6 +420,12 @@ def _load_queue(path: Path) -> _Queue | None:
     return _Queue(header["key"], header.get("run_id"), ops, on_disk=True)
 
 
+def _first_line(path: Path) -> str:
+    """The header line of a saved queue (it is short: a key, a run id, a tracking URI)."""
+    with open(path, "rb") as f:
+        return f.readline(65536).decode("utf-8", errors="replace")
+
+
 def sync_directory(
     directory: Path, client_for_uri: Callable[[str], Any], *, tracking_uri: str | None = None
 ) -> tuple[int, int]:
@@ -431,7 +438,7 @@ def sync_directory(
         Path(directory).glob("worker-*/*.jsonl")
     ):
         try:
-            uri = tracking_uri or json.loads(path.read_text().splitlines()[0]).get("tracking_uri")
+            uri = tracking_uri or json.loads(_first_line(path)).get("tracking_uri")
         except (OSError, ValueError, IndexError):
             continue
         if uri:

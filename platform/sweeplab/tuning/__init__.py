@@ -18,7 +18,9 @@ from sweeplab.tuning._lifecycle import (
     TrialOutcome,
     TrialStarted,
     TrialStatus,
+    fail_sweep,
 )
+from sweeplab.tuning._owner import own_sweep, sweep_owner
 from sweeplab.tuning._settings import SweepSettings
 from sweeplab.tuning._study import load_sweep_study, redact
 from sweeplab.tuning._sweep import default_sweep_name, setup_sweep
@@ -45,6 +47,7 @@ __all__ = [
     "run_sweep",
     "setup_sweep",
     "stop_on_signals",
+    "sweep_owner",
 ]
 
 
@@ -59,20 +62,28 @@ def run_sweep(settings: SweepSettings, *, progress: ProgressFn | None = None) ->
         if settings.jobs > 1:
             # --jobs: the workers start now, so that their start-up overlaps the setup
             settings = replace(settings, name=settings.name or default_sweep_name(settings))
-            workers = Workers(
-                settings, settings.name, Workspace.at(settings.workspace).sweep_dir(settings.name)
-            )
+            sweep_dir = Workspace.at(settings.workspace).sweep_dir(settings.name)
+            # the driver owns the sweep before its workers start; they join through it
+            held.enter_context(own_sweep(sweep_dir))
+            workers = Workers(settings, settings.name, sweep_dir)
             held.callback(workers.stop_if_running)
             workers.start()
-        setup = setup_sweep(settings, progress=progress, held=held)
+        setup = setup_sweep(
+            settings, progress=progress, held=held, owned=settings.jobs > 1 and not settings.join
+        )
         if settings.jobs > 1:
             setup.workers = workers
-        prepare_tracking(setup)  # models, dataset inputs, system metrics: for either backend
-        # Each backend is imported when it runs: Ray's import alone takes seconds.
-        if settings.backend == "ray":
-            from sweeplab.tuning._ray import run_ray
+        try:
+            prepare_tracking(setup)  # models, dataset inputs, system metrics: either backend
+            # Each backend is imported when it runs: Ray's import alone takes seconds.
+            if settings.backend == "ray":
+                from sweeplab.tuning._ray import run_ray
 
-            return run_ray(setup, progress=progress)
-        from sweeplab.tuning._optuna import run_optuna
+                return run_ray(setup, progress=progress)
+            from sweeplab.tuning._optuna import run_optuna
 
-        return run_optuna(setup, progress=progress)
+            return run_optuna(setup, progress=progress)
+        except Exception as exc:  # a signal (KeyboardInterrupt) is the backends' to record
+            if not setup.worker:  # the driver owns the parent run
+                fail_sweep(setup, exc)
+            raise

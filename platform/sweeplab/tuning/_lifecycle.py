@@ -44,6 +44,8 @@ __all__ = [
     "RayFitDone",
     "ProgressEvent",
     "ProgressFn",
+    "fail_sweep",
+    "nothing_finished",
     "no_progress",
     "TrialEnd",
     "record_trial",
@@ -259,11 +261,15 @@ def finish_sweep(
     """Sum the trials up on the parent run (counts, best), end it, and send what is queued.
     ``interrupted``: a signal stopped the sweep (:func:`interrupt_sweep`)."""
     objective = setup.objective
+    if stopped_reason is None and not interrupted:
+        stopped_reason = nothing_finished(outcomes)
     best = best_trial(outcomes, objective)
     ends = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.KILLED)
     summary = {f"trials_{s.value}": float(sum(o.status == s for o in outcomes)) for s in ends}
     status = "interrupted" if interrupted else "stopped" if stopped_reason else "finished"
     tags = {TAG["status"]: status}
+    if stopped_reason:
+        tags[TAG["failure"]] = stopped_reason[:500]
     if best is not None:
         summary[f"best_{objective.name}"] = best.metrics[objective.name]
         tags.update(
@@ -288,6 +294,42 @@ def finish_sweep(
         elapsed_s=time.monotonic() - setup.started,
         stopped_reason=stopped_reason,
     )
+
+
+def nothing_finished(outcomes: list[TrialOutcome]) -> str | None:
+    """Why a sweep that ran trials but finished none has failed: the first failure's reason
+    (a sweep whose every trial failed is no success; ``sweeplab sweep`` exits 1)."""
+    if any(o.status == TrialStatus.FINISHED for o in outcomes):
+        return None
+    failed = sorted((o for o in outcomes if o.status == TrialStatus.FAILED), key=lambda o: o.number)
+    if not failed:
+        return None
+    first = failed[0]
+    return (
+        f"no trial finished: all {len(failed)} that ran failed; the first (trial "
+        f"{first.number}) with: {first.reason or 'no reason recorded'}"
+    )
+
+
+def fail_sweep(setup: SweepSetup, exc: BaseException) -> None:
+    """The sweep process itself raised (not a trial: those are recorded and the sweep goes
+    on): the parent run ends FAILED with the reason as its ``sweeplab.failure`` tag, sweep.json
+    says "failed", and no child run is left RUNNING. Best effort: the caller re-raises ``exc``."""
+    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500] if str(exc) else ''}"
+    steps = (
+        lambda: end_orphan_runs(setup, reason=f"the sweep failed: {reason}"),
+        lambda: setup.sweep_run.log_summary({}, {TAG["status"]: "failed", TAG["failure"]: reason}),
+        lambda: setup.sweep_run.finish("failed"),
+        lambda: close_outbox(setup, None),
+        lambda: setup.workspace.write_sweep(
+            setup.name, {**setup.workspace.read_sweep(setup.name), "status": "failed"}
+        ),
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - the original error is what the user must see
+            pass
 
 
 def _best_model(setup: SweepSetup, best: TrialOutcome, say: ProgressFn | None) -> dict[str, str]:

@@ -246,11 +246,21 @@ def repair_journal(path) -> bool:
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         return False
-    data = path.read_bytes()
-    if data.endswith(b"\n"):
-        return False
-    with open(path, "r+b") as f:
-        f.truncate(data.rfind(b"\n") + 1)
+    with open(path, "r+b") as f:  # read from the end: a journal may be large
+        end = f.seek(0, 2)
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return False
+        cut = 0  # no newline at all: the only record is torn
+        while end > 0:
+            start = max(0, end - 65536)
+            f.seek(start)
+            block = f.read(end - start)
+            if b"\n" in block:
+                cut = start + block.rfind(b"\n") + 1
+                break
+            end = start
+        f.truncate(cut)
     return True
 
 

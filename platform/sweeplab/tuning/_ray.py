@@ -12,6 +12,7 @@ _ray_driver that a resume squares with Tune's restored trials), optionally ASHA,
 
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 import time
@@ -96,7 +97,7 @@ def _search_alg(setup: SweepSetup):
     points = None
     if setup.sampler == "grid":
         # Every grid point once, first; a longer sweep samples the rest at random (as Optuna).
-        points = setup.space.grid()[: setup.trials]
+        points = list(itertools.islice(setup.space.grid(), setup.trials))
     # The limit lives in the searcher (not TuneConfig), so a restored run keeps it.
     return ResumableVariants(
         setup.name,

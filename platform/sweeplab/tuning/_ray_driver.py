@@ -17,6 +17,8 @@ from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchGen
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils import flatten_dict
 
+from sweeplab._atomic import write_atomic
+from sweeplab.files import last_line, read_json
 from sweeplab.tuning._lifecycle import (
     EpochDone,
     ProgressFn,
@@ -69,7 +71,7 @@ class Numbering:
     def __init__(self, path: Path, start: int) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self.numbers: dict[str, int] = json.loads(path.read_text()) if path.is_file() else {}
+        self.numbers: dict[str, int] = read_json(path) if path.is_file() else {}
         self.next = max([start - 1, *self.numbers.values()]) + 1
 
     def number(self, trial_id: str) -> int:
@@ -77,9 +79,7 @@ class Numbering:
             if trial_id not in self.numbers:
                 self.numbers[trial_id] = self.next
                 self.next += 1
-                tmp = self.path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(self.numbers))
-                tmp.replace(self.path)
+                write_atomic(self.path, json.dumps(self.numbers))
             return self.numbers[trial_id]
 
 
@@ -129,8 +129,7 @@ def _error_text(trial: Any) -> str:
     text = ""
     path = getattr(trial, "error_file", None) or getattr(trial, "pickled_error_file", None)
     if path and Path(path).is_file() and not str(path).endswith(".pkl"):
-        lines = [ln for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()]
-        text = lines[-1] if lines else ""
+        text = last_line(Path(path))
     return f"the trial's Ray worker crashed: {text or 'see ' + str(path)}"[:1000]
 
 

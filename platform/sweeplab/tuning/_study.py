@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from sweeplab._atomic import write_atomic
 from sweeplab.errors import UserError
+from sweeplab.files import read_json
 
 __all__ = [
     "JOURNAL",
@@ -123,8 +125,8 @@ def load_sweep_study(workspace: Path, name: str, info: dict[str, Any] | None = N
     sweep_dir = workspace / "sweeps" / name
     if info is None:
         try:
-            info = json.loads((sweep_dir / "sweep.json").read_text())
-        except (OSError, ValueError):
+            info = read_json(sweep_dir / "sweep.json")
+        except (UserError, ValueError):  # gone, unreadable: the study's journal alone
             info = {}
     uri = info.get("study_storage")
     if uri is None and not (sweep_dir / JOURNAL).is_file():
@@ -172,11 +174,9 @@ def adopt_shared_sweep(
     sweep_dir.mkdir(parents=True, exist_ok=True)
     space = info.pop("space_yaml", None)
     if space is not None:
-        (sweep_dir / "space.yaml").write_text(space)
+        write_atomic(sweep_dir / "space.yaml", space)
     info = {**info, "project": str(project_path.resolve()), "adopted": True}
-    tmp = sweep_dir / "sweep.json.tmp"
-    tmp.write_text(json.dumps(info, indent=2))
-    os.replace(tmp, sweep_dir / "sweep.json")
+    write_atomic(sweep_dir / "sweep.json", json.dumps(info, indent=2))
     return info
 
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 import socket
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from sweeplab._atomic import write_atomic
 from sweeplab.analysis import Constraint, Objective
 from sweeplab.errors import UserError
-from sweeplab.space import SearchSpace, load_space
-from sweeplab.tasks import TASKS, check_space_names, load_project, prepare_context
+from sweeplab.space import SearchSpace, load_space, project_space_path, whole_grid_trials
+from sweeplab.tasks import (
+    TASKS,
+    check_space_names,
+    check_space_values,
+    load_project,
+    prepare_context,
+    setting_schemas,
+)
 from sweeplab.tracking import (
     TAG,
     Outbox,
@@ -31,6 +38,7 @@ from sweeplab.tracking import (
 from sweeplab.tuning._interrupt import announce_sweep
 from sweeplab.tuning._lifecycle import ProgressFn, StatusMessage, no_progress
 from sweeplab.tuning._optuna import make_pruner
+from sweeplab.tuning._owner import own_sweep
 from sweeplab.tuning._ray_cluster import check_ray_settings
 from sweeplab.tuning._settings import SweepSettings, SweepSetup, trial_epochs
 from sweeplab.tuning._study import (
@@ -45,8 +53,18 @@ from sweeplab.workspace import Workspace, check_safe_name
 __all__ = ["setup_sweep"]
 
 
+#: A sweep name is at most 100 characters (workspace.check_safe_name; MLflow allows 250 for
+#: the parent run's name and 8000 for its tags): the default one keeps the timestamp whole.
+_DEFAULT_NAME_PROJECT_CHARS = 100 - len("-YYYYmmdd-HHMMSS")
+
+
+def _name_stem(project_name: str) -> str:
+    return project_name[:_DEFAULT_NAME_PROJECT_CHARS].rstrip("._-") or "sweep"
+
+
 def _default_name(project_name: str) -> str:
-    return f"{project_name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    """``<project>-<YYYYmmdd-HHMMSS>``, the project part cut to fit a sweep name."""
+    return f"{_name_stem(project_name)}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def default_sweep_name(settings: SweepSettings) -> str:
@@ -59,14 +77,30 @@ def setup_sweep(
     *,
     progress: ProgressFn | None = None,
     held: contextlib.ExitStack | None = None,
+    owned: bool = False,
 ) -> SweepSetup:
-    """``held``: where the sweep's locks are kept for as long as it runs (the caller's)."""
+    """``held``: where the sweep's locks are kept for as long as it runs (the caller's);
+    ``owned``: the caller already holds the sweep's driver lock (:func:`own_sweep`)."""
 
     say = progress or no_progress
     pf = load_project(settings.project_path)
     project = pf.project
     objective = Objective(project.metrics.optimize.name, project.metrics.optimize.goal)
     ws = Workspace.at(settings.workspace).ensure()
+
+    # a folder from before this process: a start of this sweep that was stopped (see below)
+    started_before = bool(settings.name) and ws.sweep_dir(settings.name).is_dir()
+    if not settings.join:
+        # One driver per sweep: its name first, then its lock, before anything in its folder
+        # is looked at (a sweep starting now has a folder and no record yet).
+        if settings.resume and not settings.name:
+            settings = replace(settings, name=_last_sweep_of(ws, project.name))
+        elif not settings.resume:
+            settings = replace(
+                settings, name=check_safe_name(settings.name or _default_name(project.name))
+            )
+        if held is not None and not owned:
+            held.enter_context(own_sweep(ws.sweep_dir(settings.name)))
 
     study_storage = _study_storage(settings, project)
     if settings.join:
@@ -85,7 +119,7 @@ def setup_sweep(
             project_path=settings.project_path,
         )
     restarted = False
-    if settings.resume and settings.name and _never_recorded(ws, settings.name):
+    if settings.resume and started_before and _never_recorded(ws, settings.name):
         # Killed before its sweep.json was written (loading data, creating the parent run):
         # no trial ran, so "resume" starts it afresh under the same name.
         settings = replace(settings, resume=False)
@@ -109,7 +143,7 @@ def setup_sweep(
                 f"with --backend {info.get('backend', 'optuna')}"
             )
     else:
-        name = check_safe_name(settings.name) if settings.name else _default_name(project.name)
+        name = check_safe_name(settings.name)
         if (ws.sweep_dir(name) / "sweep.json").exists():
             raise UserError(
                 f"a sweep named {name!r} already exists in {ws.root}; use --resume to continue it or another --name"
@@ -130,21 +164,12 @@ def setup_sweep(
     # Search space: the flag, else the project's, else none (a single configuration).
     if settings.resume:
         space_path = ws.sweep_dir(name) / "space.yaml"
-    elif settings.space_path is not None:
-        space_path = settings.space_path
-    elif project.search.space:
-        space_path = pf.resolve(project.search.space)
-        if not space_path.is_file():
-            raise pf.error(
-                f"search-space file {project.search.space!r} not found (looked for {space_path}; "
-                "paths are relative to the project file)",
-                "search",
-                "space",
-            )
     else:
-        space_path = None
+        space_path = project_space_path(pf, settings.space_path)
     if space_path is not None:
         space = load_space(space_path)
+        # each value the space can give must fit its setting: before any data is loaded
+        check_space_values(space, setting_schemas(project), space_file=str(space_path))
     else:
         space = SearchSpace.from_dict({"parameters": {}}, file=str(pf.path))
 
@@ -173,8 +198,7 @@ def setup_sweep(
         else (settings.seed if settings.seed is not None else project.search.seed)
     )
     if sampler == "grid":
-        grid = space.grid()
-        trials = settings.trials or info.get("trials") or len(grid)
+        trials = settings.trials or info.get("trials") or whole_grid_trials(space.grid())
     else:
         trials = settings.trials or info.get("trials") or project.search.trials or 20
     max_failures = settings.max_failures or project.search.max_failures
@@ -284,7 +308,10 @@ def setup_sweep(
                 "sweeplab.space_hash": space.fingerprint(),
                 "sweeplab.project": str(settings.project_path),
                 "sweeplab.data_fingerprint": manifest.fingerprint,
-                "mlflow.note.content": f"sweeplab sweep of {settings.project_path} ({sampler}, {trials} trials)",
+                "mlflow.note.content": _note(
+                    project.description,
+                    f"sweeplab sweep of {settings.project_path} ({sampler}, {trials} trials)",
+                ),
                 **settings.parent_tags,
             },
             params={
@@ -308,7 +335,7 @@ def setup_sweep(
             },
         )
         space_copy = sweep_dir / "space.yaml"
-        space_copy.write_text(space.to_yaml())
+        write_atomic(space_copy, space.to_yaml())
         for path in (space_copy, sweep_dir / "splits.json"):
             try:
                 client.log_artifact(sweep_run.run_id, str(path), artifact_path="sweep")
@@ -368,6 +395,20 @@ def setup_sweep(
         study_storage=study_storage,
         worker=settings.join,
     )
+
+
+#: The project's ``description`` on the parent run's note (MLflow's ``mlflow.note.content``
+#: tag, the run's Description in the MLflow UI; a tag holds at most 8000 characters).
+NOTE_CHARS = 5000
+
+
+def _note(description: str | None, what: str) -> str:
+    """The parent run's note: the project's description (cut to ``NOTE_CHARS``), then what
+    the sweep is."""
+    text = (description or "").strip()
+    if len(text) > NOTE_CHARS:
+        text = text[: NOTE_CHARS - 1] + "…"
+    return f"{text}\n\n{what}" if text else what
 
 
 def _study_storage(settings: SweepSettings, project: Any) -> str | None:
@@ -463,8 +504,8 @@ def _last_sweep_of(ws: Workspace, project_name: str) -> str:
 
     candidates = []
     for name in ws.sweeps():
-        info = json.loads((ws.sweep_dir(name) / "sweep.json").read_text())
-        if Path(info.get("project", "")).stem and name.startswith(project_name):
+        info = ws.read_sweep(name)
+        if Path(info.get("project", "")).stem and name.startswith(_name_stem(project_name)):
             candidates.append((info.get("created", ""), name))
     if not candidates:
         raise UserError(

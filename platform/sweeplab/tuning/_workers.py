@@ -17,7 +17,6 @@ once, whatever the number of processes (tuning/_sequence.py).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -26,6 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
+from sweeplab._processes import die_with_parent
+from sweeplab.files import last_line
 from sweeplab.tuning._settings import SweepSettings
 
 __all__ = ["JOIN_WAIT_ENV", "Workers", "threads_per_job", "wait_for", "wait_until_ready"]
@@ -55,18 +56,10 @@ def wait_until_ready() -> None:
         wait_for(Path(ready), float(os.environ.get(JOIN_WAIT_ENV, "600")))
 
 
-_PR_SET_PDEATHSIG = 1
-
-
 def threads_per_job(jobs: int) -> int:
     """Torch threads for each of ``jobs`` processes on this machine's cores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, (cores or 1) // max(1, jobs))
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _gpu_env(k: int, gpus_per_trial: float) -> dict[str, str]:
@@ -141,7 +134,7 @@ class Workers:
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         env=env,
-                        preexec_fn=_die_with_parent,
+                        preexec_fn=die_with_parent,
                     )
                 )
             self.logs.append(log)
@@ -162,7 +155,7 @@ class Workers:
         for k, (proc, log) in enumerate(zip(self.procs, self.logs, strict=True), start=1):
             code = proc.wait()
             if code != 0:
-                tail = _last_line(log)
+                tail = last_line(log)[:300]
                 problems.append(f"worker {k} exited with {code}: {tail} (log: {log})")
         return problems
 
@@ -179,13 +172,3 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _last_line(log: Path) -> str:
-    try:
-        with open(log, "rb") as f:
-            f.seek(max(0, os.path.getsize(log) - 4000))
-            lines = [x for x in f.read().decode(errors="replace").splitlines() if x.strip()]
-    except OSError:
-        return ""
-    return lines[-1][:300] if lines else ""
