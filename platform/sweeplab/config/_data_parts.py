@@ -210,6 +210,14 @@ class TargetConfig(Schema):
         default=TargetSplitsConfig(),
         description="How the target examples are used: train (added to the training pool), dev, test.",
     )
+    synthesize: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Artificial data synthesis (derive only): the share of source examples "
+        "turned into target-like copies with the derive degradations; they stay in the "
+        "training pool.",
+    )
 
     @field_validator("size", mode="before")
     @classmethod
@@ -232,6 +240,11 @@ class TargetConfig(Schema):
             if self.size is not None:
                 raise ValueError(
                     f"size is only for derive; the target is the rows where {self.domain_column} == {self.value!r}"
+                )
+            if self.synthesize:
+                raise ValueError(
+                    "synthesize needs derive: with domain_column sweeplab does not know how to "
+                    "make a source example target-like; remove synthesize"
                 )
         else:
             if self.value is not None:

@@ -110,7 +110,13 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
     if cfg.degrade is not None:
         ds = degrade_all(ds, cfg.degrade, value_range=value_range)
     if cfg.target is not None and cfg.target.derive is not None:
-        ds = derive_target(ds, cfg.target.derive, size=cfg.target.size, seed=cfg.seed)  # type: ignore[arg-type]
+        ds = derive_target(
+            ds,
+            cfg.target.derive,
+            size=cfg.target.size,  # type: ignore[arg-type]
+            seed=cfg.seed,
+            synthesize=cfg.target.synthesize,
+        )
     if cfg.image_size is not None:
         ds = resize_images(ds, cfg.image_size)
     return ds
