@@ -26,7 +26,11 @@ from sweeplab.cli import sweep as _sweep  # noqa: E402,F401
 from sweeplab.cli import sync as _sync  # noqa: E402,F401
 from sweeplab.cli import tasks as _tasks  # noqa: E402,F401
 from sweeplab.cli import ui as _ui  # noqa: E402,F401
-from sweeplab.cli._app import app, state
+from sweeplab.cli._app import app, reflow_help, state
+from sweeplab.cli._typer_internals import hide_flag_types
+
+reflow_help(app)
+hide_flag_types()
 
 __all__ = ["app", "main"]
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from sweeplab.cli._app import app
-from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
+from sweeplab.cli._common import TrackingOpt, WorkspaceOpt
 from sweeplab.cli._common import console as make_console
 
 __all__ = ["runs", "metric_columns"]
@@ -78,7 +77,7 @@ def runs(
             }
         )
         rows.append(row)
-    ci_col = add_noise_columns(rows, metric, info)
+    add_noise_columns(rows, metric, info)
     if csv:
         import pandas as pd
 
@@ -95,52 +94,14 @@ def runs(
             )
         )
         return
-    from rich.table import Table
+    from rich.text import Text
 
-    from sweeplab.tracking import TrialStatus
+    from sweeplab.cli._runs_table import render_runs_table
 
-    table = Table(
-        title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
-    )
-    short = {
-        "params_count": "params",
-        "latency_ms": "ms/ex",
-        "dev_map": "dev mAP",
-        "dev_mean_iou": "dev mIoU",
-        "dev_verification_accuracy": "dev verif acc",
-        "cost_ratio": "J end/start",
-    }
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("trial", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    for m in metric_cols:
-        header = short.get(m, m.replace("_error", " err").replace("_", "-"))
-        table.add_column(header, justify="right", no_wrap=True)
-        if m == metric and ci_col:
-            table.add_column("95% CI", justify="right", no_wrap=True)
-    table.add_column("hyperparameters", overflow="fold", ratio=2)
-    table.add_column("note", overflow="fold", ratio=1)
-    for row in rows:
-        note = row["reason"] or (
-            "breaks a constraint"
-            if not row["feasible"] and row["status"] == TrialStatus.FINISHED
-            else ""
-        )
-        if row["diagnosis"] and not note:
-            note = f"problem: {row['diagnosis']}"
-        if row.get("within_noise_of_best") and row["rank"] > 1:
-            note = "within noise of best" + (f"; {note}" if note else "")
-        best = row["rank"] == 1 and row["status"] == TrialStatus.FINISHED and row["feasible"]
-        table.add_row(
-            str(row["rank"]),
-            str(row["trial"]),
-            row["status"],
-            *(c for m in metric_cols for c in _cells(row, m, metric, ci_col)),
-            " ".join(f"{p}={fmt_value(_num(row[p]))}" for p in param_names if row[p] is not None),
-            note[:200],
-            style="bold green" if best else None,
-        )
-    make_console().print(table)
+    out = make_console()
+    title = f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
+    for line, best in render_runs_table(title, rows, metric_cols, param_names, width=out.width):
+        out.print(Text(line, style="bold green" if best else ""), soft_wrap=True)
 
 
 _BASE = ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms")
@@ -168,29 +129,6 @@ def metric_columns(
         extra = sorted(k for k in logged if per_class and k.startswith(per_class) and k not in cols)
         cols += extra
     return cols
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
-        return f"{int(value):,}"
-    return fmt_value(value)
-
-
-def _num(text: str):
-    try:
-        return float(text) if any(c in text for c in ".e") else int(text)
-    except (TypeError, ValueError):
-        return text
-
-
-def _cells(row: dict, m: str, objective: str, ci_col: bool) -> list[str]:
-    if m != objective or not ci_col:
-        return [_cell(row[m])]
-    low, high = row.get(f"{m}_ci_low"), row.get(f"{m}_ci_high")
-    ci = f"[{low:.4f}, {high:.4f}]" if low is not None and high is not None else "–"
-    return [_cell(row[m]), ci]
 
 
 def add_noise_columns(rows: list[dict], metric: str, info: dict) -> bool:

@@ -177,7 +177,7 @@ def automatic_categories(ev: Evaluation, pred: SplitPredictions) -> pd.DataFrame
     classes = np.asarray(ds.classes, dtype=object)
     tags = class_tags(classes[pred.y_true], classes[pred.y_pred])
     if ds.domain is not None:
-        tags["domain"] = ds.domain[pred.indices]
+        tags["domain"] = np.array([ds.display_domain(str(d)) for d in ds.domain[pred.indices]])
     if is_image_data(ds):
         q = quality_tags(
             ds.as_images()[pred.indices], value_range=(float(ds.X.min()), float(ds.X.max()))
@@ -250,7 +250,7 @@ def example_rows(
             "pred": ds.classes[pred.y_pred[pos]],
             "confidence": float(pred.probs[pos, pred.y_pred[pos]]),
             "p_true": float(pred.probs[pos, pred.y_true[pos]]),
-            "domain": None if ds.domain is None else str(ds.domain[i]),
+            "domain": None if ds.domain is None else ds.display_domain(str(ds.domain[i])),
         }
         if images is not None:
             row["thumb"] = thumbnail(images[i], lo, hi)
