@@ -192,6 +192,8 @@ def setup_sweep(
             settings,
             grace_period=int(saved.get("grace_period", settings.grace_period)),
             reduction_factor=int(saved.get("reduction_factor", settings.reduction_factor)),
+            # the warm start it began with: a resumed sweep runs the same sequence
+            warm_start=tuple(saved.get("warm_start") or settings.warm_start),
         )
     seed = (
         info.get("seed")
