@@ -69,8 +69,12 @@ def _default_name(project_name: str) -> str:
 
 
 def default_sweep_name(settings: SweepSettings) -> str:
-    """The name a new sweep of ``settings.project_path`` gets without ``--name``."""
-    return _default_name(load_project(settings.project_path).project.name)
+    """The sweep ``settings`` run without ``--name``: with ``--resume`` the project's last
+    sweep in the workspace, else a new sweep's default name."""
+    project_name = load_project(settings.project_path).project.name
+    if settings.resume:
+        return _last_sweep_of(Workspace.at(settings.workspace), project_name)
+    return _default_name(project_name)
 
 
 def setup_sweep(
