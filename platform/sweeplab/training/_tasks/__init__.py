@@ -18,13 +18,13 @@ Losses (pure functions of tensors):
 * :func:`pair_loss` -- the binary head: logistic loss on ``same identity``.
 
 Training loops (``train_localizer``, ``train_landmarks``, ``train_detector``,
-``train_segmenter``, ``train_siamese``) take a model built by the caller (seed first with
+``train_segmenter``, ``train_siamese``, ``train_window_detector``) take a model built by the caller (seed first with
 ``seed_everything``), in-memory data and a :class:`~sweeplab.training.TrainConfig` (epochs,
 batch size, optimizer, learning rate and its schedule, seed, device), call ``on_epoch`` with
 an :class:`~sweeplab.training.EpochResult` after every epoch (a reporter may raise to prune)
 and return a :class:`TaskResult`. Every epoch reports ``epoch``, ``lr``, ``train_loss``,
 ``train_error``, ``dev_error`` (when a dev set is given) and ``epoch_time_s``; ``dev_error``
-is the task's error measure: 1 − mAP@0.5 (detection), 1 − mean IoU (segmentation),
+is the task's error measure: 1 − mAP@0.5 (detection, sliding windows), 1 − mean IoU (segmentation),
 1 − verification accuracy at the best dev threshold (verification), the localization error
 (wrong presence, class or IoU < 0.5) and the mean landmark distance.
 """

@@ -23,7 +23,15 @@ from sweeplab.config.train import TrainConfig
 from sweeplab.data import DetectionSet
 from sweeplab.models import WindowClassifier
 from sweeplab.training._device import resolve_device
-from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
+from sweeplab.training._tasks._loop import (
+    _EVAL_BATCH,
+    OnEpoch,
+    TaskResult,
+    _batches,
+    _loop,
+    _outputs,
+    _sampler,
+)
 
 __all__ = [
     "SlidingWindowArgs",
@@ -33,8 +41,6 @@ __all__ = [
     "window_detect",
     "window_detections",
 ]
-
-_EVAL_BATCH = 256
 
 
 class SlidingWindowArgs(Schema):
