@@ -458,10 +458,18 @@ def _joining(settings: SweepSettings, ws: Workspace, study_storage: str | None) 
                 study_storage,
                 project_path=settings.project_path,
             )
+        if adopted is None and study_storage:
+            # The driver records the sweep on its study once its data is loaded and its
+            # parent run is open: a worker started right after it can come too early.
+            raise UserError(
+                f"no sweep named {settings.name!r} to join: none in {ws.root}, and none "
+                f"recorded yet in the study storage {redact(study_storage)} (start it with "
+                f"`sweep --name {settings.name}` first; join once it has started its first trial)"
+            )
         if adopted is None:
             raise UserError(
-                f"no sweep named {settings.name!r} to join in {ws.root}"
-                + ("" if study_storage else " (on another machine, give its --study-storage)")
+                f"no sweep named {settings.name!r} to join in {ws.root} "
+                "(on another machine, give its --study-storage)"
             )
     return replace(settings, resume=True)
 
