@@ -51,3 +51,27 @@ def test_bad_input_is_one_line_and_exit_2(capsys) -> None:
     assert main(["gradcheck", "mpl"]) == 2
     err = capsys.readouterr().err
     assert "Did you mean 'mlp'" in err and "Traceback" not in err
+
+
+def test_prints_the_notes_verdict_band_with_the_figure() -> None:
+    great = runner.invoke(app, ["gradcheck", "mlp", "--input", "6", "--max-params", "50"])
+    assert "verdict: great" in great.output
+    coarse = runner.invoke(app, ["gradcheck", "mlp", "--input", "6", "--eps", "0.5"])
+    band = "look again" if _difference(coarse.output) < 1e-3 else "probably a bug"
+    assert f"verdict: {band}" in coarse.output
+
+
+def test_train_mode_and_l2_are_checked_from_the_cli() -> None:
+    args = [
+        "gradcheck",
+        "mlp",
+        "--input",
+        "8",
+        "--arg",
+        "batch_norm=true",
+        "--arg",
+        "keep_prob=0.5",
+    ]
+    result = runner.invoke(app, [*args, "--mode", "train", "--l2", "0.3", "--examples", "6"])
+    assert result.exit_code == 0, result.output
+    assert "train mode, L2 λ=0.3" in result.output and _difference(result.output) < 1e-7

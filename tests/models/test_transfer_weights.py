@@ -35,6 +35,7 @@ HEADS = {
     "resnet": "fc",
     "softmax": "linear",
     "vgg": "head.out",
+    "window_classifier": "fc.6",
 }
 
 
@@ -56,7 +57,9 @@ def test_every_registry_model_names_its_output_layer(name: str) -> None:
     layer = model.get_submodule(head)
     spec = MODELS.get(name)
     out = model.eval()(torch.randn(2, *spec.example_input))
-    assert layer.out_features == out.shape[-1]
+    # A linear layer's outputs, or a fully convolutional network's last conv's channels
+    width = layer.out_features if isinstance(layer, torch.nn.Linear) else layer.out_channels
+    assert width == out.shape[-1]
 
 
 @pytest.mark.parametrize("name", [n for n in MODELS.names() if "multiclass" in MODELS.get(n).tasks])

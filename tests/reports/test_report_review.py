@@ -154,3 +154,38 @@ def test_bad_review_csv_is_one_line_exit_2(constrained_sweep, tmp_path, capsys, 
     assert rc == 2
     assert message in err and str(bad) in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_label_check_is_cached_in_the_run_and_review_lists_suspects_first(constrained_sweep):
+    from mlflow.tracking import MlflowClient
+
+    from sweeplab.reports import write_report
+
+    ws = constrained_sweep
+    first = write_report(workspace=ws, log=False, top=2)
+    run_id = first.data.run_id
+    info = json.loads(next((ws / "sweeps").glob("*/sweep.json")).read_text())
+    client = MlflowClient(info["tracking_uri"])
+    cached = [a.path for a in client.list_artifacts(run_id, "labels")]
+    assert cached == ["labels/out_of_sample.npz"]
+    summary = first.data.summary()["label_errors"]
+    assert "5-fold × 3 repeats" in summary["method"] and summary["n"] == first.data.table.n_dev
+    assert summary["interval"][0] <= summary["estimate"] <= summary["interval"][1]
+    # every suspect is one of the model's mistakes
+    assert all(s["true"] != s["pred"] for s in first.data.suspects)
+    across = first.data.summary()["sweep_errors"]
+    assert len(across["trials"]) == 2
+    assert (
+        across["all_wrong"]["errors"] + across["some_wrong"]["errors"] == first.data.table.n_errors
+    )
+
+    second = write_report(workspace=ws, log=False)  # no re-training: the cached probabilities
+    assert "cached in the run" in second.data.label_method
+    assert second.data.summary()["label_errors"]["estimate"] == summary["estimate"]
+
+    assert main(["review", "--workspace", str(ws), "--out", str(ws / "rv-labels")]) == 0
+    rows = _read(ws / "rv-labels" / "review.csv")
+    suggested = [r["suggested_label"] for r in rows]
+    n = len(first.data.suspects)
+    assert all(suggested[:n]) and not any(suggested[n:])
+    assert [r["id"] for r in rows[:n]] == [s["id"] for s in first.data.suspects]

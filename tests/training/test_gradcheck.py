@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sweeplab.training._gradcheck import _sample, gradcheck
+from sweeplab.training._gradcheck import _sample, gradcheck, verdict
 
 
 def _data(shape: tuple[int, ...], k: int = 3, m: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,3 +134,60 @@ def test_rejects_a_non_scalar_loss() -> None:
     X, y = _data((4,))
     with pytest.raises(ValueError, match="scalar"):
         gradcheck(_mlp(), X, y, loss_fn=lambda out, t: F.cross_entropy(out, t, reduction="none"))
+
+
+@pytest.mark.parametrize(
+    ("difference", "band"),
+    [(1e-9, "great"), (1e-5, "look again"), (5e-4, "look again"), (0.02, "probably a bug")]
+    + [(float("inf"), "probably a bug"), (float("nan"), "probably a bug")],
+)
+def test_verdict_bands_are_the_notes_reading(difference: float, band: str) -> None:
+    assert verdict(difference).startswith(band)
+
+
+class _WrongInTraining(torch.autograd.Function):
+    """Batch-statistics path with a backward pass that is wrong (halved)."""
+
+    @staticmethod
+    def forward(ctx, x):  # noqa: ANN001, ANN205 - torch's signature
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: ANN001, ANN205
+        return grad * 0.5
+
+
+class _BatchNormWithTrainingBug(nn.BatchNorm1d):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return _WrongInTraining.apply(out) if self.training else out
+
+
+def test_train_mode_checks_batch_norm_on_batch_statistics() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), _BatchNormWithTrainingBug(6), nn.Tanh(), nn.Linear(6, 3))
+    model.eval()
+    X, y = _data((4,), m=8)
+    assert gradcheck(model, X, y, loss_fn=F.cross_entropy).passed  # eval: running averages
+    wrong = gradcheck(model, X, y, loss_fn=F.cross_entropy, mode="train")
+    assert wrong.relative_difference > 1e-3 and wrong.verdict.startswith("probably a bug")
+    # A right batch norm passes in training mode (its J depends on the batch's μ and σ²),
+    # with dropout off.
+    right = nn.Sequential(
+        nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Dropout(0.5), nn.Linear(6, 3)
+    )
+    result = gradcheck(right, X, y, loss_fn=F.cross_entropy, mode="train")
+    assert result.passed and result.verdict.startswith("great")
+
+
+def test_l2_term_is_part_of_j() -> None:
+    # J = cost + (λ/2m)·Σ‖W‖²_F over the weights (not the biases), and its gradient checks.
+    lam, m = 0.5, 6
+    X, y = _data((4,), m=m)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
+    with_l2 = gradcheck(model, X, y, loss_fn=F.cross_entropy, l2=lam, mode="train")
+    plain = gradcheck(model, X, y, loss_fn=F.cross_entropy, mode="train")
+    assert with_l2.passed and with_l2.verdict.startswith("great")
+    squares = sum(float((model[i].weight.double() ** 2).sum()) for i in (0, 3))
+    assert with_l2.cost - plain.cost == pytest.approx(lam / (2 * m) * squares, rel=1e-9)

@@ -11,7 +11,7 @@ from sweeplab.training import TrainConfig
 PUBLIC_FIELDS = {
     "epochs", "batch_size", "optimizer", "learning_rate", "beta", "beta1", "beta2", "epsilon",
     "lr_decay", "decay_rate", "decay_base", "decay_k", "decay_step", "decay_gamma", "l2",
-    "early_stopping_patience", "ewma_beta", "device", "seed",
+    "early_stopping_patience", "bn_momentum", "ewma_beta", "device", "seed",
     # data augmentation (training/_augment.py) and transfer learning (models/_transfer.py)
     "augment_flip", "augment_crop", "augment_rotate", "augment_shear", "augment_color",
     "init_from", "transfer", "fine_tune_last_k", "save_checkpoint",

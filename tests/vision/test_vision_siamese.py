@@ -27,12 +27,14 @@ def test_triplet_loss_matches_the_formula() -> None:
     a = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
     p = torch.tensor([[1.0, 0.0], [0.1, 0.0]])  # d(A, P) = 1, 0.01
     n = torch.tensor([[0.0, 1.2], [2.0, 0.0]])  # d(A, N) = 1.44, 4
-    # max(1 − 1.44 + 0.5, 0) = 0.06; max(0.01 − 4 + 0.5, 0) = 0
-    assert triplet_loss(a, p, n, margin=0.5).item() == pytest.approx(0.03)
+    # max(1 − 1.44 + 0.5, 0) = 0.06; max(0.01 − 4 + 0.5, 0) = 0; J = Σ over triplets.
+    assert triplet_loss(a, p, n, margin=0.5).item() == pytest.approx(0.06)
+    assert triplet_loss(a, p, n, margin=0.5, reduction="mean").item() == pytest.approx(0.03)
     assert triplet_loss(a, p, n, margin=0.4).item() == pytest.approx(0.0)
-    # f(x) = constant satisfies ‖f(A)−f(P)‖² <= ‖f(A)−f(N)‖² but not the margin.
+    # f(x) = constant satisfies ‖f(A)−f(P)‖² <= ‖f(A)−f(N)‖² but not the margin: α per triplet.
     c = torch.ones(3, 4)
-    assert triplet_loss(c, c, c, margin=0.2).item() == pytest.approx(0.2)
+    assert triplet_loss(c, c, c, margin=0.2).item() == pytest.approx(0.6)
+    assert triplet_loss(c, c, c, margin=0.2, reduction="mean").item() == pytest.approx(0.2)
     assert triplet_loss(torch.zeros(0, 4), torch.zeros(0, 4), torch.zeros(0, 4), margin=0.2) == 0
 
 
@@ -128,18 +130,19 @@ def _splits():
 
 
 @pytest.mark.parametrize(
-    ("head", "epochs", "min_accuracy", "min_one_shot"),
-    [("triplet", 5, 0.7, 0.3), ("binary", 8, 0.65, 0.2)],  # the binary head learns slower
+    ("head", "epochs", "lr", "min_accuracy", "min_one_shot"),
+    # the binary head learns slower; the triplet loss sums over the batch's triplets
+    [("triplet", 5, 1e-3, 0.7, 0.3), ("binary", 8, 3e-3, 0.65, 0.2)],
 )
 def test_siamese_network_verifies_and_recognizes_unseen_identities(
-    head: str, epochs: int, min_accuracy: float, min_one_shot: float
+    head: str, epochs: int, lr: float, min_accuracy: float, min_one_shot: float
 ) -> None:
     train, dev, test, distractors = _splits()
     seed_everything(0)
     enc = Encoder(EncoderArgs(filters=8, hidden=64, embedding_dim=32), input_shape=(1, 16, 16))
     model = enc if head == "triplet" else PairClassifier(enc)
     before = evaluate_verification(model, dev, test, distractors=distractors)
-    cfg = TrainConfig(epochs=epochs, batch_size=32, learning_rate=3e-3, device="cpu", seed=0)
+    cfg = TrainConfig(epochs=epochs, batch_size=32, learning_rate=lr, device="cpu", seed=0)
     result = train_siamese(model, train, cfg, dev=dev, args=SiameseArgs(margin=0.2))
     after = evaluate_verification(model, dev, test, distractors=distractors)
     assert result.final["dev_error"] == pytest.approx(1 - after.dev_accuracy)

@@ -28,8 +28,24 @@ from sweeplab.analysis._diagnosis import (
     diagnose,
 )
 from sweeplab.analysis._error_table import ErrorTable, confusion, error_table, per_class_errors
+from sweeplab.analysis._label_check import (
+    LabelCheck,
+    check_labels,
+    check_labels_per_label,
+    clopper_pearson,
+)
 from sweeplab.analysis._label_errors import multilabel_error_table, multilabel_table_from_rates
 from sweeplab.analysis._labels import confident_thresholds, suspect_labels
+from sweeplab.analysis._noise import (
+    Interval,
+    StopAdvice,
+    difference_interval,
+    distinguishable,
+    gaps_within_noise,
+    noise_note,
+    stop_rule,
+    wilson_interval,
+)
 from sweeplab.analysis._review import merge_review, read_review, review_template, safe_example_id
 from sweeplab.analysis._selection import (
     Constraint,
@@ -47,6 +63,7 @@ from sweeplab.analysis._spreadsheet import (
     restore_frame,
     spreadsheet_csv,
 )
+from sweeplab.analysis._sweep_errors import SweepErrors, sweep_errors
 from sweeplab.analysis._tags import bucketize, class_tags, image_quality, quality_tags
 from sweeplab.analysis._vision_errors import (
     LOCALIZATION_OUTCOMES,
@@ -61,6 +78,14 @@ from sweeplab.analysis._vision_errors import (
 )
 
 __all__ = [
+    "Interval",
+    "StopAdvice",
+    "difference_interval",
+    "distinguishable",
+    "gaps_within_noise",
+    "noise_note",
+    "stop_rule",
+    "wilson_interval",
     "csv_rows",
     "neutralise_cell",
     "restore_cell",
@@ -97,7 +122,13 @@ __all__ = [
     "Goal",
     "Objective",
     "Selection",
+    "LabelCheck",
+    "SweepErrors",
     "bucketize",
+    "check_labels",
+    "check_labels_per_label",
+    "clopper_pearson",
+    "sweep_errors",
     "class_tags",
     "confident_thresholds",
     "confusion",

@@ -9,9 +9,12 @@ predicted probability of ``j`` over the examples labeled ``j`` (the model's self
 that class). An example labeled ``y`` is suspect when some class ``j != y`` reaches its own
 threshold; the suggested label is the most probable such class (as in cleanlab's confident
 joint). With ``threshold=t`` one global threshold is used instead: the predicted class differs
-from the label and has probability ``>= t``. When ``cleanlab`` is installed, ``backend="auto"``
-asks its ``find_label_issues(filter_by="confident_learning")`` for the per-class method;
-cleanlab stays an optional dependency.
+from the label and has probability ``>= t``. ``backend="auto"`` asks cleanlab's
+``find_label_issues(filter_by="confident_learning")`` for the per-class method.
+
+This is the low-level flagging; reports use :func:`~sweeplab.analysis.check_labels`
+(``_label_check``), which adds the chosen model's veto, ranking by label quality, the
+estimated number of label errors and the per-domain view.
 
 Probabilities should be out-of-sample (cross-validated, or a held-out model), else a model
 that memorised a wrong label will agree with it.

@@ -16,7 +16,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -30,7 +30,7 @@ __all__ = ["merge_review", "read_review", "review_template", "safe_example_id"]
 
 REQUIRED_COLUMNS = ("id", "y_true", "y_pred")
 #: Free-text columns: kept for people, never read as marks.
-TEXT_COLUMNS = ("notes", "note", "comment", "comments")
+TEXT_COLUMNS = ("notes", "note", "comment", "comments", "suggested_label", "label_quality")
 _YES = frozenset({"x", "1", "yes", "y", "true", "t"})
 _NO = frozenset({"", "0", "no", "n", "false", "f"})
 _ACCEPTED = "x, 1, yes or true for a mark; 0, no, false or an empty cell for none"
@@ -65,10 +65,15 @@ def review_template(
     notes: bool = True,
     sample: int | None = None,
     seed: int = 0,
+    suggested: Mapping[Hashable, str] | None = None,
 ) -> pd.DataFrame:
     """The review sheet: one row per misclassified example (or a random ``sample`` of them)
     with ``id``, ``y_true``, ``y_pred`` (``confidence`` when known), an empty column per
-    category to check, and a free ``notes`` column. People may add more category columns."""
+    category to check, and a free ``notes`` column. People may add more category columns.
+
+    ``suggested``: ``{id: label}`` of the probable label errors (in order, most suspect
+    first): they come first (and are always in a sample), with a pre-filled
+    ``suggested_label`` column (present, maybe empty, whenever ``suggested`` is given)."""
     cats = list(categories)
     bad = [c for c in cats if c in REQUIRED_COLUMNS or c in INFO_COLUMNS or c in TEXT_COLUMNS]
     if bad:
@@ -76,16 +81,24 @@ def review_template(
     if len(set(cats)) != len(cats):
         raise UserError("category names must be unique", key="categories")
     rows = table.rows
+    checked = suggested is not None
+    suggested = dict(suggested or {})
+    first = [i for i in suggested if i in rows.index]
+    rest = rows.drop(index=first)
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
             raise UserError(f"must be a positive integer, but got {sample!r}", key="sample")
-        if sample < len(rows):
+        room = max(sample - len(first), 0)
+        if room < len(rest):
             rng = np.random.default_rng(seed)
-            rows = rows.iloc[np.sort(rng.choice(len(rows), size=sample, replace=False))]
+            rest = rest.iloc[np.sort(rng.choice(len(rest), size=room, replace=False))]
+    rows = pd.concat([rows.loc[first], rest])
     out = pd.DataFrame({"id": rows.index.to_numpy()})
     for col in ("y_true", "y_pred", "confidence"):
         if col in rows.columns:
             out[col] = rows[col].to_numpy()
+    if checked:
+        out["suggested_label"] = [str(suggested.get(i, "")) for i in rows.index]
     for c in cats:
         out[c] = ""
     if notes:

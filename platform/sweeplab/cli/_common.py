@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["WorkspaceOpt", "TrackingOpt", "console", "err_console", "fmt_value"]
+__all__ = [
+    "ArgOpt",
+    "RefitLabelsOpt",
+    "TrackingOpt",
+    "WorkspaceOpt",
+    "console",
+    "err_console",
+    "fmt_value",
+    "model_args",
+]
 
 WorkspaceOpt = typer.Option(
     None,
@@ -14,6 +23,12 @@ WorkspaceOpt = typer.Option(
     "-w",
     help="Workspace folder for the stores (default: ./sweeplab-workspace, or $SWEEPLAB_WORKSPACE).",
     show_default=False,
+)
+RefitLabelsOpt = typer.Option(
+    False,
+    "--refit-labels",
+    help="Cross-fit the trial's configuration again for the label check, instead of using the "
+    "out-of-sample probabilities cached in its run (labels/out_of_sample.npz).",
 )
 TrackingOpt = typer.Option(
     None,
@@ -56,3 +71,27 @@ def path_arg(path: Path) -> Path:
     if not path.exists():
         raise UserError("file not found", file=str(path))
     return path
+
+
+ArgOpt = typer.Option(
+    None,
+    "--arg",
+    help="A model argument NAME=VALUE (repeatable; values read as YAML), e.g. padding=same.",
+)
+
+
+def model_args(items: list[str]) -> dict[str, object]:
+    """``["padding=same", "blocks_per_stage=[1, 1]"]`` -> a dict; values read as YAML."""
+    from ruamel.yaml import YAML
+
+    from sweeplab.errors import UserError
+
+    yaml = YAML(typ="safe", pure=True)
+
+    args: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--arg must be NAME=VALUE, but got {item!r}", key="--arg")
+        args[name.strip()] = yaml.load(value)
+    return args

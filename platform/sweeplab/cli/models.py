@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sweeplab.cli._app import app
+from sweeplab.cli._common import ArgOpt, model_args
 from sweeplab.cli._common import console as make_console
 
 __all__ = ["models_app"]
@@ -48,7 +49,15 @@ def list_models(
     make_console().print(table)
 
 
-@models_app.command("show", epilog="Example: sweeplab models show lenet5 --input 1x32x32")
+SHOW_EXAMPLES = (
+    "sweeplab models show lenet5 --input 1x32x32",
+    "sweeplab models show resnet --input 3x224x224 --outputs 1000 --arg block=bottleneck "
+    "--arg blocks_per_stage=[3,4,6,3] --arg base_width=64 --arg stem_kernel=7 "
+    "--arg stem_stride=2 --arg stem_pool=true",
+)
+
+
+@models_app.command("show", epilog="Examples: " + "  |  ".join(SHOW_EXAMPLES))
 def show(
     name: str = typer.Argument(..., help="Model name (see `sweeplab models`)."),
     input: str | None = typer.Option(
@@ -59,8 +68,9 @@ def show(
     outputs: int | None = typer.Option(
         None, "--outputs", min=1, help="Number of outputs (default: the model's example)."
     ),
+    arg: list[str] | None = ArgOpt,
 ) -> None:
-    """Print each layer's output shape and parameter count."""
+    """Print each layer's output shape and parameter count (``--arg`` sets model arguments)."""
     from rich.table import Table
 
     from sweeplab.models import MODELS, build_model
@@ -69,7 +79,7 @@ def show(
     spec = MODELS.get(name)
     shape = parse_input_shape(input) if input else tuple(spec.example_input)
     n_out = outputs or spec.example_outputs
-    model = build_model(name, {}, input_shape=shape, num_outputs=n_out)
+    model = build_model(spec.name, model_args(arg or []), input_shape=shape, num_outputs=n_out)
     rows = describe(model, shape)
     table = Table(title=f"{name} on input {'x'.join(map(str, shape))}")
     for col in ("layer", "kind", "output shape", "params"):

@@ -8,7 +8,7 @@ import typer
 from rich.text import Text
 
 from sweeplab.cli._app import app
-from sweeplab.cli._common import TrackingOpt, WorkspaceOpt
+from sweeplab.cli._common import RefitLabelsOpt, TrackingOpt, WorkspaceOpt
 from sweeplab.cli._common import console as make_console
 
 __all__ = ["evaluate", "report"]
@@ -62,6 +62,16 @@ def report(
         True, "--log/--no-log", help="Log the report as artifacts of the run."
     ),
     again: bool = AgainOpt,
+    refit_labels: bool = RefitLabelsOpt,
+    top: int = typer.Option(
+        0,
+        "--top",
+        "-k",
+        min=0,
+        help="Error analysis across the sweep: split the dev errors by whether all of the K "
+        "best trials get them wrong (hard or mislabeled) or only some (a model choice). "
+        "Trials without saved weights are re-trained once. 0 or 1: off.",
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
@@ -87,6 +97,8 @@ def report(
         log=log,
         say=lambda text: c.print(text, style="yellow", soft_wrap=True),
         again=again,
+        refit_labels=refit_labels,
+        top=top,
     )
     data = files.data
     d = data.diagnosis
@@ -103,6 +115,11 @@ def report(
         c.print(d.verdict, style="bold", soft_wrap=True)
     if task:
         _print_task_report(c, data)
+    labels = getattr(data, "labels", None)
+    if labels is not None:
+        c.print(f"label check: {labels.verdict()}", highlight=False, soft_wrap=True, markup=False)
+        if labels.mismatch:
+            c.print(labels.mismatch, highlight=False, soft_wrap=True, markup=False)
     for m, v in files.final_metrics.items():
         c.print(f"logged {m} = {v:.4f}", highlight=False)
     for n in data.notes:

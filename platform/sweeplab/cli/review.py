@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from sweeplab.cli._app import app
-from sweeplab.cli._common import TrackingOpt, WorkspaceOpt
+from sweeplab.cli._common import RefitLabelsOpt, TrackingOpt, WorkspaceOpt
 from sweeplab.cli.report import TargetArg, TrialOpt
 
 __all__ = ["review"]
@@ -34,11 +34,13 @@ def review(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Folder (default: WORKSPACE/reviews/<sweep>-trial<N>)."
     ),
+    refit_labels: bool = RefitLabelsOpt,
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
     """Write the misclassified dev examples as a CSV with empty category columns (mark them
-    with x) and an HTML page with their images; then `sweeplab report RUN --review FILE`."""
+    with x) and an HTML page with their images; then `sweeplab report RUN --review FILE`.
+    Probable label errors come first, with a suggested_label column filled in."""
     from sweeplab.cli._common import console
     from sweeplab.reports import write_review
     from sweeplab.reports._report_review import DEFAULT_CATEGORIES
@@ -51,6 +53,7 @@ def review(
         categories=tuple(category) if category else DEFAULT_CATEGORIES,
         sample=sample,
         out=out,
+        refit_labels=refit_labels,
     )
     c = console()
     c.print(f"{files.rows} misclassified dev examples to review", highlight=False)

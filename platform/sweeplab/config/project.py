@@ -84,7 +84,10 @@ class Objective(Schema):
     name: str = Field(
         default="dev_error", description="A metric every trial reports, e.g. dev_error."
     )
-    goal: Literal["minimize", "maximize"] = "minimize"
+    goal: Literal["minimize", "maximize"] = Field(
+        default="minimize",
+        description="minimize for errors and losses, maximize for accuracies and scores.",
+    )
 
 
 class MetricsConfig(Schema):
@@ -93,6 +96,27 @@ class MetricsConfig(Schema):
         default_factory=list,
         description='Satisficing constraints, e.g. "latency_ms <= 5", "params_count < 200000".',
     )
+    weights: dict[str, float] | None = Field(
+        default=None,
+        description=(
+            "Weight of an example by its true class, e.g. {malignant: 10} (classes not named "
+            "weigh 1): trials then also report weighted_train_error, weighted_train_dev_error, "
+            "weighted_dev_error and weighted_test_error = Σ w·[ŷ ≠ y] / Σ w, which the project "
+            "may optimize and constrain (binary and multiclass tasks)."
+        ),
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, weights: dict[str, float] | None) -> dict[str, float] | None:
+        if weights is not None:
+            if not weights:
+                raise ValueError("weights must name at least one class, but got {}")
+            bad = {k: w for k, w in weights.items() if not (0 < w < float("inf"))}
+            if bad:
+                raise ValueError(f"every weight must be finite and > 0, but got {bad}")
+            weights = {str(k): float(w) for k, w in weights.items()}
+        return weights
 
     @model_validator(mode="before")
     @classmethod

@@ -85,6 +85,17 @@ class TrainConfig(Schema):
             "epoch's weights; needs a dev set. None trains all epochs."
         ),
     )
+    bn_momentum: float = Field(
+        default=0.9,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "β of batch norm's running averages, used at test time: after each training "
+            "mini-batch μ_run = β·μ_run + (1−β)·μ_batch and σ²_run = β·σ²_run + "
+            "(1−β)·σ²_batch (σ²_batch unbiased, m/(m−1)); averages ~1/(1−β) batches. "
+            "0.9 is PyTorch's momentum 0.1. Search it with one_minus_log_uniform."
+        ),
+    )
     ewma_beta: float = Field(
         default=0.98,
         ge=0.0,

@@ -126,11 +126,18 @@ def degrade(
     return (x * scale + lo).astype(np.float32)
 
 
-def derive_target(ds: Dataset, cfg: DeriveConfig, *, size: int | float, seed: int) -> Dataset:
+def derive_target(
+    ds: Dataset, cfg: DeriveConfig, *, size: int | float, seed: int, synthesize: float = 0.0
+) -> Dataset:
     """Make ``size`` examples (stratified by class, seeded by ``seed``) degraded target copies.
 
     The examples keep their place and id; ``domain`` says which are which. The clean originals
     of target examples are not kept, so no split can hold both an image and its degraded copy.
+
+    ``synthesize`` (artificial data synthesis, the course's car-noise example): that share of
+    the *source* examples (stratified, own seeded stream) are degraded the same way, with
+    other random draws, and stay in the source domain, i.e. in the training pool: training
+    data made more like the target without taking a single target example.
     """
     _check_images(ds, cfg, key="data.target.derive.degradations")
     n = len(ds)
@@ -145,7 +152,15 @@ def derive_target(ds: Dataset, cfg: DeriveConfig, *, size: int | float, seed: in
     )  # own stream, not build_splits'
     images = _as_images(ds)
     X = ds.X.copy()
-    X[pick] = degrade(images[pick], cfg, value_range=value_range_of(ds)).reshape(X[pick].shape)
+    lo_hi = value_range_of(ds)
+    X[pick] = degrade(images[pick], cfg, value_range=lo_hi).reshape(X[pick].shape)
+    if synthesize > 0:
+        source = np.flatnonzero(~pick)
+        n_syn = int(round(synthesize * len(source)))
+        rng = np.random.default_rng([seed, 0x5E17])
+        chosen = source[allocate(ds.y[source], [n_syn], rng) == 0] if n_syn else source[:0]
+        other_draws = cfg.model_copy(update={"seed": cfg.seed + 1})
+        X[chosen] = degrade(images[chosen], other_draws, value_range=lo_hi).reshape(X[chosen].shape)
     return replace(
         ds,
         X=X,

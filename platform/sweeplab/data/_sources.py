@@ -110,7 +110,13 @@ def load_dataset(cfg: DataConfig, *, base_dir: str | Path) -> Dataset:
     if cfg.degrade is not None:
         ds = degrade_all(ds, cfg.degrade, value_range=value_range)
     if cfg.target is not None and cfg.target.derive is not None:
-        ds = derive_target(ds, cfg.target.derive, size=cfg.target.size, seed=cfg.seed)  # type: ignore[arg-type]
+        ds = derive_target(
+            ds,
+            cfg.target.derive,
+            size=cfg.target.size,  # type: ignore[arg-type]
+            seed=cfg.seed,
+            synthesize=cfg.target.synthesize,
+        )
     if cfg.image_size is not None:
         ds = resize_images(ds, cfg.image_size)
     return ds
@@ -147,4 +153,7 @@ def _mark_target(ds: Dataset, path: Path, column: str, value: str | int) -> Data
             f"every row of {path} has {column} == {value!r}; no source rows are left",
             key="data.target.value",
         )
-    return replace(ds, domain=np.where(is_target, "target", "source"))
+    others = sorted(set(raw[~is_target].tolist()))
+    source = " / ".join(others[:3]) + (f" / … ({len(others) - 3} more)" if len(others) > 3 else "")
+    names = {"source": source, "target": str(value)}
+    return replace(ds, domain=np.where(is_target, "target", "source"), domain_names=names)

@@ -12,6 +12,7 @@ from sweeplab.models import (  # noqa: E402,F401  (logreg, softmax, mlp)  # noqa
     _linear,
     _mlp,
     _resnet,
+    _sliding,
     _vgg,
     _vision,  # noqa: E402,F401  (grid_detector, unet, siamese_encoder, feature_net)
 )

@@ -9,9 +9,10 @@ while carrying the shape, so a network checks every layer when it is built.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from sweeplab.models._shapes import CHW, Padding, ShapeError, Window, resolve_padding
@@ -26,12 +27,14 @@ __all__ = [
     "ResidualBlock",
     "Shaped",
     "dense_head",
+    "keep_prob_field",
     "make_activation",
     "make_pool",
+    "projection_shortcut",
     "stack",
 ]
 
-Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu"]
+Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "linear"]
 PoolKind = Literal["max", "avg"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -41,6 +44,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
     "elu": nn.ELU,
     "gelu": nn.GELU,
+    "linear": nn.Identity,  # g(z) = z
 }
 
 
@@ -156,6 +160,16 @@ def make_pool(kind: PoolKind, kernel_size: int, *, stride: int | None = None) ->
     return (MaxPool if kind == "max" else AvgPool)(kernel_size, stride=stride)
 
 
+def projection_shortcut(
+    in_channels: int, out_channels: int, *, stride: int, batch_norm: bool, residual: bool
+) -> Conv1x1 | None:
+    """A residual block's shortcut: None for the identity (same shapes) or no shortcut
+    (``residual=False``), else a projection (1×1 conv with the block's stride, + batch norm)."""
+    if not residual or (stride == 1 and in_channels == out_channels):
+        return None
+    return Conv1x1(in_channels, out_channels, stride=stride, batch_norm=batch_norm, activation=None)
+
+
 class ResidualBlock(nn.Module):
     """Two 3×3 convs whose input is added back before the last activation: a[l+2] = g(z + a[l]).
 
@@ -189,13 +203,8 @@ class ResidualBlock(nn.Module):
         self.conv2 = ConvBlock(
             out_channels, out_channels, 3, batch_norm=batch_norm, activation=None
         )
-        needs_projection = stride != 1 or in_channels != out_channels
-        self.shortcut = (
-            Conv1x1(
-                in_channels, out_channels, stride=stride, batch_norm=batch_norm, activation=None
-            )
-            if residual and needs_projection
-            else None
+        self.shortcut = projection_shortcut(
+            in_channels, out_channels, stride=stride, batch_norm=batch_norm, residual=residual
         )
         self.act = make_activation(activation)
 
@@ -203,8 +212,11 @@ class ResidualBlock(nn.Module):
     def uses_projection(self) -> bool:
         return self.shortcut is not None
 
+    def main_path(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1(x))  # (B, C_out, H', W')
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(self.conv1(x))  # (B, C_out, H', W')
+        out = self.main_path(x)
         if self.residual:
             # Same stride and "same" padding on both paths, so (H', W') agree.
             out = out + (self.shortcut(x) if self.shortcut is not None else x)
@@ -283,6 +295,17 @@ def stack(shape: CHW, layers: Iterable[tuple[str, nn.Module]]) -> tuple[nn.Seque
         shape = layer.output_shape(shape, name=name)  # type: ignore[operator]
         seq.add_module(name, layer)
     return seq, shape
+
+
+def keep_prob_field(where: str) -> Any:
+    """The ``keep_prob`` argument of a model: inverted dropout ``where``, 1 = none."""
+    return Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description=f"Inverted dropout {where}: probability of keeping a unit, in (0, 1]; "
+        "1 means no dropout (kept units are scaled by 1/keep_prob in training).",
+    )
 
 
 def dense_head(

@@ -26,7 +26,14 @@ from torch import nn
 
 from sweeplab.analysis import Detections, non_max_suppression
 from sweeplab.config import Schema
-from sweeplab.models._blocks import Activation, ConvBlock, MaxPool, dense_head, stack
+from sweeplab.models._blocks import (
+    Activation,
+    ConvBlock,
+    MaxPool,
+    dense_head,
+    keep_prob_field,
+    stack,
+)
 from sweeplab.models._shapes import CHW, ShapeError, image_shape
 
 __all__ = [
@@ -69,6 +76,7 @@ class LocalizerArgs(Schema):
     hidden: int = Field(default=64, ge=1, description="Units of the fully connected hidden layer.")
     batch_norm: bool = Field(default=True, description="Batch norm after every conv.")
     activation: Activation = Field(default="relu", description="Activation of the hidden layers.")
+    keep_prob: float = keep_prob_field("after the fully connected hidden layer")
 
 
 class Localizer(nn.Module):
@@ -98,7 +106,13 @@ class Localizer(nn.Module):
             activation=args.activation,
         )
         n_out = 1 + (4 + num_classes if num_classes else 2 * num_landmarks)
-        self.head = dense_head(math.prod(out), [args.hidden], n_out, activation=args.activation)
+        self.head = dense_head(
+            math.prod(out),
+            [args.hidden],
+            n_out,
+            activation=args.activation,
+            dropout=1.0 - args.keep_prob,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1))  # (B, 1 + 4 + K) or (B, 1 + 2L)
@@ -125,6 +139,7 @@ class DetectorArgs(Schema):
     )
     batch_norm: bool = Field(default=True, description="Batch norm after every conv.")
     activation: Activation = Field(default="relu", description="Activation of the hidden layers.")
+    keep_prob: float = keep_prob_field("before the 1×1 output conv, per feature of every cell")
     anchors: tuple[tuple[float, float], ...] = Field(
         default=((0.4, 0.25), (0.25, 0.4), (0.35, 0.35)),
         description="Anchor boxes (h, w) relative to the image: portrait, landscape, square.",
@@ -163,6 +178,7 @@ class GridDetector(nn.Module):
         )
         kw = {"batch_norm": args.batch_norm, "activation": args.activation}
         self.neck = ConvBlock(out[0], out[0], 3, **kw)
+        self.drop = nn.Dropout(1.0 - args.keep_prob) if args.keep_prob < 1 else nn.Identity()
         # 1×1 conv: the "fully connected layer as a convolution", applied at every cell.
         self.out = nn.Conv2d(out[0], len(args.anchors) * (5 + num_classes), 1)
 
@@ -171,7 +187,7 @@ class GridDetector(nn.Module):
         return self.anchors.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.out(self.neck(self.features(x)))  # (B, A * (5 + K), S, S)
+        y = self.out(self.drop(self.neck(self.features(x))))  # (B, A * (5 + K), S, S)
         b, _, s, _ = y.shape
         return y.view(b, self.num_anchors, 5 + self.num_classes, s, s).permute(0, 3, 4, 1, 2)
 

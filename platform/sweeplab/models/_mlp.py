@@ -27,7 +27,7 @@ from sweeplab.models._registry import register_model
 
 __all__ = ["MLP", "MLPArgs", "MLPBlock", "build_mlp"]
 
-Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu"]
+Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 
 
 class MLPArgs(Schema):
@@ -48,7 +48,11 @@ class MLPArgs(Schema):
         ),
     )
     activation: Activation = Field(
-        default="relu", description="Hidden activation: sigmoid, tanh, relu or leaky_relu."
+        default="relu",
+        description=(
+            "Hidden activation: sigmoid, tanh, relu, leaky_relu or linear (g(z) = z: the "
+            "hidden layers then compute one linear map of the input, whatever their depth)."
+        ),
     )
     leaky_slope: float = Field(
         default=0.01,
@@ -120,7 +124,11 @@ def _activation(name: str, leaky_slope: float) -> nn.Module:
         return nn.ReLU()
     if name == "leaky_relu":
         return nn.LeakyReLU(leaky_slope)
-    raise ValueError(f"`activation` must be one of sigmoid, tanh, relu, leaky_relu, got {name!r}")
+    if name == "linear":
+        return nn.Identity()
+    raise ValueError(
+        f"`activation` must be one of sigmoid, tanh, relu, leaky_relu, linear, got {name!r}"
+    )
 
 
 class MLPBlock(nn.Sequential):

@@ -17,7 +17,7 @@ from pydantic import Field
 from torch import nn
 
 from sweeplab.config import Schema
-from sweeplab.models._blocks import Activation, dense_head
+from sweeplab.models._blocks import Activation, dense_head, keep_prob_field
 from sweeplab.models._detection import backbone
 from sweeplab.models._shapes import image_shape
 
@@ -40,6 +40,7 @@ class EncoderArgs(Schema):
     )
     batch_norm: bool = Field(default=True, description="Batch norm after every conv.")
     activation: Activation = Field(default="relu", description="Activation of the hidden layers.")
+    keep_prob: float = keep_prob_field("after the fully connected hidden layer")
 
 
 class Encoder(nn.Module):
@@ -57,7 +58,11 @@ class Encoder(nn.Module):
             activation=args.activation,
         )
         self.head = dense_head(
-            math.prod(out), [args.hidden], args.embedding_dim, activation=args.activation
+            math.prod(out),
+            [args.hidden],
+            args.embedding_dim,
+            activation=args.activation,
+            dropout=1.0 - args.keep_prob,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -49,7 +49,11 @@ _LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 def output_layer_name(model: nn.Module) -> str:
-    """Qualified name of the output layer: the last ``nn.Linear`` in module order."""
+    """Qualified name of the output layer: the model's ``output_layer`` where it names one (a
+    fully convolutional network's last conv), else the last ``nn.Linear`` in module order."""
+    declared = getattr(model, "output_layer", None)
+    if isinstance(declared, str):
+        return declared
     names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not names:
         raise UserError(

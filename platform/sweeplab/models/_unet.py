@@ -25,7 +25,7 @@ from pydantic import Field
 from torch import nn
 
 from sweeplab.config import Schema
-from sweeplab.models._blocks import Activation, ConvBlock, MaxPool
+from sweeplab.models._blocks import Activation, ConvBlock, MaxPool, keep_prob_field
 from sweeplab.models._shapes import ShapeError, image_shape
 
 __all__ = ["UNet", "UNetArgs", "transpose_conv2d"]
@@ -62,6 +62,7 @@ class UNetArgs(Schema):
     )
     batch_norm: bool = Field(default=True, description="Batch norm after every 3×3 conv.")
     activation: Activation = Field(default="relu", description="Activation after every 3×3 conv.")
+    keep_prob: float = keep_prob_field("at the bottom of the U (the bridge's output)")
 
 
 class _DoubleConv(nn.Sequential):
@@ -103,6 +104,7 @@ class UNet(nn.Module):
             )
             self.up_conv.append(_DoubleConv(2 * width, width, **kw))  # skip + upsampled
         self.head = nn.Conv2d(widths[0], num_classes, 1)  # 1×1 conv: logits per pixel
+        self.drop = nn.Dropout(1.0 - args.keep_prob) if args.keep_prob < 1 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -110,7 +112,7 @@ class UNet(nn.Module):
             x = block(x)  # (B, f·2^i, H/2^i, W/2^i)
             skips.append(x)
             x = self.pool(x)
-        x = self.bridge(x)  # (B, f·2^depth, H/2^depth, W/2^depth)
+        x = self.drop(self.bridge(x))  # (B, f·2^depth, H/2^depth, W/2^depth)
         for up, conv, skip in zip(self.up, self.up_conv, reversed(skips), strict=True):
             x = conv(torch.cat([skip, up(x)], dim=1))  # (B, f·2^i, H/2^i, W/2^i)
         return self.head(x)  # (B, K, H, W)

@@ -19,6 +19,7 @@ from typing import Any
 from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS, spreadsheet_csv
 from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
+from sweeplab.reports._labels_report import label_inputs, top_trials_errors
 from sweeplab.reports._markdown import Strong, md_table, md_text
 from sweeplab.reports._report_data import ReportData, build_report
 from sweeplab.reports._task_final import final_task_evaluation
@@ -246,12 +247,39 @@ def _markdown_tables(ctx: dict[str, Any], data: ReportData) -> dict[str, str]:
         ),
         "suspects": md_table(
             [
-                [e["id"], e["true"], e["suggested"], _num(e["margin"], 2)]
+                [e["id"], e["true"], e["suggested"], _num(e["quality"], 3)]
                 for e in data.suspects[:20]
             ],
-            ["id", "label", "looks like", "margin"],
+            ["id", "given label", "suggested label", "label quality"],
         ),
+        **_label_tables(data),
     }
+
+
+def _label_tables(data: ReportData) -> dict[str, str]:
+    """Markdown of the label check's per-domain table and of the top-K error groups."""
+    out = {}
+    check = data.labels
+    if check is not None and check.per_group is not None:
+        out["label_domains"] = md_table(
+            [
+                [g["group"], g["examples"], g["errors"], g["suspects"], g["reported_suspects"]]
+                for g in check.per_group.to_dict(orient="records")
+            ],
+            ["domain", "train + dev examples", "out-of-sample errors", "suspects", "dev suspects"],
+        )
+    se = data.sweep_errors
+    if se is not None:
+        for key, title, table in (
+            ("sweep_all", "all wrong", se.all_wrong),
+            ("sweep_some", "only some wrong", se.some_wrong),
+        ):
+            rows = table.summary[table.summary["errors"] > 0].head(8)
+            out[key] = md_table(
+                [[cat, int(r["errors"]), pct(r["ceiling"])] for cat, r in rows.iterrows()],
+                [f"{title}: category", "errors", "ceiling"],
+            )
+    return out
 
 
 def _env():
@@ -400,12 +428,16 @@ def write_report(
     log: bool = True,
     say: Any = None,
     again: bool = False,
+    refit_labels: bool = False,
+    top: int = 0,
 ) -> ReportFiles:
     """Write the report of a trial (default: the last sweep's best feasible trial).
 
     Vision-task and multi-label trials get the task's report (``_task_report``); ``say``
     announces a re-training that a final evaluation needs. ``final`` evaluates the test set,
-    refused for a trial evaluated before unless ``again``.
+    refused for a trial evaluated before unless ``again``. Probable label errors come from
+    out-of-sample probabilities (``_crossfit``: cached in the run; ``refit_labels`` computes
+    them again); ``top`` >= 2 adds the error analysis across the sweep's ``top`` best trials.
     """
     if again and not final:  # it would be silently ignored
         raise UserError("--again repeats a final evaluation: use it with --final")
@@ -416,6 +448,11 @@ def write_report(
         )
     pf, spec = project_task(ref)
     if spec is not None and spec.logged_report:
+        if refit_labels or top >= 2:  # they would be silently ignored
+            raise UserError(
+                f"--refit-labels and --top analyse binary and multiclass trials; sweep "
+                f"{ref.sweep!r} is a {spec.name} task"
+            )
         return _write_task_report(
             ref,
             pf,
@@ -431,7 +468,9 @@ def write_report(
         )
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     final_metrics = final_evaluation(ev, tracking_uri=tracking_uri, again=again) if final else {}
-    data = build_report(ev, review=review, final=final)
+    oos = label_inputs(ev, tracking_uri=tracking_uri, refit=refit_labels)
+    across = top_trials_errors(ev, top, workspace=workspace, tracking_uri=tracking_uri)
+    data = build_report(ev, review=review, final=final, oos=oos, sweep_errors=across)
     html, md = render_report(data)
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
     paths = _write_pages(folder, html, md, data.summary())

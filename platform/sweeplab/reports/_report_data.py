@@ -17,14 +17,17 @@ import numpy as np
 import pandas as pd
 
 from sweeplab.analysis import (
+    LabelCheck,
     bucketize,
+    check_labels,
     class_tags,
     confusion,
     diagnose,
     error_table,
+    gaps_within_noise,
     merge_review,
+    noise_note,
     per_class_errors,
-    suspect_labels,
 )
 from sweeplab.data import quality_tags
 from sweeplab.files import REVIEW, read_bounded
@@ -73,10 +76,18 @@ class ReportData:
     per_class: pd.DataFrame
     examples: list[dict[str, Any]]
     suspects: list[dict[str, Any]]
+    labels: LabelCheck | None = None
+    label_method: str = ""
+    sweep_errors: Any = None  # analysis.SweepErrors (--top K), or None
     review_source: str | None = None
     review_categories: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     is_image: bool = False
+
+    @property
+    def noise_note(self) -> str | None:
+        """Which gaps of the diagnosis are within noise, from the sets' sizes."""
+        return noise_note(self.diagnosis, self.sizes)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready: what was analysed and what the report concluded."""
@@ -93,7 +104,11 @@ class ReportData:
             "model_source": self.model_source,
             "final": self.final,
             "sizes": self.sizes,
-            "diagnosis": d.as_dict(),
+            "diagnosis": {
+                **d.as_dict(),
+                "within_noise": gaps_within_noise(d, self.sizes),
+                "noise_note": self.noise_note,
+            },
             "error_table": {
                 "n_dev": self.table.n_dev,
                 "n_errors": self.table.n_errors,
@@ -101,8 +116,26 @@ class ReportData:
             },
             "review": {"source": self.review_source, "categories": self.review_categories},
             "suspect_labels": [{k: v for k, v in s.items() if k != "thumb"} for s in self.suspects],
+            "label_errors": _label_summary(self.labels, self.label_method),
+            "sweep_errors": self.sweep_errors.as_dict() if self.sweep_errors is not None else None,
             "notes": self.notes,
         }
+
+
+def _label_summary(check: LabelCheck | None, method: str) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "method": method,
+        "estimate": check.estimate,
+        "interval": [check.low, check.high],
+        "confidence": check.confidence,
+        "n": check.n,
+        "no_evidence": check.no_evidence,
+        "verdict": check.verdict(),
+        "per_domain": _records(check.per_group) if check.per_group is not None else None,
+        "mismatch": check.mismatch,
+    }
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -144,7 +177,7 @@ def automatic_categories(ev: Evaluation, pred: SplitPredictions) -> pd.DataFrame
     classes = np.asarray(ds.classes, dtype=object)
     tags = class_tags(classes[pred.y_true], classes[pred.y_pred])
     if ds.domain is not None:
-        tags["domain"] = ds.domain[pred.indices]
+        tags["domain"] = np.array([ds.display_domain(str(d)) for d in ds.domain[pred.indices]])
     if is_image_data(ds):
         q = quality_tags(
             ds.as_images()[pred.indices], value_range=(float(ds.X.min()), float(ds.X.max()))
@@ -217,7 +250,7 @@ def example_rows(
             "pred": ds.classes[pred.y_pred[pos]],
             "confidence": float(pred.probs[pos, pred.y_pred[pos]]),
             "p_true": float(pred.probs[pos, pred.y_true[pos]]),
-            "domain": None if ds.domain is None else str(ds.domain[i]),
+            "domain": None if ds.domain is None else ds.display_domain(str(ds.domain[i])),
         }
         if images is not None:
             row["thumb"] = thumbnail(images[i], lo, hi)
@@ -232,19 +265,55 @@ def _misclassified(ev: Evaluation, pred: SplitPredictions, limit: int) -> list[d
     return example_rows(ev, pred, order)
 
 
-def _suspects(ev: Evaluation, pred: SplitPredictions) -> list[dict[str, Any]]:
-    found = suspect_labels(pred.y_true, pred.probs, backend="builtin")
-    if found.empty:
+def label_check(ev: Evaluation, oos: Any) -> LabelCheck:
+    """Confident learning on the out-of-sample probabilities of train + dev (``oos``, see
+    ``_crossfit``); dev is reported, the chosen model's predictions veto, domains group."""
+    ds = ev.dataset
+    dev = ev.predictions["dev"]
+    parts = [ev.predictions[s] for s in ("train", "dev") if s in ev.predictions]
+    indices = np.concatenate([p.indices for p in parts])
+    if not np.array_equal(indices, oos.indices):
+        raise ValueError("out-of-sample probabilities of other examples than train + dev")
+    return check_labels(
+        np.concatenate([p.y_true for p in parts]),
+        oos.probs,
+        np.concatenate([p.y_pred for p in parts]),
+        report=np.arange(len(indices)) >= len(indices) - len(dev.indices),
+        groups=None if ds.domain is None else ds.domain[indices],
+        classes=list(range(len(ds.classes))),
+    )
+
+
+def _suspects(
+    ev: Evaluation, check: LabelCheck | None, limit: int = MAX_EXAMPLES
+) -> list[dict[str, Any]]:
+    """The dev suspects, lowest label quality first, as example rows."""
+    if check is None or check.suspects.empty:
         return []
-    rows = example_rows(ev, pred, found.index.to_numpy()[:MAX_EXAMPLES])
-    for row, (_, s) in zip(rows, found.iterrows(), strict=False):
+    dev = ev.predictions["dev"]
+    offset = len(ev.predictions["train"].indices) if "train" in ev.predictions else 0
+    found = check.suspects.iloc[:limit]
+    rows = example_rows(ev, dev, found.index.to_numpy() - offset, thumbs=limit <= MAX_EXAMPLES)
+    for row, (_, s) in zip(rows, found.iterrows(), strict=True):
         row["suggested"] = ev.dataset.classes[int(s["suggested"])]
-        row["margin"] = float(s["margin"])
+        row["quality"] = float(s["quality"])
+        row["p_suggested"] = float(s["p_suggested"])
     return rows
 
 
+def suggested_labels(ev: Evaluation, check: LabelCheck | None) -> dict[str, str]:
+    """``{dev example id: suggested label}`` for every dev suspect (for the review sheet)."""
+    rows = _suspects(ev, check, limit=len(check.suspects)) if check is not None else []
+    return {r["id"]: str(r["suggested"]) for r in rows}
+
+
 def build_report(
-    ev: Evaluation, *, review: str | Path | None = None, final: bool = False
+    ev: Evaluation,
+    *,
+    review: str | Path | None = None,
+    final: bool = False,
+    oos: Any = None,
+    sweep_errors: Any = None,
 ) -> ReportData:
     """Compute every table of a trial report (the test rung only when ``final`` or when the
     run already holds a logged final ``test_error``)."""
@@ -265,6 +334,7 @@ def build_report(
     auto = set(automatic_categories_names(table.categories))
     review_cats = [c for c in table.categories if c not in auto]
     hl = ev.project_file.project.human_level_error
+    check = label_check(ev, oos) if oos is not None else None
     return ReportData(
         name=ev.ref.name,
         sweep=ev.ref.sweep,
@@ -288,7 +358,10 @@ def build_report(
         confusion=confusion(names[pred.y_true], names[pred.y_pred], classes),
         per_class=per_class_errors(names[pred.y_true], names[pred.y_pred], classes),
         examples=_misclassified(ev, pred, MAX_EXAMPLES),
-        suspects=_suspects(ev, pred),
+        suspects=_suspects(ev, check),
+        labels=check,
+        label_method=oos.method if oos is not None else "",
+        sweep_errors=sweep_errors,
         review_source=str(review) if review is not None else None,
         review_categories=review_cats,
         notes=list(ev.notes),

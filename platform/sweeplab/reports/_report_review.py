@@ -15,8 +15,14 @@ import numpy as np
 
 from sweeplab.analysis import review_template, safe_example_id, spreadsheet_csv
 from sweeplab.reports._evaluate import evaluate_trial, resolve_trial
+from sweeplab.reports._labels_report import label_inputs
 from sweeplab.reports._report import templates_dir
-from sweeplab.reports._report_data import error_analysis, example_rows
+from sweeplab.reports._report_data import (
+    error_analysis,
+    example_rows,
+    label_check,
+    suggested_labels,
+)
 from sweeplab.workspace import Workspace
 
 __all__ = ["DEFAULT_CATEGORIES", "ReviewFiles", "write_review"]
@@ -43,14 +49,20 @@ def write_review(
     sample: int | None = None,
     seed: int = 0,
     out: Path | None = None,
+    refit_labels: bool = False,
 ) -> ReviewFiles:
-    """Export the review sheet of a trial (default: the last sweep's best feasible trial)."""
+    """Export the review sheet of a trial (default: the last sweep's best feasible trial):
+    the probable label errors first, with a pre-filled ``suggested_label``."""
     import jinja2
 
     ref = resolve_trial(target, trial=trial, workspace=workspace, tracking_uri=tracking_uri)
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     table = error_analysis(ev)
-    sheet = review_template(table, categories=categories, sample=sample, seed=seed)
+    oos = label_inputs(ev, tracking_uri=tracking_uri, refit=refit_labels)
+    suggested = suggested_labels(ev, label_check(ev, oos)) if oos is not None else None
+    sheet = review_template(
+        table, categories=categories, sample=sample, seed=seed, suggested=suggested
+    )
     for example_id in sheet["id"]:
         safe_example_id(example_id)  # ids may become file names in people's tools
     folder = out or Workspace.at(workspace).root / "reviews" / ref.name
@@ -71,6 +83,7 @@ def write_review(
         ref=ref,
         rows=example_rows(ev, pred, positions),
         categories=list(categories),
+        suggested=suggested or {},
         csv_name=csv_path.name,
         n_errors=table.n_errors,
         n_dev=table.n_dev,

@@ -17,7 +17,7 @@ from sweeplab.config.project import Project, ProjectFile, parse_project
 from sweeplab.data import GENERATED, check_project_data, generator_arguments
 from sweeplab.errors import UserError, close_matches
 from sweeplab.models import MODELS
-from sweeplab.tasks._spec import COMMON_METRICS, TASKS, Task
+from sweeplab.tasks._spec import COMMON_METRICS, TASKS, WEIGHTED_METRICS, Task
 
 __all__ = ["known_metrics", "load_project", "task_of", "task_spec"]
 
@@ -56,6 +56,8 @@ def known_metrics(project: Project) -> tuple[str, ...]:
     its per-class / per-label ones with the class names of its data."""
     spec = task_spec(project)
     names = list(COMMON_METRICS)
+    if project.metrics.weights is not None:
+        names += WEIGHTED_METRICS
     if spec is not None:
         names += spec.metrics
         classes = spec.class_names(project) or ()
@@ -187,6 +189,13 @@ def _check_metrics(pf: ProjectFile) -> None:
     project = pf.project
     spec = task_spec(project)
     task = task_of(project)
+    if project.metrics.weights is not None and task not in (None, "binary", "multiclass"):
+        raise pf.error(
+            f"weights by class need a binary or multiclass task, but the task is {task!r}; "
+            "remove metrics.weights",
+            "metrics",
+            "weights",
+        )
     name = project.metrics.optimize.name
     if spec is not None and spec.objectives is not None and name not in spec.objectives:
         raise pf.error(

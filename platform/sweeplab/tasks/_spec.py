@@ -24,7 +24,15 @@ from sweeplab.tasks._result import TrialResult
 from sweeplab.tasks._tables import ReportTable
 from sweeplab.training import TrainConfig
 
-__all__ = ["COMMON_METRICS", "TASKS", "Fetch", "OnEpoch", "Task", "register_task"]
+__all__ = [
+    "COMMON_METRICS",
+    "TASKS",
+    "WEIGHTED_METRICS",
+    "Fetch",
+    "OnEpoch",
+    "Task",
+    "register_task",
+]
 
 # Metric names every trial reports (the same in every run, so the MLflow UI compares them).
 COMMON_METRICS = (
@@ -42,6 +50,15 @@ COMMON_METRICS = (
     "variance",
     "data_mismatch",
     "dev_overfit",
+)
+
+# What a classification trial reports when the project sets ``metrics.weights``:
+# Σ w·[ŷ ≠ y] / Σ w on each split (the course's "weight the unacceptable errors ×10").
+WEIGHTED_METRICS = (
+    "weighted_train_error",
+    "weighted_train_dev_error",
+    "weighted_dev_error",
+    "weighted_test_error",
 )
 
 #: ``fetch(artifact path) -> bytes | None``: a trial's logged artifact, for its report.

@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
 from sweeplab.analysis import multilabel_error_table, multilabel_table_from_rates
@@ -30,13 +31,21 @@ from sweeplab.data import (
     load_dataset,
     prepare_tensors,
 )
+from sweeplab.errors import close_matches
 from sweeplab.models import MODELS, apply_transfer, build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup, sweep_manifest
 from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, OnEpoch, Task, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
 from sweeplab.tracking import load_checkpoint
-from sweeplab.training import TrainConfig, TrainData, fit, predict, resolve_device
+from sweeplab.training import (
+    TrainConfig,
+    TrainData,
+    fit,
+    predict,
+    resolve_device,
+    weighted_error,
+)
 
 __all__ = ["Binary", "Classification", "Multiclass", "Multilabel"]
 
@@ -91,12 +100,14 @@ class Classification(Task):
             init_state = load_checkpoint(
                 project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
             )
+        weights = _split_weights(pf, dataset, manifest, task)
         ctx = SweepContext.of(
             pf,
             task=task,
             model=spec,
             tensors=tensors,
             init_state=init_state,
+            task_data={"weights": weights} if weights else {},
             tracking_uri=tracking_uri,
         )
         return ctx, dataset, manifest
@@ -121,6 +132,7 @@ class Classification(Task):
             train=splits["train"],
             evals={k: v for k, v in splits.items() if k in ("train_dev", "dev")},
             labels=tuple(ctx.tensors.classes),  # names the per-label metrics of a multilabel task
+            weights={k: w for k, w in ctx.task_data.get("weights", {}).items() if k != "test"},
         )
         fitted = fit(model, data, cfg, task=ctx.task, on_epoch=on_epoch)
         return network_result(
@@ -142,7 +154,45 @@ class Classification(Task):
             labels, _ = predict(model, X, task=ctx.task)
             return float((labels != y.cpu().numpy()).mean())
 
-        return {"test_error": error("test")}, error("dev")
+        scores = {"test_error": error("test")}
+        weights = ctx.task_data.get("weights", {})
+        if "test" in weights:
+            X, y = ctx.tensors.splits["test"]
+            device = next(model.parameters()).device
+            w = weighted_error(model, X.to(device), y.to(device), weights["test"], task=ctx.task)
+            scores["weighted_test_error"] = float(w)
+        return scores, error("dev")
+
+
+def _split_weights(
+    pf: ProjectFile, dataset: Any, manifest: SplitManifest, task: str
+) -> dict[str, torch.Tensor]:
+    """``metrics.weights`` as per-example weights of every split: an example weighs its true
+    class's weight (1 for a class not named)."""
+    by_class = pf.project.metrics.weights
+    if by_class is None:
+        return {}
+    if task == "multilabel":
+        raise pf.error(
+            "weights by class need a binary or multiclass task, but the task is multilabel; "
+            "remove metrics.weights",
+            "metrics",
+            "weights",
+        )
+    classes = [str(c) for c in dataset.classes]
+    for name in by_class:
+        if name not in classes:
+            raise pf.error(
+                f"weights names class {name!r}, which the data does not have; expected one "
+                f"of: {', '.join(classes)}",
+                "metrics",
+                "weights",
+                name,
+                suggestions=close_matches(name, classes),
+            )
+    per_class = torch.tensor([by_class.get(c, 1.0) for c in classes], dtype=torch.float64)
+    y = torch.from_numpy(dataset.y)
+    return {name: per_class[y[torch.from_numpy(idx)]] for name, idx in manifest.splits.items()}
 
 
 def _start_from_checkpoint(ctx: SweepContext, model: nn.Module, cfg: TrainConfig) -> None:

@@ -24,7 +24,7 @@ from sweeplab.training._fit import (
 )
 from sweeplab.training._gradcheck import GradcheckResult, gradcheck
 from sweeplab.training._optim import EWMAMomentum, learning_rate_at, make_optimizer
-from sweeplab.training._predict import evaluate_labels, predict
+from sweeplab.training._predict import evaluate_labels, predict, weighted_error
 from sweeplab.training._style import (
     FeatureNet,
     StyleArgs,
@@ -111,6 +111,7 @@ __all__ = [
     "train_segmenter",
     "train_siamese",
     "triplet_loss",
+    "weighted_error",
     "yolo_loss",
     "EVAL_SETS",
     "FIT_TASKS",

@@ -17,6 +17,9 @@ Metrics of each epoch (``FitResult.history`` rows and ``EpochResult.metrics``):
 ``train_dev_error``, ``train_dev_loss``, ``dev_error``, ``dev_loss``
                      the same on each evaluation set present in ``TrainData.evals``
                      (losses there are the data loss, without the L2 term)
+``weighted_<set>_error``
+                     with ``TrainData.weights[set]`` (per-example weights, ``metrics.weights``):
+                     Σ w·[ŷ ≠ y] / Σ w on ``train``, ``train_dev`` and ``dev``
 ``epoch_time_s``     wall time of the epoch: training steps and evaluation
 
 Multi-label (``task="multilabel"``, targets ``(N, T)`` with NaN or -1 where unlabeled):
@@ -42,8 +45,8 @@ from sweeplab.config.train import TrainConfig
 from sweeplab.errors import SweeplabError, UserError, unknown_name_error
 from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._device import resolve_device
-from sweeplab.training._optim import make_optimizer, start_epoch_lr
-from sweeplab.training._predict import evaluate, evaluate_labels
+from sweeplab.training._optim import make_optimizer, set_bn_momentum, start_epoch_lr
+from sweeplab.training._predict import evaluate, evaluate_labels, weighted_error
 from sweeplab.training._task import (
     check_task,
     data_loss,
@@ -85,6 +88,9 @@ class TrainData:
     train: XY
     evals: dict[str, XY] = field(default_factory=dict)
     labels: tuple[str, ...] = ()
+    #: Per-example weights ``(N,)`` of a set (``train`` or an eval set's name): the set's
+    #: ``weighted_<set>_error`` is reported every epoch (binary and multiclass).
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ def fit(
     device = resolve_device(cfg.device)
     model.to(device)
     X, y, evals = _prepare(model, data, task, device)
+    _check_weights(data.weights, {"train": (X, y), **evals}, task)
     patience = cfg.early_stopping_patience
     if patience is not None and "dev" not in evals:
         raise UserError(
@@ -152,6 +159,7 @@ def fit(
             key="train",
         )
 
+    set_bn_momentum(model, cfg.bn_momentum)
     per_label = _label_columns(data.labels, {"train": y, **{k: v[1] for k, v in evals.items()}})
     optimizer = make_optimizer(model.parameters(), cfg)
     weights = penalized_weights(model) if cfg.l2 > 0 else []
@@ -189,6 +197,10 @@ def fit(
                 loss, error = evaluate(model, Xe, ye, task=task)
                 names += [f"{name}_error", f"{name}_loss"]
                 values += [error, loss]
+            for name, w in data.weights.items():
+                Xs, ys = (X, y) if name == "train" else evals[name]
+                names.append(f"weighted_{name}_error")
+                values.append(weighted_error(model, Xs, ys, w, task=task))
         metrics = {"epoch": epoch, "lr": lr}
         metrics.update(zip(names, torch.stack(values).tolist(), strict=True))  # one sync
         metrics["epoch_time_s"] = time.perf_counter() - start
@@ -267,6 +279,23 @@ def _train_epoch(
     stacked = torch.stack(losses).float()
     _check_finite(stacked[checked:], checked, epoch)
     return stacked
+
+
+def _check_weights(weights: dict[str, torch.Tensor], sets: dict[str, XY], task: str) -> None:
+    if weights and task == "multilabel":
+        raise UserError(
+            "weighted errors (metrics.weights) need a binary or multiclass task, but got "
+            "multilabel; remove metrics.weights",
+            key="metrics.weights",
+        )
+    for name, w in weights.items():
+        if name not in sets:
+            raise ValueError(f"weights for {name!r}, but the sets are {sorted(sets)}")
+        if w.shape != (len(sets[name][0]),) or not bool((w > 0).all()):
+            raise ValueError(
+                f"the weights of {name!r} must be (N,) = ({len(sets[name][0])},) and > 0, but "
+                f"got shape {tuple(w.shape)}"
+            )
 
 
 def _check_finite(losses: torch.Tensor, offset: int, epoch: int) -> None:

@@ -20,10 +20,17 @@ import math
 from collections.abc import Iterable
 
 import torch
+from torch import nn
 
 from sweeplab.config.train import TrainConfig
 
-__all__ = ["EWMAMomentum", "learning_rate_at", "make_optimizer", "start_epoch_lr"]
+__all__ = [
+    "EWMAMomentum",
+    "learning_rate_at",
+    "make_optimizer",
+    "set_bn_momentum",
+    "start_epoch_lr",
+]
 
 
 class EWMAMomentum(torch.optim.Optimizer):
@@ -57,6 +64,14 @@ class EWMAMomentum(torch.optim.Optimizer):
                 v.mul_(beta).add_(p.grad, alpha=1.0 - beta)
                 p.add_(v, alpha=-lr)
         return loss
+
+
+def set_bn_momentum(model: nn.Module, beta: float) -> None:
+    """Every batch norm layer keeps running averages with β = ``beta``: PyTorch's
+    ``momentum`` is the new batch's weight, 1 − β (``running = (1 − m)·running + m·batch``)."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = 1.0 - beta
 
 
 def make_optimizer(params: Iterable[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:

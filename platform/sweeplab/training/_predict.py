@@ -15,7 +15,7 @@ from sweeplab.training._task import (
     probabilities,
 )
 
-__all__ = ["evaluate", "evaluate_labels", "predict"]
+__all__ = ["evaluate", "evaluate_labels", "predict", "weighted_error"]
 
 
 def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -103,3 +103,28 @@ def evaluate_labels(
         wrong += w
         labeled += n
     return loss_sum / labeled.sum().clamp(min=1), wrong.double() / labeled.clamp(min=1)
+
+
+@torch.no_grad()
+def weighted_error(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    task: str,
+    batch_size: int = 4096,
+) -> torch.Tensor:
+    """``Σ_i w_i·[ŷ_i ≠ y_i] / Σ_i w_i`` as a 0-d float64 tensor on the device (no sync).
+
+    The course's weighted error: an unacceptable mistake (a class with weight 10) counts ten
+    times. ``weights`` is ``(N,)``, > 0; binary and multiclass tasks. Eval mode.
+    """
+    model.eval()
+    w = weights.to(X.device, torch.float64)
+    wrong = torch.zeros((), device=X.device, dtype=torch.float64)
+    for i in range(0, X.shape[0], batch_size):
+        logits = model(X[i : i + batch_size])
+        miss = predict_labels(logits, task) != y[i : i + batch_size].long()  # (B,)
+        wrong += (miss.double() * w[i : i + batch_size]).sum()
+    return wrong / w.sum()

@@ -123,4 +123,5 @@ def train_detector(
         step_loss=step,
         evaluate=evaluate,
         on_epoch=on_epoch,
+        batch=bs,
     )

@@ -95,6 +95,7 @@ def train_localizer(
         step_loss=step,
         evaluate=evaluate,
         on_epoch=on_epoch,
+        batch=bs,
     )
 
 
@@ -143,4 +144,5 @@ def train_landmarks(
         step_loss=step,
         evaluate=evaluate,
         on_epoch=on_epoch,
+        batch=bs,
     )

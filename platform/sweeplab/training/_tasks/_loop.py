@@ -13,7 +13,8 @@ from torch import nn
 from sweeplab.config.train import TrainConfig
 from sweeplab.errors import UserError
 from sweeplab.training._fit import DivergedError, EpochResult
-from sweeplab.training._optim import make_optimizer, start_epoch_lr
+from sweeplab.training._optim import make_optimizer, set_bn_momentum, start_epoch_lr
+from sweeplab.training._task import l2_penalty, penalized_weights
 
 __all__ = ["OnEpoch", "TaskResult", "check_task_config"]
 
@@ -34,7 +35,7 @@ class TaskResult:
 _USED_FIELDS = frozenset(
     {"epochs", "batch_size", "optimizer", "learning_rate", "beta", "beta1", "beta2", "epsilon"}
     | {"lr_decay", "decay_rate", "decay_base", "decay_k", "decay_step", "decay_gamma"}
-    | {"device", "seed", "save_checkpoint"}
+    | {"device", "seed", "save_checkpoint", "bn_momentum", "l2", "early_stopping_patience"}
 )
 
 
@@ -64,11 +65,22 @@ def _loop(
     step_loss: Callable[[torch.Generator], torch.Tensor],
     evaluate: Callable[[], dict[str, float]],
     on_epoch: OnEpoch,
+    batch: int | None = None,
 ) -> TaskResult:
-    """``cfg.epochs`` epochs of ``n_steps`` optimizer steps; evaluate; report; return."""
+    """``cfg.epochs`` epochs of ``n_steps`` optimizer steps; evaluate; report; return.
+
+    ``train.l2`` adds ``(λ/2m)·Σ‖W‖²_F`` to every step's cost (``m = batch``, the mini-batch
+    size; weights only). ``train.early_stopping_patience`` stops after that many epochs
+    without a lower ``dev_error`` and restores the best epoch's weights (its metrics are
+    ``final``).
+    """
     check_task_config(cfg, task=task)
+    set_bn_momentum(model, cfg.bn_momentum)
     optimizer = make_optimizer(model.parameters(), cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
+    weights = penalized_weights(model) if cfg.l2 > 0 else []
+    m = batch or cfg.batch_size
+    stopper = _EarlyStopping(cfg.early_stopping_patience)
     history: list[dict[str, float]] = []
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
@@ -77,6 +89,8 @@ def _loop(
         steps: list[torch.Tensor] = []  # kept on the device: no host sync per step
         for _ in range(n_steps):
             cost = step_loss(generator)
+            if weights:
+                cost = cost + l2_penalty(weights, cfg.l2, m)
             optimizer.zero_grad(set_to_none=True)
             cost.backward()
             optimizer.step()
@@ -92,8 +106,40 @@ def _loop(
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(EpochResult(epoch=epoch, metrics=dict(metrics)))
+        if stopper.stop(model, metrics, epoch) and epoch < cfg.epochs:
+            break
     model.eval()
-    return TaskResult(history=history, final=dict(history[-1]) if history else {})
+    best = stopper.restore(model, len(history))
+    return TaskResult(history=history, final=dict(history[best - 1]) if history else {})
+
+
+class _EarlyStopping:
+    """Watches ``dev_error``; keeps the best epoch's weights (None patience: never stops)."""
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience, self.best_epoch, self.best = patience, 0, math.inf
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def stop(self, model: nn.Module, metrics: dict[str, float], epoch: int) -> bool:
+        if self.patience is None:
+            return False
+        if "dev_error" not in metrics:
+            raise UserError(
+                "early stopping watches dev_error, but there is no dev set; add a dev split "
+                "or remove early_stopping_patience",
+                key="train.early_stopping_patience",
+            )
+        if metrics["dev_error"] < self.best:
+            self.best, self.best_epoch = metrics["dev_error"], epoch
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return epoch - self.best_epoch >= self.patience
+
+    def restore(self, model: nn.Module, epochs_run: int) -> int:
+        """Load the best epoch's weights; the epoch (1-based) whose metrics are final."""
+        if self.state is None or self.best_epoch == epochs_run:
+            return epochs_run
+        model.load_state_dict(self.state)
+        return self.best_epoch
 
 
 def _batches(m: int, batch_size: int) -> tuple[int, int]:

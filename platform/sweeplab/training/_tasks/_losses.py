@@ -8,12 +8,15 @@
 * :func:`yolo_loss` -- the grid detector: object-ness for every anchor of every cell
   (weighted ``lambda_noobj`` where there is no object), and box and class terms only where
   :func:`~sweeplab.analysis.assign_anchors` put an object (weighted ``lambda_coord``).
-* :func:`triplet_loss` -- ``max(‖f(A)−f(P)‖² − ‖f(A)−f(N)‖² + α, 0)``, averaged over triplets,
+* :func:`triplet_loss` -- ``max(‖f(A)−f(P)‖² − ‖f(A)−f(N)‖² + α, 0)``, summed over triplets
+  as in the course (``J = Σ_i L(A⁽ⁱ⁾, P⁽ⁱ⁾, N⁽ⁱ⁾)``) or averaged (``reduction="mean"``),
   on triplets from :func:`mine_triplets` (those that still violate the margin).
 * :func:`pair_loss` -- the binary head: logistic loss on ``same identity``.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -87,14 +90,23 @@ def yolo_loss(
 
 
 def triplet_loss(
-    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, *, margin: float
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+    *,
+    margin: float,
+    reduction: Literal["sum", "mean"] = "sum",
 ) -> torch.Tensor:
-    """``mean max(‖f(A) − f(P)‖² − ‖f(A) − f(N)‖² + α, 0)`` over triplets; 0 for none."""
+    """``Σ max(‖f(A) − f(P)‖² − ‖f(A) − f(N)‖² + α, 0)`` over the triplets (the course's
+    ``J``), or its mean with ``reduction="mean"``; 0 for none. Inputs ``(T, D)``."""
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"`reduction` must be 'sum' or 'mean', but got {reduction!r}")
     if len(anchor) == 0:
         return anchor.sum() * 0.0  # keeps the graph: a zero loss with zero gradients
-    d_ap = ((anchor - positive) ** 2).sum(1)
+    d_ap = ((anchor - positive) ** 2).sum(1)  # (T,)
     d_an = ((anchor - negative) ** 2).sum(1)
-    return F.relu(d_ap - d_an + margin).mean()
+    per_triplet = F.relu(d_ap - d_an + margin)
+    return per_triplet.sum() if reduction == "sum" else per_triplet.mean()
 
 
 def mine_triplets(

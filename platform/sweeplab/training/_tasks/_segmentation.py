@@ -66,4 +66,5 @@ def train_segmenter(
         step_loss=step,
         evaluate=evaluate,
         on_epoch=on_epoch,
+        batch=bs,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -174,6 +175,12 @@ class SiameseArgs(Schema):
     """Triplet or binary-head training settings (searchable by name)."""
 
     margin: float = Field(default=0.2, gt=0.0, description="α of the triplet loss.")
+    reduction: Literal["sum", "mean"] = Field(
+        default="sum",
+        description="How the triplet loss combines a batch's triplets: sum (the course's "
+        "J = Σ L(A, P, N)) or mean (the step size then does not grow with the number of "
+        "margin-violating triplets).",
+    )
     ids_per_batch: int = Field(default=8, ge=2, description="Identities in each mini-batch.")
     per_identity: int = Field(default=4, ge=2, description="Examples of each identity in a batch.")
 
@@ -221,7 +228,9 @@ def train_siamese(
             a, pos, n = mine_triplets(emb, yb, margin=args.margin, generator=gen)
             counts["pairs"] += int(((yb[:, None] == yb[None, :]).sum() - len(yb)).item())
             counts["violating"] += len(a)
-            return triplet_loss(emb[a], emb[pos], emb[n], margin=args.margin)
+            return triplet_loss(
+                emb[a], emb[pos], emb[n], margin=args.margin, reduction=args.reduction
+            )
         emb = model.encoder(x[idx])
         i, j = torch.triu_indices(len(idx), len(idx), offset=1, device=device)
         same = yb[i] == yb[j]
@@ -256,4 +265,5 @@ def train_siamese(
         step_loss=step,
         evaluate=evaluate,
         on_epoch=on_epoch,
+        batch=p * args.per_identity,
     )
