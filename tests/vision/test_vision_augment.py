@@ -21,7 +21,8 @@ from sweeplab.data._generated import (
     shapes_segmentation,
 )
 from sweeplab.errors import UserError
-from sweeplab.models import build_model
+from sweeplab.models import build_model, save_checkpoint
+from sweeplab.tasks import load_project, prepare_context, run_trial
 from sweeplab.training import TrainConfig, seed_everything
 from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._tasks import (
@@ -180,3 +181,49 @@ def test_every_vision_loop_trains_on_augmented_batches() -> None:
     runs.append(train_siamese(net, ids, cfg))
     for run in runs:
         assert math.isfinite(run.final["train_loss"])
+
+
+@pytest.mark.parametrize(
+    ("task", "source", "model", "head"),
+    [
+        ("segmentation", "shapes_segmentation", "{name: unet, filters: 2, depth: 1}", "head."),
+        ("detection", "shapes_detection", "{name: grid_detector, filters: 4}", "out."),
+    ],
+)
+def test_vision_task_starts_from_a_checkpoint_with_a_new_frozen_head(
+    tmp_path, task: str, source: str, model: str, head: str
+) -> None:
+    """``init_from`` + ``transfer: freeze_backbone``: every weight but the output layer's is
+    the checkpoint's after training; the output layer is fresh and trained."""
+    project = tmp_path / "project.yaml"
+    text = (
+        f"name: {task}_transfer\n"
+        f"data: {{source: 'generated:{source}', generate: {{n: 24, image_size: 32}}, "
+        "splits: {train: 0.75, dev: 0.25}}\n"
+        f"task: {task}\nmodel: {model}\n"
+        "train: {epochs: 1, batch_size: 8, device: cpu, augment_flip: true, "
+        "init_from: start.pt, transfer: freeze_backbone}\n"
+    )
+    project.write_text(text.replace("init_from: start.pt, transfer: freeze_backbone", ""))
+    ctx, _, _ = prepare_context(load_project(project))
+    seed_everything(123)  # not the trial's seed: the checkpoint differs from a fresh start
+    first = build_model(
+        ctx.model_name,
+        dict(ctx.model_args),
+        input_shape=tuple(ctx.task_data["train"].images.shape[1:]),
+        num_outputs=4 if task == "segmentation" else 3,
+    )
+    save_checkpoint(first, tmp_path / "start.pt")
+    project.write_text(text)
+    ctx, _, _ = prepare_context(load_project(project))  # reads start.pt once per sweep
+    result = run_trial(ctx, {}, keep_model=True)
+    trained = dict(result.model.named_parameters())
+    saved = dict(first.named_parameters())
+    assert trained.keys() == saved.keys()
+    for k, v in saved.items():
+        if k.startswith(head):  # the new output layer: neither the checkpoint's nor frozen
+            assert not torch.equal(trained[k].detach(), v.detach()), k
+            assert trained[k].requires_grad
+        else:
+            torch.testing.assert_close(trained[k].detach(), v.detach(), rtol=0, atol=0)
+            assert not trained[k].requires_grad, k

@@ -17,10 +17,17 @@ from sweeplab.config.project import ProjectFile
 from sweeplab.data import build_splits, load_task_data, split_task_data
 from sweeplab.errors import UserError
 from sweeplab.models import build_model
-from sweeplab.tasks._context import SweepContext, TrialSetup, model_for_task, sweep_manifest
+from sweeplab.tasks._context import (
+    SweepContext,
+    TrialSetup,
+    model_for_task,
+    start_from_checkpoint,
+    sweep_manifest,
+)
 from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, Task
 from sweeplab.tasks._tables import ReportTable
+from sweeplab.tracking import load_checkpoint
 from sweeplab.training import TaskResult, TrainConfig, check_task_config
 
 __all__ = ["GeneratedTask", "table_artifacts"]
@@ -53,7 +60,20 @@ class GeneratedTask(Task):
                 f"the {self.name} sweep needs a train and a dev split", key="data.splits"
             )
         self.check_splits(sets)
-        ctx = SweepContext.of(pf, task=self.name, model=spec, args_schema=self.args, task_data=sets)
+        init_state = None
+        if project.train.init_from is not None:
+            init_state = load_checkpoint(
+                project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
+            )
+        ctx = SweepContext.of(
+            pf,
+            task=self.name,
+            model=spec,
+            args_schema=self.args,
+            task_data=sets,
+            init_state=init_state,
+            tracking_uri=tracking_uri,
+        )
         return ctx, loaded.dataset, manifest
 
     def check_splits(self, sets: dict[str, Any]) -> None:
@@ -62,6 +82,14 @@ class GeneratedTask(Task):
     def num_outputs(self, train: Any) -> int:
         """The network's ``num_outputs`` for the train split (classes, points …)."""
         raise NotImplementedError
+
+    def start_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
+        """The trial's network: built, then started from ``train.init_from`` where it is set
+        (the checkpoint's weights but a fresh output layer, frozen as ``transfer`` says)."""
+        model = self.build_model(ctx, setup)
+        if setup.cfg.init_from is not None:
+            start_from_checkpoint(ctx, model, setup.cfg)
+        return model
 
     def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
         train = ctx.task_data["train"]

@@ -38,6 +38,7 @@ _USED_FIELDS = frozenset(
     | {"lr_decay", "decay_rate", "decay_base", "decay_k", "decay_step", "decay_gamma"}
     | {"device", "seed", "save_checkpoint", "bn_momentum", "l2", "early_stopping_patience"}
     | {"augment_flip", "augment_crop", "augment_rotate", "augment_shear", "augment_color"}
+    | {"init_from", "transfer", "fine_tune_last_k"}  # applied by the task before the loop
 )
 
 
