@@ -34,6 +34,7 @@ __all__ = [
     "run_params",
     "setting_group",
     "start_from_checkpoint",
+    "sweep_init_state",
     "sweep_manifest",
     "trial_setup",
 ]
@@ -368,3 +369,11 @@ def start_from_checkpoint(ctx: SweepContext, model: nn.Module, cfg: TrainConfig)
         last_k=cfg.fine_tune_last_k,
         model_name=repr(ctx.model_name),
     )
+
+
+def sweep_init_state(pf: ProjectFile, tracking_uri: str | None) -> dict[str, Any] | None:
+    """The state_dict ``train.init_from`` names, read once per sweep (None without it)."""
+    source = pf.project.train.init_from
+    if source is None:
+        return None
+    return load_checkpoint(source, base_dir=pf.base_dir, tracking_uri=tracking_uri)

@@ -22,12 +22,12 @@ from sweeplab.tasks._context import (
     TrialSetup,
     model_for_task,
     start_from_checkpoint,
+    sweep_init_state,
     sweep_manifest,
 )
 from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, Task
 from sweeplab.tasks._tables import ReportTable
-from sweeplab.tracking import load_checkpoint
 from sweeplab.training import TaskResult, TrainConfig, check_task_config
 
 __all__ = ["GeneratedTask", "table_artifacts"]
@@ -60,20 +60,9 @@ class GeneratedTask(Task):
                 f"the {self.name} sweep needs a train and a dev split", key="data.splits"
             )
         self.check_splits(sets)
-        init_state = None
-        if project.train.init_from is not None:
-            init_state = load_checkpoint(
-                project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
-            )
-        ctx = SweepContext.of(
-            pf,
-            task=self.name,
-            model=spec,
-            args_schema=self.args,
-            task_data=sets,
-            init_state=init_state,
-            tracking_uri=tracking_uri,
-        )
+        init_state = sweep_init_state(pf, tracking_uri)
+        ctx = SweepContext.of(pf, task=self.name, model=spec, args_schema=self.args, task_data=sets)
+        ctx.init_state, ctx.tracking_uri = init_state, tracking_uri
         return ctx, loaded.dataset, manifest
 
     def check_splits(self, sets: dict[str, Any]) -> None:

@@ -37,12 +37,12 @@ from sweeplab.tasks._context import (
     SweepContext,
     TrialSetup,
     start_from_checkpoint,
+    sweep_init_state,
     sweep_manifest,
 )
 from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, OnEpoch, Task, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
-from sweeplab.tracking import load_checkpoint
 from sweeplab.training import (
     TrainData,
     fit,
@@ -99,11 +99,7 @@ class Classification(Task):
             device="cpu",
             image=spec.input_kind == "image",
         )
-        init_state = None
-        if project.train.init_from is not None:
-            init_state = load_checkpoint(
-                project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
-            )
+        init_state = sweep_init_state(pf, tracking_uri)
         weights = _split_weights(pf, dataset, manifest, task)
         ctx = SweepContext.of(
             pf,
