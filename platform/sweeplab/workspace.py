@@ -10,7 +10,14 @@ sweeplab-workspace/
   sweeps/<sweep>/space.yaml       the search space as it was when the sweep started
   outbox/<sweep>/*.jsonl    MLflow writes the tracking server did not take (`sweeplab sync`)
   state.json                the last sweep (the default of `sweeplab runs`, `report`, ...)
+  workspace.json            where the workspace was when last opened (a moved or copied
+                            workspace is noticed, and its stores follow it)
 ```
+
+A workspace can be moved or copied: ``sweep.json`` records its own store as
+``"tracking_uri": "workspace"`` (resolved when read), and the first command that opens the
+store of a moved or copied workspace points what MLflow stored as absolute paths to the new
+place (tracking/_relocate.py).
 """
 
 from __future__ import annotations
@@ -29,9 +36,13 @@ from sweeplab.config.project import SAFE_NAME
 from sweeplab.errors import UserError, close_matches
 from sweeplab.files import read_json
 
-__all__ = ["Workspace", "DEFAULT_WORKSPACE", "check_safe_name"]
+__all__ = ["Workspace", "DEFAULT_WORKSPACE", "WORKSPACE_STORE", "check_safe_name"]
 
 DEFAULT_WORKSPACE = "sweeplab-workspace"
+#: ``sweep.json``'s ``tracking_uri`` for the workspace's own SQLite store, wherever it is now
+WORKSPACE_STORE = "workspace"
+_MARKER = "workspace.json"
+_MAX_MARKER_BYTES = 64 * 1024
 
 
 def check_safe_name(name: str, *, what: str = "sweep name") -> str:
@@ -79,7 +90,34 @@ class Workspace:
                 f"cannot use {self.root} as the workspace: {exc.strerror or exc}; give "
                 "--workspace a folder this user can write"
             ) from None
+        if self.recorded_root() is None:  # new, or from before workspace.json: it is here
+            self.record_root()
         return self
+
+    # -- where the workspace lives ---------------------------------------------------------------
+    @property
+    def tracking_uri(self) -> str:
+        """The workspace's own MLflow store (SQLite), where the workspace is now."""
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    def recorded_root(self) -> Path | None:
+        """Where the workspace was when a command last opened it (None: not recorded)."""
+        try:
+            with open(self.root / _MARKER, "rb") as f:
+                root = json.loads(f.read(_MAX_MARKER_BYTES))["root"]
+            return Path(root) if isinstance(root, str) and root.startswith("/") else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def record_root(self) -> None:
+        write_atomic(self.root / _MARKER, json.dumps({"root": str(self.root)}) + "\n")
+
+    def _own_store(self, uri: Any) -> bool:
+        """Whether ``uri`` is this workspace's own store, here or where it was recorded."""
+        if uri == WORKSPACE_STORE or uri == self.tracking_uri:
+            return True
+        old = self.recorded_root()
+        return old is not None and uri == f"sqlite:///{old / 'mlflow.db'}"
 
     def sweep_dir(self, name: str) -> Path:
         check_safe_name(name)
@@ -123,11 +161,16 @@ class Workspace:
                 + (f"; sweeps: {', '.join(known[-10:])}" if known else "; it has no sweeps yet"),
                 suggestions=close_matches(name, known),
             )
-        return read_json(path)
+        info = read_json(path)
+        if self._own_store(info.get("tracking_uri")):
+            info["tracking_uri"] = self.tracking_uri  # wherever the workspace is now
+        return info
 
     def write_sweep(self, name: str, info: dict[str, Any]) -> None:
         d = self.sweep_dir(name)
         d.mkdir(parents=True, exist_ok=True)
+        if self._own_store(info.get("tracking_uri")):
+            info = {**info, "tracking_uri": WORKSPACE_STORE}  # follows a moved workspace
         write_atomic(d / "sweep.json", json.dumps(info, indent=2, sort_keys=True))
         self._write_state({"last_sweep": name})
 

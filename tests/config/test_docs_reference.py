@@ -54,3 +54,19 @@ def test_shipped_projects_and_spaces_load():
             load_space(pf.resolve(pf.project.search.space))
     for path in sorted((REPO / "search_spaces").glob("*.yaml")):
         assert load_space(path).names
+
+
+def test_every_key_of_the_reference_has_a_meaning():
+    """A key table row (| `key` | type | default | meaning |) with an empty meaning cell fails,
+    naming the section and the key."""
+    section, empty, rows = "", [], 0
+    for line in render_reference().splitlines():
+        if line.startswith("### "):
+            section = line[4:]
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            rows += 1
+            if not cells[3]:
+                empty.append(f"{section}: {cells[0]}")
+    assert rows > 100
+    assert not empty, f"keys without a meaning (add a Field description): {empty}"

@@ -89,8 +89,37 @@ def test_nan_and_inf_in_features_name_column_and_count(tmp_path, make_cfg):
 
 def test_non_numeric_feature(tmp_path, make_cfg):
     frame = _table().assign(color=["red", "blue"] * 20)
-    with pytest.raises(UserError, match=r"t\.csv: feature column 'color' is not numeric .*'red'"):
+    with pytest.raises(
+        UserError, match=r"t\.csv: feature column 'color' is not numeric .*'red'"
+    ) as info:
+        _load(tmp_path, make_cfg, frame, features=["a", "color"])
+    assert "leave it out of data.features" in str(info.value)
+
+
+def test_non_numeric_column_without_features_says_to_list_the_numeric_ones(tmp_path, make_cfg):
+    frame = _table().assign(color=["red", "blue"] * 20)
+    with pytest.raises(UserError) as info:
         _load(tmp_path, make_cfg, frame)
+    msg = str(info.value)
+    assert "t.csv: column 'color' is not numeric (dtype " in msg and "e.g. 'red')" in msg
+    assert (
+        "without data.features every column but the label and the domain column is a feature" in msg
+    )
+    assert "data.features: [a, b, flag]" in msg and "leave it out" not in msg
+
+
+def test_missing_label_lists_every_column_of_the_file(tmp_path, make_cfg):
+    frame = pd.DataFrame({f"c{i}": [0, 1] * 20 for i in range(20)}).assign(species=["x", "y"] * 20)
+    with pytest.raises(UserError) as info:
+        _load(tmp_path, make_cfg, frame, label="klass")
+    msg = str(info.value)
+    listed = ", ".join([*(f"c{i}" for i in range(20)), "species"])
+    assert msg.endswith(f"has no label column 'klass'; its 21 columns are: {listed}")
+    wide = pd.DataFrame({f"c{i}": [0, 1] * 20 for i in range(50)})
+    with pytest.raises(UserError) as info:
+        _load(tmp_path, make_cfg, wide, label="klass")
+    assert "c23, (20 more), c44, c45, c46, c47, c48, c49" in str(info.value)
+    assert not str(info.value).endswith(".")
 
 
 def test_single_class(tmp_path, make_cfg):

@@ -205,6 +205,11 @@ def test_domain_column_marks_the_target(tmp_path):
     assert (
         ds.domain[np.concatenate([m.splits["train"], m.splits["train_dev"]])] == "target"
     ).sum() == 20
+    # the composition (sweeplab splits, reports) names the column's own values
+    assert ds.domain_names == {"source": "web", "target": "phone"}
+    comp = m.composition(ds)
+    assert set(comp.index.get_level_values("domain")) == {"web", "phone"}
+    assert comp.loc[("dev", "phone"), "total"] == 10 and ("dev", "web") not in comp.index
 
 
 def test_unknown_domain_value_suggests(tmp_path):

@@ -59,6 +59,8 @@ def test_dashboard_is_written_self_contained_and_logged_to_the_parent_run(swept,
     assert html.count('class="plotly-graph-div"') == N_FIGURES
     # the best-trials table marks each satisficing constraint
     assert "latency_ms &lt;= 1000" in html and "✓" in html
+    # the importance plot names its evaluators and shows both
+    assert "fANOVA (share of the objective" in html and "PED-ANOVA (best 10 % vs all" in html
 
     info = json.loads((swept / "sweeps" / "d1" / "sweep.json").read_text())
     client = MlflowClient(info["tracking_uri"])

@@ -188,3 +188,38 @@ def test_parallel_coordinates_use_the_sampling_scale_and_mark_inactive_values():
 
 def test_no_finished_trial_gives_no_parallel_coordinates():
     assert parallel_figure(_sweep([TRIALS[4]])) is None
+
+
+def test_importance_figure_shows_both_evaluators_on_a_real_study():
+    """A real Optuna study where only x matters: both evaluators' bars, each subplot named by
+    its evaluator, the parameters in one order."""
+    import optuna
+    from optuna.importance import (
+        FanovaImportanceEvaluator,
+        PedAnovaImportanceEvaluator,
+        get_param_importances,
+    )
+
+    from sweeplab.reports._dashboard_figures import importance_figure
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(
+        lambda t: (t.suggest_float("x", -1, 1) ** 2) + 0.01 * t.suggest_float("noise_y", 0, 1),
+        n_trials=40,
+    )
+    importances = {
+        "fANOVA": get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0)),
+        "PED-ANOVA": get_param_importances(study, evaluator=PedAnovaImportanceEvaluator()),
+    }
+    fig = importance_figure(importances)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [
+        "fANOVA (share of the objective's variance)",
+        "PED-ANOVA (best 10 % vs all trials)",
+    ]
+    assert [t.name for t in fig.data] == ["fANOVA", "PED-ANOVA"]
+    for trace, evaluator in zip(fig.data, importances, strict=True):
+        assert list(trace.y) == ["noise_y", "x"]  # the first evaluator's order, largest on top
+        assert dict(zip(trace.y, trace.x, strict=True)) == pytest.approx(importances[evaluator])
+    assert importances["fANOVA"]["x"] > importances["fANOVA"]["noise_y"]

@@ -264,6 +264,27 @@ def test_invalid_ranges_are_rejected_with_the_rule_and_the_values(cls, low, high
     assert str(info.value).startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("cls", "low", "high", "says"),
+    [
+        (LogUniform, 0.1, 0.01, "; low is above high: swap them"),
+        (IntLogUniform, 64, 8, "; low is above high: swap them"),
+        (OneMinusLogUniform, 0.99, 0.9, "; low is above high: swap them"),
+        (Uniform, 3.0, 1.0, "; low is above high: swap them"),
+        (LogUniform, 0.0, 1.0, "; a log scale needs positive bounds"),
+        (IntLogUniform, 0, 8, "; a log scale needs positive bounds"),
+        (OneMinusLogUniform, 0.9, 1.0, "; β = 1 − 10^r needs bounds strictly between 0 and 1"),
+    ],
+)
+def test_the_hint_names_the_broken_part_of_the_rule(cls, low, high, says) -> None:
+    """Positive bounds in the wrong order are not told they must be positive."""
+    with pytest.raises(ValueError) as info:
+        cls(low, high)
+    assert says in str(info.value)
+    other = "positive bounds" if "swap" in says else "swap them"
+    assert other not in str(info.value)
+
+
 def test_integral_floats_are_accepted_for_int_ranges() -> None:
     d = IntUniform(1.0, 3.0)
     assert d == IntUniform(1, 3) and type(d.low) is int

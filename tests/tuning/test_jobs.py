@@ -128,3 +128,20 @@ def test_stopped_jobs_sweep_resumes_to_the_uninterrupted_configurations(tmp_path
             finished[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
     assert finished == _configs(uri, "reference")
     assert_store_ok(uri)
+
+
+def test_resume_without_a_name_finds_the_project_s_last_sweep_for_its_workers(
+    tiny_project, tmp_path
+):
+    """`--resume --jobs N` without --name: the workers are started for the project's last
+    sweep, not for a new default name."""
+    from sweeplab.cli import main
+    from sweeplab.tuning import SweepSettings
+    from sweeplab.tuning._sweep import default_sweep_name
+
+    ws = tmp_path / "ws"
+    assert main(["sweep", str(tiny_project), "--name", "tiny-digits-a", "-w", str(ws)]) == 0
+    settings = SweepSettings(project_path=tiny_project, workspace=ws, resume=True, jobs=2)
+    assert default_sweep_name(settings) == "tiny-digits-a"
+    new = default_sweep_name(SweepSettings(project_path=tiny_project, workspace=ws))
+    assert new.startswith("tiny-digits-") and new != "tiny-digits-a"

@@ -36,6 +36,16 @@ from sweeplab.analysis._label_check import (
 )
 from sweeplab.analysis._label_errors import multilabel_error_table, multilabel_table_from_rates
 from sweeplab.analysis._labels import confident_thresholds, suspect_labels
+from sweeplab.analysis._noise import (
+    Interval,
+    StopAdvice,
+    difference_interval,
+    distinguishable,
+    gaps_within_noise,
+    noise_note,
+    stop_rule,
+    wilson_interval,
+)
 from sweeplab.analysis._review import merge_review, read_review, review_template, safe_example_id
 from sweeplab.analysis._selection import (
     Constraint,
@@ -68,6 +78,14 @@ from sweeplab.analysis._vision_errors import (
 )
 
 __all__ = [
+    "Interval",
+    "StopAdvice",
+    "difference_interval",
+    "distinguishable",
+    "gaps_within_noise",
+    "noise_note",
+    "stop_rule",
+    "wilson_interval",
     "csv_rows",
     "neutralise_cell",
     "restore_cell",

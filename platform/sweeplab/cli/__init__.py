@@ -15,6 +15,7 @@ from sweeplab.cli import dashboard as _dashboard  # noqa: E402,F401
 from sweeplab.cli import diagnose as _diagnose  # noqa: E402,F401
 from sweeplab.cli import gradcheck as _gradcheck  # noqa: E402,F401
 from sweeplab.cli import models as _models  # noqa: E402,F401
+from sweeplab.cli import next as _next  # noqa: E402,F401
 from sweeplab.cli import refine as _refine  # noqa: E402,F401
 from sweeplab.cli import report as _report  # noqa: E402,F401
 from sweeplab.cli import review as _review  # noqa: E402,F401
@@ -25,7 +26,11 @@ from sweeplab.cli import sweep as _sweep  # noqa: E402,F401
 from sweeplab.cli import sync as _sync  # noqa: E402,F401
 from sweeplab.cli import tasks as _tasks  # noqa: E402,F401
 from sweeplab.cli import ui as _ui  # noqa: E402,F401
-from sweeplab.cli._app import app, state
+from sweeplab.cli._app import app, reflow_help, state
+from sweeplab.cli._typer_internals import hide_flag_types
+
+reflow_help(app)
+hide_flag_types()
 
 __all__ = ["app", "main"]
 

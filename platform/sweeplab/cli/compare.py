@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class RunRef:
     status: str
     params: dict[str, str]
     metrics: dict[str, float]
+    sizes: dict[str, int] = field(default_factory=dict)  # examples per set, as the sweep logged
 
 
 def resolve_run(ref: str, *, workspace: Path | None, tracking_uri: str | None) -> RunRef:
@@ -77,7 +78,7 @@ def resolve_run(ref: str, *, workspace: Path | None, tracking_uri: str | None) -
                 f"{ref!r} is neither a run id (32 hex digits) nor a trial reference SWEEP#N "
                 "(e.g. coarse#3, or last#3 for the last sweep)"
             )
-        run = _run_by_id(ref.strip(), ws, tracking_uri)
+        client, run = _run_by_id(ref.strip(), ws, tracking_uri)
     tags = run.data.tags
     status = tags.get(TAG["status"]) or run.info.status.lower()
     return RunRef(
@@ -87,7 +88,22 @@ def resolve_run(ref: str, *, workspace: Path | None, tracking_uri: str | None) -
         status=status,
         params=dict(run.data.params),
         metrics={k: float(v) for k, v in run.data.metrics.items()},
+        sizes=_set_sizes(client, tags.get(TAG["parent"])),
     )
+
+
+def _set_sizes(client, parent_id: str | None) -> dict[str, int]:
+    """The sets' sizes the run's sweep logged on its parent run ({} where unknown)."""
+    from mlflow.exceptions import MlflowException
+
+    from sweeplab.reports._lineage import split_sizes
+
+    if not parent_id:
+        return {}
+    try:
+        return split_sizes(client.get_run(parent_id).data.params)
+    except MlflowException:
+        return {}
 
 
 def _run_by_id(run_id: str, ws, tracking_uri: str | None):
@@ -107,7 +123,8 @@ def _run_by_id(run_id: str, ws, tracking_uri: str | None):
                 uris.append(uri)
     for uri in uris:
         try:
-            return client_for(uri).get_run(run_id)
+            client = client_for(uri)
+            return client, client.get_run(run_id)
         except MlflowException:
             continue
     raise UserError(
@@ -163,7 +180,9 @@ def compare(
 ) -> None:
     """Compare two runs: the params that differ and the metrics side by side.
 
-    A parameter one of them does not have shows as –; metrics get the difference B − A.
+    A parameter one of them does not have shows as –; metrics get the difference B − A, and
+    an error rate says whether that difference is beyond noise (95 % interval from the
+    sizes of the sets the runs' sweeps logged) or within it.
     """
     a = resolve_run(run_a, workspace=workspace, tracking_uri=tracking_uri)
     b = resolve_run(run_b, workspace=workspace, tracking_uri=tracking_uri)
@@ -172,6 +191,17 @@ def compare(
     differ = [p for p in names if not _same(a.params.get(p), b.params.get(p))]
     shown = names if show_all else differ
     metrics = sorted(set(a.metrics) | set(b.metrics))
+
+    def noise(m: str) -> str | None:
+        """For an error rate on a set of known size: is B − A beyond noise (95 %)?"""
+        from sweeplab.analysis import distinguishable
+
+        x, y = a.metrics.get(m), b.metrics.get(m)
+        split = m.removesuffix("_error") if m.endswith("_error") else None
+        na, nb = a.sizes.get(split or ""), b.sizes.get(split or "")
+        if delta(m) is None or not (na and nb) or not (0 <= x <= 1 and 0 <= y <= 1):
+            return None
+        return "beyond noise" if distinguishable(y, x, nb, n_b=na) else "within noise"
 
     def delta(m: str) -> float | None:
         x, y = a.metrics.get(m), b.metrics.get(m)
@@ -186,7 +216,12 @@ def compare(
             "params": {p: {"a": a.params.get(p), "b": b.params.get(p)} for p in shown},
             "params_differ": differ,
             "metrics": {
-                m: {"a": a.metrics.get(m), "b": b.metrics.get(m), "delta": delta(m)}
+                m: {
+                    "a": a.metrics.get(m),
+                    "b": b.metrics.get(m),
+                    "delta": delta(m),
+                    "noise": noise(m),
+                }
                 for m in metrics
             },
         }
@@ -220,7 +255,8 @@ def compare(
             m,
             _show(a.metrics.get(m)),
             _show(b.metrics.get(m)),
-            "–" if d is None else (("+" if d > 0 else "") + fmt_value(d)),
+            ("–" if d is None else (("+" if d > 0 else "") + fmt_value(d)))
+            + (f" ({noise(m)})" if noise(m) else ""),
         )
     console.print(mtable)
 

@@ -9,7 +9,14 @@ import typer
 from sweeplab.cli._app import app
 from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, err_console, fmt_value
 
-__all__ = ["refine", "REFINED_FROM_TAG", "REFINED_FILE", "refined_space_text"]
+__all__ = [
+    "refine",
+    "REFINED_FROM_TAG",
+    "REFINED_FILE",
+    "refined_space_text",
+    "run_child_sweep",
+    "unused_name",
+]
 
 REFINED_FROM_TAG = "sweeplab.refined_from"
 """Tag on the new sweep's parent run: the name of the sweep it was refined from."""
@@ -29,7 +36,7 @@ def refined_space_text(space, *, source: str, top: int, margin: float, numbers: 
     return header + space.to_yaml()
 
 
-def _unused_name(ws, base: str) -> str:
+def unused_name(ws, base: str) -> str:
     name, i = base, 2
     while (ws.sweep_dir(name) / "sweep.json").exists():
         name, i = f"{base}-{i}", i + 1
@@ -101,7 +108,7 @@ def refine(
         raise UserError("--space runs a space you already have; --write-only only writes one")
     ws = Workspace.at(workspace)
     old = load_sweep(sweep, workspace=ws.root, tracking_uri=tracking_uri)
-    new_name = check_safe_name(name) if name else _unused_name(ws, f"{old.name}-refined")
+    new_name = check_safe_name(name) if name else unused_name(ws, f"{old.name}-refined")
     if (ws.sweep_dir(new_name) / "sweep.json").exists():
         raise UserError(
             f"a sweep named {new_name!r} already exists in {ws.root}; choose another --name"
@@ -149,39 +156,12 @@ def refine(
         )
         return
 
-    from sweeplab.cli.sweep import _print_outcome, _ProgressDisplay
-    from sweeplab.tuning import SweepSettings, run_sweep
+    outcome = run_child_sweep(
+        old, "refined", space_path, name=new_name, trials=trials, seed=seed, workspace=ws.root,
+        tracking_uri=tracking_uri,
+    )  # fmt: skip
+    from sweeplab.cli.sweep import _print_outcome
 
-    # the coarse sweep's early stopping as it ran (older sweeps keep it in `settings` only)
-    saved = {**old.info.get("settings", {}), **old.info}
-    rungs = {k: int(saved[k]) for k in ("grace_period", "reduction_factor") if saved.get(k)}
-    settings = SweepSettings(
-        project_path=Path(old.info["project"]),
-        space_path=space_path,
-        trials=trials or int(old.info.get("trials") or 20),
-        sampler=old.info.get("sampler"),
-        pruner=old.info.get("pruner"),
-        name=new_name,
-        seed=seed if seed is not None else old.info.get("seed"),
-        workspace=ws.root,
-        tracking_uri=tracking_uri or old.info.get("tracking_uri"),
-        backend=old.info.get("backend") or "optuna",
-        scheduler=saved.get("scheduler"),
-        cpus_per_trial=float(saved.get("cpus_per_trial") or 1.0),
-        gpus_per_trial=float(saved.get("gpus_per_trial") or 0.0),
-        max_concurrent=saved.get("max_concurrent"),
-        ray_address=saved.get("ray_address"),
-        **rungs,
-        parent_tags={
-            REFINED_FROM_TAG: old.name,
-            "sweeplab.refined_from_run": old.info["parent_run_id"],
-        },
-    )
-    display = _ProgressDisplay()
-    try:
-        outcome = run_sweep(settings, progress=display)
-    finally:
-        display.stop()
     _print_outcome(outcome)
     old_best = old.top_feasible(1)
     if old_best and outcome.best is not None:
@@ -192,6 +172,60 @@ def refine(
         )
     if outcome.stopped_reason:
         raise typer.Exit(1)
+
+
+def run_child_sweep(
+    old,
+    link: str,
+    space_path: Path,
+    *,
+    name: str,
+    trials: int | None,
+    seed: int | None,
+    workspace: Path,
+    tracking_uri: str | None,
+    parent_tags: dict[str, str] | None = None,
+    warm_start: tuple[dict, ...] = (),
+):
+    """Run a new sweep of ``old``'s project on ``space_path``, with ``old``'s sampler, pruner,
+    backend and early stopping as it ran (`refine` and `next`); its parent run is tagged
+    ``sweeplab.<link>_from`` (the old sweep's name) and ``sweeplab.<link>_from_run`` (its
+    parent run), and ``parent_tags``. Returns its outcome."""
+    from sweeplab.cli.sweep import _ProgressDisplay
+    from sweeplab.tuning import SweepSettings, run_sweep
+
+    # the old sweep's early stopping as it ran (older sweeps keep it in `settings` only)
+    saved = {**old.info.get("settings", {}), **old.info}
+    rungs = {k: int(saved[k]) for k in ("grace_period", "reduction_factor") if saved.get(k)}
+    settings = SweepSettings(
+        project_path=Path(old.info["project"]),
+        space_path=space_path,
+        trials=trials or int(old.info.get("trials") or 20),
+        sampler=old.info.get("sampler"),
+        pruner=old.info.get("pruner"),
+        name=name,
+        seed=seed if seed is not None else old.info.get("seed"),
+        workspace=workspace,
+        tracking_uri=tracking_uri or old.info.get("tracking_uri"),
+        backend=old.info.get("backend") or "optuna",
+        scheduler=saved.get("scheduler"),
+        cpus_per_trial=float(saved.get("cpus_per_trial") or 1.0),
+        gpus_per_trial=float(saved.get("gpus_per_trial") or 0.0),
+        max_concurrent=saved.get("max_concurrent"),
+        ray_address=saved.get("ray_address"),
+        **rungs,
+        parent_tags={
+            f"sweeplab.{link}_from": old.name,
+            f"sweeplab.{link}_from_run": old.info["parent_run_id"],
+            **(parent_tags or {}),
+        },
+        warm_start=warm_start,
+    )
+    display = _ProgressDisplay()
+    try:
+        return run_sweep(settings, progress=display)
+    finally:
+        display.stop()
 
 
 def _print_changes(old, new) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from sweeplab.cli._app import app
-from sweeplab.cli._common import TrackingOpt, WorkspaceOpt, fmt_value
+from sweeplab.cli._common import TrackingOpt, WorkspaceOpt
 from sweeplab.cli._common import console as make_console
 
 __all__ = ["runs", "metric_columns"]
@@ -32,16 +31,29 @@ def runs(
         help="Also the per-label / per-class columns: dev_error_<label> (multilabel), "
         "dev_ap_<class> (detection), dev_iou_<class> (segmentation).",
     ),
+    lineage: bool = typer.Option(
+        False,
+        "--lineage",
+        help="Show the chain of sweeps this one comes from (`sweeplab next` / `refine`), "
+        "each with its best error and 95 % interval, instead of the trials.",
+    ),
     workspace: Path | None = WorkspaceOpt,
     tracking_uri: str | None = TrackingOpt,
 ) -> None:
     """List a sweep's trials, best first: finished trials that satisfy every constraint by the
-    optimizing metric, then those that break a constraint, then pruned and failed ones."""
+    optimizing metric, then those that break a constraint, then pruned and failed ones. An
+    error metric shows its 95 % (Wilson) interval from the set's size; trials whose error is
+    not distinguishable from the best one are marked "within noise of best"."""
     from sweeplab.errors import UserError
     from sweeplab.tracking import load_sweep_table
 
     if csv and as_json:
         raise UserError("--csv and --json exclude each other; choose one")
+    if lineage:
+        from sweeplab.cli._lineage_table import print_lineage
+
+        print_lineage(sweep, workspace, tracking_uri, csv=csv, as_json=as_json)
+        return
     info, ranked = load_sweep_table(sweep, workspace, tracking_uri)
     if top:
         ranked = ranked[:top]
@@ -65,6 +77,7 @@ def runs(
             }
         )
         rows.append(row)
+    add_noise_columns(rows, metric, info)
     if csv:
         import pandas as pd
 
@@ -81,48 +94,14 @@ def runs(
             )
         )
         return
-    from rich.table import Table
+    from rich.text import Text
 
-    from sweeplab.tracking import TrialStatus
+    from sweeplab.cli._runs_table import render_runs_table
 
-    table = Table(
-        title=f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
-    )
-    short = {
-        "params_count": "params",
-        "latency_ms": "ms/ex",
-        "dev_map": "dev mAP",
-        "dev_mean_iou": "dev mIoU",
-        "dev_verification_accuracy": "dev verif acc",
-        "cost_ratio": "J end/start",
-    }
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("trial", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    for m in metric_cols:
-        header = short.get(m, m.replace("_error", " err").replace("_", "-"))
-        table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("hyperparameters", overflow="fold", ratio=2)
-    table.add_column("note", overflow="fold", ratio=1)
-    for row in rows:
-        note = row["reason"] or (
-            "breaks a constraint"
-            if not row["feasible"] and row["status"] == TrialStatus.FINISHED
-            else ""
-        )
-        if row["diagnosis"] and not note:
-            note = f"problem: {row['diagnosis']}"
-        best = row["rank"] == 1 and row["status"] == TrialStatus.FINISHED and row["feasible"]
-        table.add_row(
-            str(row["rank"]),
-            str(row["trial"]),
-            row["status"],
-            *(_cell(row[m]) for m in metric_cols),
-            " ".join(f"{p}={fmt_value(_num(row[p]))}" for p in param_names if row[p] is not None),
-            note[:200],
-            style="bold green" if best else None,
-        )
-    make_console().print(table)
+    out = make_console()
+    title = f"sweep {info['name']}: {len(rows)} trials, best first by {metric} ({info['goal']})"
+    for line, best in render_runs_table(title, rows, metric_cols, param_names, width=out.width):
+        out.print(Text(line, style="bold green" if best else ""), soft_wrap=True)
 
 
 _BASE = ("train_error", "train_dev_error", "dev_error", "params_count", "latency_ms")
@@ -152,16 +131,20 @@ def metric_columns(
     return cols
 
 
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
-        return f"{int(value):,}"
-    return fmt_value(value)
+def add_noise_columns(rows: list[dict], metric: str, info: dict) -> bool:
+    """``<metric>_ci_low`` / ``_ci_high`` (Wilson 95 %) and ``within_noise_of_best`` on each row,
+    where ``metric`` is an error rate of a set whose size the sweep logged; False otherwise."""
+    from sweeplab.analysis import distinguishable
+    from sweeplab.reports._lineage import error_interval, split_sizes
 
-
-def _num(text: str):
-    try:
-        return float(text) if any(c in text for c in ".e") else int(text)
-    except (TypeError, ValueError):
-        return text
+    n = split_sizes(info).get(metric.removesuffix("_error")) if metric.endswith("_error") else None
+    if not n:
+        return False
+    best = next((r[metric] for r in rows if r["feasible"] and r[metric] is not None), None)
+    for r in rows:
+        ci = error_interval(r[metric], n)
+        r[f"{metric}_ci_low"], r[f"{metric}_ci_high"] = (ci.low, ci.high) if ci else (None, None)
+        r["within_noise_of_best"] = (
+            ci is not None and best is not None and not distinguishable(r[metric], best, n)
+        )
+    return True

@@ -86,6 +86,7 @@ def splits(
             "composition": json.loads(comp.to_json(orient="records")),
             "disjoint": not leaks,
             "overlaps": leaks,
+            "domain_names": ds.domain_names,
         }
         typer.echo(json.dumps(doc, indent=2))
     else:
@@ -118,8 +119,8 @@ def splits(
         # wide enough for every class column: a truncated count is worse than a wide line
         c.width = max(c.width, sum(w + 3 for w in widths) + 1)
         for key, row in composition.iterrows():
-            keys = list(key) if isinstance(key, tuple) else [key]
-            table.add_row(*map(str, keys), *(str(int(v)) for v in row.tolist()))
+            keys = [str(k) for k in (key if isinstance(key, tuple) else [key])]
+            table.add_row(*keys, *(str(int(v)) for v in row.tolist()))
         c.print(table)
         if leaks:
             c.print(f"✗ {len(leaks)} example(s) appear in two splits:", style="bold red")

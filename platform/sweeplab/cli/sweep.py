@@ -480,3 +480,29 @@ def _print_outcome(outcome) -> None:
             (f"sweeplab ui{ws}", "bold"),
         )
     )
+    _print_advice(outcome, console)
+
+
+def _print_advice(outcome, console) -> None:
+    """The stop rule at the end of a sweep (its best trial, against its parent sweep's)."""
+    from rich.markup import escape
+
+    from sweeplab.reports._lineage import lineage, sweep_advice
+
+    if outcome.best is None or outcome.objective.name != "dev_error":
+        return
+    try:
+        chain = lineage(
+            outcome.name, workspace=outcome.workspace, tracking_uri=outcome.tracking_uri
+        )
+    except Exception:  # noqa: BLE001 - advice is a convenience: the sweep's results are printed
+        return
+    advice = sweep_advice(chain[-1], chain[-2] if len(chain) > 1 else None)
+    if advice is None:
+        return
+    if advice.stop:
+        console.print(f"[bold yellow]{escape(advice.text())}[/bold yellow]")
+    else:
+        console.print(
+            f"{escape(advice.text())}  Next sweep: [bold]sweeplab next {outcome.name}[/bold]"
+        )

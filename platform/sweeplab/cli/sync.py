@@ -39,7 +39,11 @@ def sync(
         if not directory.is_dir() or not any(directory.glob("*.jsonl")):
             typer.echo(f"{name}: nothing to send")
             continue
-        sent, left = sync_directory(directory, client_for, tracking_uri=tracking_uri)
+        uri = tracking_uri
+        if uri is None and (ws.sweep_dir(name) / "sweep.json").is_file():
+            own = ws.read_sweep(name).get("tracking_uri")
+            uri = own if own == ws.tracking_uri else None  # a moved or copied workspace's own
+        sent, left = sync_directory(directory, client_for, tracking_uri=uri)
         total_sent, total_left = total_sent + sent, total_left + left
         typer.echo(
             f"{name}: {sent} run(s) sent"

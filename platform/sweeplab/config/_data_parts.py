@@ -95,18 +95,41 @@ class SplitsConfig(_Sizes):
     and dev / test come from ``target.splits``.
     """
 
-    train: int | float | None = None
-    train_dev: int | float | None = None
-    dev: int | float | None = None
-    test: int | float | None = None
+    train: int | float | None = Field(
+        default=None,
+        description="What the model is trained on (required). With a target domain: this share "
+        "of the training pool (every source example plus the target's train part).",
+    )
+    train_dev: int | float | None = Field(
+        default=None,
+        description="Held out from the training distribution, never trained on: train_dev error "
+        "minus train error is the variance. With a target: the rest of the training pool.",
+    )
+    dev: int | float | None = Field(
+        default=None,
+        description="Chooses among trials (the optimizing metric). Required without a target; "
+        "with one, dev comes from target.splits and is not set here.",
+    )
+    test: int | float | None = Field(
+        default=None,
+        description="Judged once, after choosing (sweeplab report --final). With a target it "
+        "comes from target.splits.",
+    )
 
 
 class TargetSplitsConfig(_Sizes):
     """How the target-domain examples are used; the default is the course's 50 / 25 / 25."""
 
-    train: int | float | None = 0.5
-    dev: int | float | None = 0.25
-    test: int | float | None = 0.25
+    train: int | float | None = Field(
+        default=0.5,
+        description="Target examples added to the training pool (so the model sees the target).",
+    )
+    dev: int | float | None = Field(
+        default=0.25, description="The dev set: target examples only (required)."
+    )
+    test: int | float | None = Field(
+        default=0.25, description="The test set: target examples only."
+    )
 
     @model_validator(mode="after")
     def _dev_required(self) -> TargetSplitsConfig:
@@ -120,9 +143,14 @@ class TargetSplitsConfig(_Sizes):
 class DeriveConfig(Schema):
     """A target domain made from source examples by seeded degradations (see ``DEGRADATIONS``)."""
 
-    degradations: list[str]
-    strength: float | dict[str, float] = 1.0
-    seed: int = 0
+    degradations: list[str] = Field(
+        description="Applied in order, each once: blur, downscale, low_contrast, noise."
+    )
+    strength: float | dict[str, float] = Field(
+        default=1.0,
+        description="How strong, in (0, 4]: one number for all, or per degradation, e.g. {blur: 2, noise: 0.5}.",
+    )
+    seed: int = Field(default=0, description="Seed of the random parts (noise, which examples).")
 
     @field_validator("degradations")
     @classmethod
@@ -159,13 +187,29 @@ class TargetConfig(Schema):
     ``size`` source examples by degradations.
     """
 
-    domain_column: str | None = None
-    value: str | int | None = None
-    derive: DeriveConfig | None = None
-    size: int | float | None = None
-    splits: TargetSplitsConfig = TargetSplitsConfig()
-    # Artificial data synthesis (derive only): this share of the remaining source examples
-    # (the training pool) become target-like copies, with the derive degradations.
+    domain_column: str | None = Field(
+        default=None,
+        description="csv / parquet: the column that names each row's domain (e.g. device). Not a "
+        "feature; its values name the domains in splits and reports.",
+    )
+    value: str | int | None = Field(
+        default=None,
+        description="With domain_column: the value that marks the target rows (e.g. phone); every "
+        "other row is source.",
+    )
+    derive: DeriveConfig | None = Field(
+        default=None,
+        description="Instead of domain_column: make the target from `size` source examples by "
+        "seeded degradations.",
+    )
+    size: int | float | None = Field(
+        default=None,
+        description="With derive: how many source examples (count or fraction) become the target.",
+    )
+    splits: TargetSplitsConfig = Field(
+        default=TargetSplitsConfig(),
+        description="How the target examples are used: train (added to the training pool), dev, test.",
+    )
     synthesize: float = Field(
         default=0.0,
         ge=0.0,

@@ -65,30 +65,64 @@ class StyleImagesConfig(Schema):
 class DataConfig(Schema):
     """``data:`` of a project file. See the package docstring for YAML examples."""
 
-    source: str
-    # csv / parquet: the column of the class, or several 0/1 columns (multi-label; blank =
-    # unlabeled -> NaN), e.g. label: [stop_sign, car, pedestrian]
-    label: str | list[str] | None = None
-    features: list[str] | None = None
-    splits: SplitsConfig
-    stratify: bool = True
-    seed: int = 0
-    normalize: bool = True
-    target: TargetConfig | None = None
-    # Resize every image to [H, W] once, at load (bilinear): e.g. 8x8 digits -> 32x32.
-    image_size: tuple[int, int] | None = None
-    # Keep only these classes (names or ids as the source names them), renumbered 0..k-1.
-    classes: list[str] | None = None
-    # Take one of `of` disjoint seeded parts of the source (before classes and splits), so
-    # that two projects (pre-training / fine-tuning) never share an example.
-    part: PartConfig | None = None
-    # Degrade EVERY example (after part and classes, before splits): the whole project is
-    # e.g. noisy scans. target.derive, by contrast, degrades only a target part.
-    degrade: DeriveConfig | None = None
-    # generated:NAME only: the generator's keyword arguments (n, image_size, noise, seed, ...).
-    generate: dict[str, Any] | None = None
-    # style_transfer only: the content and style images.
-    style_images: StyleImagesConfig | None = None
+    source: str = Field(
+        description="Where the examples come from: sklearn:NAME (digits, breast_cancer, iris, wine), "
+        "csv:PATH or parquet:PATH (your table; a relative PATH is relative to the project file), "
+        "images:FOLDER (one sub-folder of images per class), or generated:NAME."
+    )
+    label: str | list[str] | None = Field(
+        default=None,
+        description="csv / parquet: the column that holds each row's class; for multi-label, a "
+        "list of 0/1 columns (a blank cell = not labeled for that label).",
+    )
+    features: list[str] | None = Field(
+        default=None,
+        description="csv / parquet: the numeric columns the model reads. Default: every column but "
+        "the label and target.domain_column (a domain column is never a feature).",
+    )
+    splits: SplitsConfig = Field(
+        description="Sizes of train / train_dev / dev / test (fractions or counts). With a target "
+        "domain they cut the training pool into train and train_dev (below)."
+    )
+    stratify: bool = Field(
+        default=True,
+        description="Keep each class's share the same in every split (multi-label: each pattern of labels).",
+    )
+    seed: int = Field(default=0, description="Seed of the split: same seed, same split.")
+    normalize: bool = Field(
+        default=True,
+        description="Standardize features with the train split's mean and standard deviation.",
+    )
+    target: TargetConfig | None = Field(
+        default=None,
+        description="The target domain (data mismatch): dev and test come from it only (below).",
+    )
+    image_size: tuple[int, int] | None = Field(
+        default=None,
+        description="Resize every image to [H, W] once, at load (bilinear), e.g. 8x8 digits to "
+        "[32, 32]; required for images:FOLDER unless all images have one size.",
+    )
+    classes: list[str] | None = Field(
+        default=None,
+        description="Keep only these classes (names or ids as the source names them), renumbered 0..k-1.",
+    )
+    part: PartConfig | None = Field(
+        default=None,
+        description="Take one of `of` disjoint seeded parts of the source (before classes and "
+        "splits), so that two projects (pre-training / fine-tuning) never share an example.",
+    )
+    degrade: DeriveConfig | None = Field(
+        default=None,
+        description="Degrade every example (after part and classes, before the splits): the whole "
+        "project is e.g. noisy scans. target.derive, by contrast, degrades only the target.",
+    )
+    generate: dict[str, Any] | None = Field(
+        default=None,
+        description="generated:NAME only: the generator's keyword arguments (n, image_size, noise, seed, …).",
+    )
+    style_images: StyleImagesConfig | None = Field(
+        default=None, description="style_transfer only: the content and the style image."
+    )
 
     @field_validator("image_size")
     @classmethod

@@ -84,7 +84,10 @@ class Objective(Schema):
     name: str = Field(
         default="dev_error", description="A metric every trial reports, e.g. dev_error."
     )
-    goal: Literal["minimize", "maximize"] = "minimize"
+    goal: Literal["minimize", "maximize"] = Field(
+        default="minimize",
+        description="minimize for errors and losses, maximize for accuracies and scores.",
+    )
 
 
 class MetricsConfig(Schema):

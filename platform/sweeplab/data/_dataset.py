@@ -19,8 +19,9 @@ class Dataset:
     ``0..K-1`` naming ``classes[y]`` or, for multi-label data, float32 ``(n, T)`` with 1 / 0
     per label and NaN where the example is not labeled for that label, ``classes`` then
     naming the T labels (the columns); ``domain`` is ``"source"`` / ``"target"`` per example
-    when the project has a target domain; ``ids`` are stable example ids (``digits:123``, or the
-    row index of a file as a string).
+    when the project has a target domain, and ``domain_names`` what the user calls the two
+    (``{"source": "lab", "target": "field"}`` from a domain column) for display; ``ids`` are
+    stable example ids (``digits:123``, or the row index of a file as a string).
     """
 
     X: np.ndarray
@@ -31,6 +32,11 @@ class Dataset:
     ids: np.ndarray
     domain: np.ndarray | None = None
     image_shape: tuple[int, ...] | None = None
+    domain_names: dict[str, str] | None = None
+
+    def display_domain(self, domain: str) -> str:
+        """The user's name of ``"source"`` / ``"target"`` (themselves when it has none)."""
+        return (self.domain_names or {}).get(domain, domain)
 
     def __post_init__(self) -> None:
         n = len(self.X)

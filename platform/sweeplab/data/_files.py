@@ -37,6 +37,7 @@ def read_table(
         _need_column(
             path, columns, domain_column, key="data.target.domain_column", what="domain column"
         )
+    chosen = features is not None
     if features is None:
         features = [c for c in columns if c not in (*labels, domain_column)]
         if not features:
@@ -47,7 +48,7 @@ def read_table(
     if len(frame) == 0:
         raise UserError(f"{path} has no rows")
 
-    X = _features(path, frame, features)
+    X = _features(path, frame, features, chosen=chosen)
     if isinstance(label, str):
         y, classes = _labels(path, frame[label], label)
     else:
@@ -87,26 +88,40 @@ def _read(path: Path, scheme: str) -> pd.DataFrame:
 
 def _need_column(path: Path, columns: list[str], name: str, *, key: str, what: str) -> None:
     if name not in columns:
-        shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise UserError(
-            f"{path} has no {what} {name!r}; its columns are: {shown}.",
+            f"{path} has no {what} {name!r}; its {len(columns)} columns are: {_listed(columns)}",
             key=key,
             suggestions=close_matches(name, columns),
         )
+
+
+def _listed(columns: list[str], *, head: int = 24, tail: int = 6) -> str:
+    """Every column, or for a wide table the first and the last ones with the count between."""
+    if len(columns) <= head + tail:
+        return ", ".join(columns)
+    hidden = len(columns) - head - tail
+    return f"{', '.join(columns[:head])}, ({hidden} more), {', '.join(columns[-tail:])}"
 
 
 def _first(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0])
 
 
-def _features(path: Path, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+def _features(path: Path, frame: pd.DataFrame, features: list[str], *, chosen: bool) -> np.ndarray:
     for f in features:
         col = frame[f]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             example = col.dropna().iloc[0] if col.notna().any() else None
+            numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
+            fix = (
+                "encode it as numbers or leave it out of data.features"
+                if chosen
+                else "without data.features every column but the label and the domain column is "
+                f"a feature: list the numeric ones, e.g. data.features: [{', '.join(numeric[:4])}]"
+                ", or encode it as numbers"
+            )
             raise UserError(
-                f"{path}: feature column {f!r} is not numeric (dtype {col.dtype}, e.g. {example!r}); "
-                "encode it as numbers or leave it out of data.features",
+                f"{path}: {'feature column' if chosen else 'column'} {f!r} is not numeric (dtype {col.dtype}, e.g. {example!r}); {fix}",
                 key="data.features",
             )
     X = frame[features].to_numpy(dtype=np.float64)

@@ -167,4 +167,6 @@ class SplitManifest:
         table = table.sort_index(key=lambda s: s.map(order) if s.name == "split" else s)
         table["total"] = table.sum(axis=1)
         table.columns.name = "class"
+        if ds.domain_names:  # the user's names (a domain column's values), in source, target order
+            table = table.rename(index=ds.display_domain, level="domain")
         return table

@@ -153,4 +153,7 @@ def _mark_target(ds: Dataset, path: Path, column: str, value: str | int) -> Data
             f"every row of {path} has {column} == {value!r}; no source rows are left",
             key="data.target.value",
         )
-    return replace(ds, domain=np.where(is_target, "target", "source"))
+    others = sorted(set(raw[~is_target].tolist()))
+    source = " / ".join(others[:3]) + (f" / … ({len(others) - 3} more)" if len(others) > 3 else "")
+    names = {"source": source, "target": str(value)}
+    return replace(ds, domain=np.where(is_target, "target", "source"), domain_names=names)

@@ -13,10 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeplab.analysis import distinguishable
 from sweeplab.errors import UserError
 from sweeplab.reports import _dashboard_figures as figs
 from sweeplab.reports._dashboard_curves import Curve, load_curves
 from sweeplab.reports._dashboard_trials import SweepTrials, load_sweep
+from sweeplab.reports._lineage import (
+    chain_rows,
+    error_interval,
+    lineage_of,
+    split_sizes,
+    sweep_advice,
+)
 from sweeplab.space import ONE_MINUS_SUFFIX, Constant
 from sweeplab.tracking import client_for
 from sweeplab.tuning import load_sweep_study
@@ -44,8 +52,16 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "dashboards"
 
 
-def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, float], str | None]:
-    """(importances by user-facing name, a note) from the sweep's Optuna study.
+def param_importances(
+    sweep: SweepTrials, workspace: Path
+) -> tuple[dict[str, dict[str, float]], str | None]:
+    """({evaluator: importances by user-facing name}, a note) from the sweep's Optuna study.
+
+    Two evaluators, side by side, since they answer different questions and can rank the
+    parameters differently: ``fANOVA`` (Optuna's default: each parameter's share of the
+    objective's variance over the whole space, a random forest fitted on every finished trial)
+    and ``PED-ANOVA`` (what optuna-dashboard shows: how much the parameter's distribution in
+    the best 10 % of the trials differs from the whole).
 
     The study's own names are used by Optuna (``beta__1m`` = 1 − β); they are shown as the
     user's name. Conditional parameters are left out by Optuna when they were not active in
@@ -57,7 +73,11 @@ def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, fl
             "no Optuna study for this sweep (Ray Tune backend): parameter importance needs "
             "the sweep's Optuna study"
         )
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.importance import (
+        FanovaImportanceEvaluator,
+        PedAnovaImportanceEvaluator,
+        get_param_importances,
+    )
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -67,17 +87,30 @@ def param_importances(sweep: SweepTrials, workspace: Path) -> tuple[dict[str, fl
             f"this sweep has {len(complete)}"
         )
     varied = [p for p in sweep.space if not isinstance(p.distribution, Constant)]
-    try:
-        raw = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
-    except (ValueError, RuntimeError) as exc:
-        return {}, f"parameter importance could not be computed: {exc}"
-    out = {k.removesuffix(ONE_MINUS_SUFFIX): float(v) for k, v in raw.items()}
-    left_out = [p.name for p in varied if p.name not in out and p.when]
+    evaluators = {
+        "fANOVA": FanovaImportanceEvaluator(seed=0),
+        "PED-ANOVA": PedAnovaImportanceEvaluator(),
+    }
+    out: dict[str, dict[str, float]] = {}
+    failed = []
+    for label, evaluator in evaluators.items():
+        try:
+            raw = get_param_importances(study, evaluator=evaluator)
+        except (ValueError, RuntimeError) as exc:
+            failed.append(f"{label}: {exc}")
+            continue
+        out[label] = {k.removesuffix(ONE_MINUS_SUFFIX): float(v) for k, v in raw.items()}
+    if not out:
+        return {}, f"parameter importance could not be computed: {'; '.join(failed)}"
+    shown = set().union(*out.values())
+    left_out = [p.name for p in varied if p.name not in shown and p.when]
     note = None
     if left_out:
         note = f"left out (conditional, not active in every finished trial): {', '.join(left_out)}"
     if len(complete) < 10:
         note = (note + "; " if note else "") + (f"rough: only {len(complete)} finished trials")
+    if failed:
+        note = (note + "; " if note else "") + f"not computed: {'; '.join(failed)}"
     return out, note
 
 
@@ -87,6 +120,12 @@ def _table(sweep: SweepTrials, top: int) -> dict[str, Any]:
         m for m in ("train_error", "train_dev_error", "dev_error") if m != sweep.objective
     ]
     params = [p for p in sweep.space.names]
+    # the objective's 95 % interval, where it is an error rate on a set of logged size
+    n = split_sizes(sweep.parent_params).get(sweep.objective.removesuffix("_error"))
+    if not sweep.objective.endswith("_error"):
+        n = None
+    first = sweep.top_feasible(1)
+    best = first[0].value(sweep.objective) if first else None
     rows = []
     for rank, t in enumerate(sweep.trials[:top], start=1):
         checks = []
@@ -108,6 +147,7 @@ def _table(sweep: SweepTrials, top: int) -> dict[str, Any]:
                 "params": [_fmt(t.params[p]) if p in t.params else "" for p in params],
                 "run_id": t.run_id,
                 "reason": t.reason or "",
+                **_noise_cells(t.value(sweep.objective), n, best),
             }
         )
     return {
@@ -115,7 +155,17 @@ def _table(sweep: SweepTrials, top: int) -> dict[str, Any]:
         "constraints": [str(c) for c in sweep.constraints],
         "params": params,
         "rows": rows,
+        "ci": bool(n),
+        "dev_n": n,
     }
+
+
+def _noise_cells(value: float, n: int | None, best: float | None) -> dict[str, Any]:
+    ci = error_interval(value, n) if math.isfinite(value) else None
+    if ci is None:
+        return {"ci": "–", "within_noise": False}
+    within = best is not None and value != best and not distinguishable(value, best, n)
+    return {"ci": f"[{ci.low:.4f}, {ci.high:.4f}]", "within_noise": within}
 
 
 def _epochs_run(trial: Any) -> int | None:
@@ -191,6 +241,8 @@ def build_dashboard(
     for t in data.trials:
         counts[t.status] = counts.get(t.status, 0) + 1
     best_row = best[0] if best else None
+    chain = lineage_of(data, workspace=ws.root, tracking_uri=tracking_uri)
+    advice = sweep_advice(data, chain[-2] if len(chain) > 1 else None)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -206,6 +258,8 @@ def build_dashboard(
         importance_note=importance_note,
         notes=notes,
         table=_table(data, max(top, 10)),
+        lineage=chain_rows(chain) if len(chain) > 1 else [],
+        advice=advice.text() if advice is not None else None,
         plotly_js=get_plotlyjs(),
         created=_dt.datetime.now().isoformat(timespec="seconds"),
         top=top,

@@ -313,19 +313,47 @@ def curves_figure(curves_by_trial: dict[int, list[Curve]], *, beta: float):
     return fig
 
 
-def importance_figure(importances: dict[str, float]):
+IMPORTANCE_MEANING = {
+    "fANOVA": "share of the objective's variance",
+    "PED-ANOVA": "best 10 % vs all trials",
+}
+
+
+def importance_figure(importances: dict[str, dict[str, float]]):
+    """One bar chart per evaluator, side by side, the parameters in the same order (by the
+    first evaluator) so that a different ranking shows at a glance."""
+    from plotly.subplots import make_subplots
+
+    evaluators = list(importances)
+    first = importances[evaluators[0]]
+    names = sorted(set().union(*importances.values()), key=lambda n: first.get(n, -1.0))
+    fig = make_subplots(
+        rows=1,
+        cols=len(evaluators),
+        shared_yaxes=True,
+        subplot_titles=[f"{e} ({IMPORTANCE_MEANING.get(e, 'importance')})" for e in evaluators],
+    )
     import plotly.graph_objects as go
 
-    names = list(importances)[::-1]  # largest on top
-    fig = go.Figure(
-        go.Bar(
-            x=[importances[n] for n in names], y=names, orientation="h", marker={"color": "#1f77b4"}
+    for col, evaluator in enumerate(evaluators, start=1):
+        values = importances[evaluator]
+        fig.add_trace(
+            go.Bar(
+                x=[values.get(n, 0.0) for n in names],
+                y=names,
+                orientation="h",
+                name=evaluator,
+                marker={"color": "#1f77b4" if col == 1 else "#ff7f0e"},
+            ),
+            row=1,
+            col=col,
         )
-    )
     fig.update_layout(
-        title={"text": "hyperparameter importance (fANOVA on the Optuna study)"},
-        xaxis={"title": {"text": "share of the objective's variance"}},
-        height=120 + 40 * len(names),
+        title={
+            "text": "hyperparameter importance on the Optuna study: " + " and ".join(evaluators)
+        },
+        showlegend=False,
+        height=140 + 40 * len(names),
         **_LAYOUT,
     )
     return fig

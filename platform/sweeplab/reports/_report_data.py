@@ -24,7 +24,9 @@ from sweeplab.analysis import (
     confusion,
     diagnose,
     error_table,
+    gaps_within_noise,
     merge_review,
+    noise_note,
     per_class_errors,
 )
 from sweeplab.data import quality_tags
@@ -82,6 +84,11 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     is_image: bool = False
 
+    @property
+    def noise_note(self) -> str | None:
+        """Which gaps of the diagnosis are within noise, from the sets' sizes."""
+        return noise_note(self.diagnosis, self.sizes)
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready: what was analysed and what the report concluded."""
         d = self.diagnosis
@@ -97,7 +104,11 @@ class ReportData:
             "model_source": self.model_source,
             "final": self.final,
             "sizes": self.sizes,
-            "diagnosis": d.as_dict(),
+            "diagnosis": {
+                **d.as_dict(),
+                "within_noise": gaps_within_noise(d, self.sizes),
+                "noise_note": self.noise_note,
+            },
             "error_table": {
                 "n_dev": self.table.n_dev,
                 "n_errors": self.table.n_errors,
@@ -166,7 +177,7 @@ def automatic_categories(ev: Evaluation, pred: SplitPredictions) -> pd.DataFrame
     classes = np.asarray(ds.classes, dtype=object)
     tags = class_tags(classes[pred.y_true], classes[pred.y_pred])
     if ds.domain is not None:
-        tags["domain"] = ds.domain[pred.indices]
+        tags["domain"] = np.array([ds.display_domain(str(d)) for d in ds.domain[pred.indices]])
     if is_image_data(ds):
         q = quality_tags(
             ds.as_images()[pred.indices], value_range=(float(ds.X.min()), float(ds.X.max()))
@@ -239,7 +250,7 @@ def example_rows(
             "pred": ds.classes[pred.y_pred[pos]],
             "confidence": float(pred.probs[pos, pred.y_pred[pos]]),
             "p_true": float(pred.probs[pos, pred.y_true[pos]]),
-            "domain": None if ds.domain is None else str(ds.domain[i]),
+            "domain": None if ds.domain is None else ds.display_domain(str(ds.domain[i])),
         }
         if images is not None:
             row["thumb"] = thumbnail(images[i], lo, hi)

@@ -10,6 +10,7 @@ Internal names: a one_minus_log_uniform parameter ``beta`` is searched by Optuna
 ``beta__1m`` = 1 − β on a log scale (see :data:`ONE_MINUS_SUFFIX`); ``resolve`` maps it back.
 """
 
+from sweeplab.space._derive import Change, Derived, derive_space
 from sweeplab.space._distributions import (
     DISTRIBUTIONS,
     ONE_MINUS_SUFFIX,
@@ -35,7 +36,9 @@ __all__ = [
     "ONE_MINUS_SUFFIX",
     "RANGE_TYPES",
     "Categorical",
+    "Change",
     "Constant",
+    "Derived",
     "Distribution",
     "Grid",
     "IntLogUniform",
@@ -46,6 +49,7 @@ __all__ = [
     "SearchSpace",
     "SpaceError",
     "Uniform",
+    "derive_space",
     "distribution_from_dict",
     "load_space",
     "project_space_path",

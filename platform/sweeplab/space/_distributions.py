@@ -229,14 +229,22 @@ class _Range(Distribution):
         low, high = convert(low, names[0]), convert(high, names[1])
         if not cls._holds(low, high):
             rule = cls._rule.format(low=names[0], high=names[1])
+            hint = cls._hint if not cls._in_domain(low, high) else ""
+            if not hint and low > high:
+                hint = f"; {names[0]} is above {names[1]}: swap them"
             raise ValueError(
-                f"{rule} must hold, but got ({names[0]}={low!r}, {names[1]}={high!r}){cls._hint}"
+                f"{rule} must hold, but got ({names[0]}={low!r}, {names[1]}={high!r}){hint}"
             )
         return low, high
 
     @staticmethod
     def _holds(low: Any, high: Any) -> bool:
         return low <= high
+
+    @staticmethod
+    def _in_domain(low: Any, high: Any) -> bool:
+        """Whether both bounds lie where the scale is defined (else ``_hint`` says why not)."""
+        return True
 
     def _fields(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
@@ -283,6 +291,10 @@ class LogUniform(_Range):
     def _holds(low: float, high: float) -> bool:
         return 0 < low <= high
 
+    @staticmethod
+    def _in_domain(low, high) -> bool:
+        return low > 0 and high > 0
+
     def sample(self, rng: np.random.Generator) -> float:
         r = rng.uniform(math.log10(self.low), math.log10(self.high))
         return self._clip(float(10.0**r))
@@ -317,6 +329,10 @@ class OneMinusLogUniform(_Range):
     @staticmethod
     def _holds(low: float, high: float) -> bool:
         return 0 < low <= high < 1
+
+    @staticmethod
+    def _in_domain(low, high) -> bool:
+        return 0 < low < 1 and 0 < high < 1
 
     def internal_name(self, name: str) -> str:
         return f"{name}{ONE_MINUS_SUFFIX}"
@@ -371,6 +387,10 @@ class IntLogUniform(_Range):
     @staticmethod
     def _holds(low: int, high: int) -> bool:
         return 1 <= low <= high
+
+    @staticmethod
+    def _in_domain(low, high) -> bool:
+        return low >= 1 and high >= 1
 
     def sample(self, rng: np.random.Generator) -> int:
         r = rng.uniform(math.log(self.low - 0.5), math.log(self.high + 0.5))

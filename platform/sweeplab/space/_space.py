@@ -249,6 +249,21 @@ class SearchSpace:
         out.update({k: v for k, v in config.items() if k not in internal})
         return out
 
+    def to_internal(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The inverse of :meth:`resolve` for what optimizers are asked: a configuration in user
+        names → Optuna's / Tune's names and values (``beta`` → ``beta__1m`` = 1 − β). Only the
+        searched parameters of this space whose value it contains; constants and other keys
+        are left out (an enqueued trial draws what is missing)."""
+        out: dict[str, Any] = {}
+        for p in self._params:
+            d = p.distribution
+            if p.name not in config or isinstance(d, Constant) or not d.contains(config[p.name]):
+                continue
+            value = config[p.name]
+            iname = d.internal_name(p.name)
+            out[iname] = 1.0 - float(value) if iname != p.name else value
+        return out
+
     # -- helpers ---------------------------------------------------------------------------
     def _ordered(self, chosen: Mapping[str, Any]) -> dict[str, Any]:
         return {p.name: chosen[p.name] for p in self._params if p.name in chosen}

@@ -31,6 +31,7 @@ __all__ = [
     "check_space_names",
     "check_space_values",
     "model_for_task",
+    "project_knobs",
     "run_params",
     "setting_group",
     "start_from_checkpoint",
@@ -377,3 +378,28 @@ def sweep_init_state(pf: ProjectFile, tracking_uri: str | None) -> dict[str, Any
     if source is None:
         return None
     return load_checkpoint(source, base_dir=pf.base_dir, tracking_uri=tracking_uri)
+
+
+def project_knobs(pf: ProjectFile) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+    """The settings a search space may name for ``pf``'s model and training, with the value
+    the project gives each (model defaults, the project's ``model:`` and ``train:``), and each
+    numeric setting's valid bounds ``(low, high)`` from its schema (None where open)."""
+    spec = MODELS.get(pf.project.model.name)
+    current: dict[str, Any] = {}
+    limits: dict[str, tuple[Any, Any]] = {}
+    schemas = [(spec.args, dict(pf.project.model.args)), (TrainConfig, {})]
+    for schema, given in schemas:
+        for name, info in schema.model_fields.items():
+            if name in given:
+                current[name] = given[name]
+            elif schema is TrainConfig:
+                current[name] = getattr(pf.project.train, name)
+            elif not info.is_required():
+                current[name] = info.get_default(call_default_factory=True)
+            lo = hi = None
+            for m in info.metadata:
+                lo = getattr(m, "ge", getattr(m, "gt", lo))
+                hi = getattr(m, "le", getattr(m, "lt", hi))
+            if lo is not None or hi is not None:
+                limits[name] = (lo, hi)
+    return current, limits

@@ -19,6 +19,9 @@ metric rows in one SQL ``INSERT``), so it reaches into these; nothing else in sw
 - ``mlflow.utils.mlflow_tags.MLFLOW_RUN_NAME`` (the run-name tag, which MLflow also writes
   to the run's ``name`` column: ``_bulk`` leaves it to ``log_batch``).
 
+It also rewrites, in a SQLite store, the artifact locations MLflow keeps as absolute paths
+(``ARTIFACT_COLUMNS``: a workspace that was moved or copied, see tracking/_relocate.py).
+
 Checked with the MLflow versions in ``CHECKED``. :func:`check_version` compares major.minor:
 MLflow reworks its store and validators in minor releases, but a patch release (3.17.x) keeps
 them, and pyproject.toml bounds mlflow below the next minor (``<3.18``) to match. Every name is
@@ -48,6 +51,8 @@ __all__ = [
     "validate_param",
     "validate_tag",
     "run_name_tag",
+    "ARTIFACT_COLUMNS",
+    "move_artifact_locations",
     "UI_EXPERIMENT_KIND_TAG",
     "UI_MACHINE_LEARNING",
     "UI_MODEL_DEVELOPMENT_KIND",
@@ -177,3 +182,45 @@ def run_name_tag() -> str:
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
     return MLFLOW_RUN_NAME
+
+
+# -- where a SQLite store keeps its artifact locations (a moved or copied workspace) -----------
+#: Table -> the columns in which MLflow stores an artifact location as an absolute URI or
+#: path (checked on MLflow 3.17.2: ``SqlExperiment.artifact_location``, ``SqlRun.artifact_uri``,
+#: ``SqlLoggedModel.artifact_location``; the registry's ``SqlModelVersion.source`` and
+#: ``storage_location``). MLflow has no API to change them.
+ARTIFACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "experiments": ("artifact_location",),
+    "runs": ("artifact_uri",),
+    "logged_models": ("artifact_location",),
+    "model_versions": ("source", "storage_location"),
+}
+
+
+def move_artifact_locations(db: Any, moves: list[tuple[str, str]]) -> int:
+    """In the SQLite store ``db`` (a path), every stored artifact location that starts with
+    an old prefix of ``moves`` (``[(old, new), ...]``, each a folder as a path or a
+    ``file://`` URI) starts with the new one instead; one transaction; the rows changed."""
+    import sqlite3
+
+    changed = 0
+    con = sqlite3.connect(str(db), timeout=20)
+    try:
+        with con:  # one transaction: all rewritten or none
+            tables = {
+                r[0] for r in con.execute("select name from sqlite_master where type='table'")
+            }
+            for table, columns in ARTIFACT_COLUMNS.items():
+                if table not in tables:
+                    continue
+                for column in columns:
+                    for old, new in moves:  # the folder itself, or anything inside it
+                        cur = con.execute(
+                            f"update {table} set {column} = ? || substr({column}, ?) "
+                            f"where {column} = ? or substr({column}, 1, ?) = ?",
+                            (new, len(old) + 1, old, len(old) + 1, old + "/"),
+                        )
+                        changed += cur.rowcount
+    finally:
+        con.close()
+    return changed

@@ -126,5 +126,11 @@ def load_sweep_table(
     info = ws.read_sweep(name)
     client = client_for(tracking_uri or info["tracking_uri"])
     record = read_sweep(client, info["experiment_id"], info["parent_run_id"])
-    info = {**info, "objective": record.objective.name, "goal": record.objective.goal.value}
+    info = {
+        **info,
+        "objective": record.objective.name,
+        "goal": record.objective.goal.value,
+        # the sets' sizes as the sweep logged them ("train=1257 train_dev=180 dev=180 ...")
+        "splits": record.parent.data.params.get("splits", ""),
+    }
     return info, record.trials

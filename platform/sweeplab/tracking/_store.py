@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 
 from sweeplab.errors import UserError
+from sweeplab.tracking._relocate import follow_workspace, workspace_of_store
+from sweeplab.workspace import Workspace
 
 __all__ = ["default_tracking_uri", "is_local_uri", "client_for", "get_or_create_experiment"]
 
 
 def default_tracking_uri(workspace: Path) -> str:
-    return f"sqlite:///{(workspace / 'mlflow.db').resolve()}"
+    return Workspace(workspace.resolve()).tracking_uri
 
 
 def artifact_root(workspace: Path) -> str:
@@ -36,6 +38,9 @@ def client_for(uri: str):
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from mlflow import MlflowClient
 
+    ws = workspace_of_store(uri)
+    if ws is not None:  # a workspace that was moved or copied: its store follows it
+        follow_workspace(ws)
     return MlflowClient(tracking_uri=uri)
 
 

@@ -357,6 +357,7 @@ def _run_trials(
     uncounted = uncounted_trials(study, ended)
     outcomes.extend(_outcome_from_frozen(t) for t in ended if t.number not in uncounted)
     grid = setup.space.grid() if setup.sampler == "grid" else None
+    first = [setup.space.to_internal(c) for c in setup.settings.warm_start]
     failures_here = 0
     say(
         SweepStarted(
@@ -364,7 +365,7 @@ def _run_trials(
         )
     )
     while True:
-        claimed = _claim(study, setup, grid)
+        claimed = _claim(study, setup, grid, first)
         if claimed is None:
             return None
         if isinstance(claimed, str):
@@ -385,7 +386,7 @@ def _run_trials(
                 )
 
 
-def _claim(study, setup: SweepSetup, grid) -> tuple | str | None:
+def _claim(study, setup: SweepSetup, grid, first=None) -> tuple | str | None:
     """The next slot of the sweep's sequence and its trial, picked under the sweep's claim
     lock so that processes running the same sweep never pick the same one; None when every
     trial the sweep asks for has ended or is running; a reason when TPE has nothing new."""
@@ -400,7 +401,9 @@ def _claim(study, setup: SweepSetup, grid) -> tuple | str | None:
         if len(counted) + len(running) >= setup.trials:
             return None
         busy = {index_of(t) for t in running}
-        slot = next(s for s in plan(ended, uncounted, grid=grid) if s.index not in busy)
+        slot = next(
+            s for s in plan(ended, uncounted, grid=grid, first=first) if s.index not in busy
+        )
         # TPE never runs a configuration twice: a proposal that already ran (or runs) is replaced
         ran = None
         if setup.sampler == "tpe":

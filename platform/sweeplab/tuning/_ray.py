@@ -85,6 +85,8 @@ def _search_alg(setup: SweepSetup):
             metric=setup.objective.name,
             mode=_mode(setup),
             sampler=make_sampler("tpe", seed=setup.seed, constrained=False),
+            points_to_evaluate=[setup.space.to_internal(c) for c in setup.settings.warm_start]
+            or None,
         )
         if setup.settings.max_concurrent:
             from ray.tune.search import ConcurrencyLimiter
@@ -94,10 +96,11 @@ def _search_alg(setup: SweepSetup):
         # with Tune's restored trials (see _ray_driver).
         return ResumableSearch(searcher, setup.name)
 
-    points = None
+    points = [setup.space.to_internal(c) for c in setup.settings.warm_start] or None
     if setup.sampler == "grid":
         # Every grid point once, first; a longer sweep samples the rest at random (as Optuna).
-        points = list(itertools.islice(setup.space.grid(), setup.trials))
+        grid = list(itertools.islice(setup.space.grid(), setup.trials))
+        points = ((points or []) + grid)[: setup.trials]
     # The limit lives in the searcher (not TuneConfig), so a restored run keeps it.
     return ResumableVariants(
         setup.name,

@@ -144,12 +144,14 @@ def plan(
     uncounted: set[int],
     *,
     grid: list[dict[str, Any]] | None = None,
+    first: list[dict[str, Any]] | None = None,
 ) -> Iterator[Slot]:
     """The slots still to run, in order, given the study's ended trials; ``uncounted``: the
     numbers of the trials that consumed no configuration (interrupted, replaced).
 
     An interrupted trial's index runs again with the parameters it had (those it was
-    enqueued with, and those it had drawn); grid points run first, those not yet run."""
+    enqueued with, and those it had drawn); ``first`` (warm-start configurations) run first,
+    then the grid points not yet run."""
     counted = [t for t in trials if t.state.is_finished() and t.number not in uncounted]
     done = {index_of(t) for t in counted}
     reruns: dict[int, dict[str, Any]] = {}
@@ -159,13 +161,17 @@ def plan(
         fixed = {**t.user_attrs.get(FIXED_ATTR, {}), **t.params}
         if index_of(t) not in done and len(fixed) >= len(reruns.get(index_of(t), {})):
             reruns[index_of(t)] = fixed
-    start = 0
+    # warm-start configurations (Optuna's names) take the first indices, then grid points
+    for i, point in enumerate(first or ()):
+        if i not in done:
+            yield Slot(i, reruns.get(i) or dict(point))
+    start = len(first or ())
     if grid is not None:
         ran = {config_key(t.user_attrs.get("params", {})) for t in counted}
         for i, point in enumerate(grid):
             if config_key(point) not in ran:
-                yield Slot(i, dict(point))
-        start = len(grid)
+                yield Slot(start + i, dict(point))
+        start += len(grid)
     for i in itertools.count(start):
         if i not in done:
             yield Slot(i, reruns.get(i))

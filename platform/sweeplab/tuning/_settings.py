@@ -54,6 +54,9 @@ class SweepSettings:
     system_metrics: bool | None = None
     # Extra tags on the sweep's parent run (e.g. sweeplab.refined_from by `sweeplab refine`).
     parent_tags: dict[str, str] = field(default_factory=dict)
+    # Configurations (user names) that run first, before the sampler's own: the parent sweep's
+    # best trials (`sweeplab next`). A parameter a configuration lacks is drawn as usual.
+    warm_start: tuple[dict[str, Any], ...] = ()
     # The Optuna study on a shared database (None: a journal file in the sweep's folder).
     study_storage: str | None = None
     # Optuna backend: worker processes on this machine (the driver is one of them), and

@@ -41,6 +41,7 @@ from sweeplab.tuning._optuna import make_pruner
 from sweeplab.tuning._owner import own_sweep
 from sweeplab.tuning._ray_cluster import check_ray_settings
 from sweeplab.tuning._settings import SweepSettings, SweepSetup, trial_epochs
+from sweeplab.tuning._stores import check_resumable
 from sweeplab.tuning._study import (
     adopt_shared_sweep,
     check_study_storage,
@@ -68,8 +69,12 @@ def _default_name(project_name: str) -> str:
 
 
 def default_sweep_name(settings: SweepSettings) -> str:
-    """The name a new sweep of ``settings.project_path`` gets without ``--name``."""
-    return _default_name(load_project(settings.project_path).project.name)
+    """The sweep ``settings`` run without ``--name``: with ``--resume`` the project's last
+    sweep in the workspace, else a new sweep's default name."""
+    project_name = load_project(settings.project_path).project.name
+    if settings.resume:
+        return _last_sweep_of(Workspace.at(settings.workspace), project_name)
+    return _default_name(project_name)
 
 
 def setup_sweep(
@@ -191,6 +196,8 @@ def setup_sweep(
             settings,
             grace_period=int(saved.get("grace_period", settings.grace_period)),
             reduction_factor=int(saved.get("reduction_factor", settings.reduction_factor)),
+            # the warm start it began with: a resumed sweep runs the same sequence
+            warm_start=tuple(saved.get("warm_start") or settings.warm_start),
         )
     seed = (
         info.get("seed")
@@ -256,6 +263,15 @@ def setup_sweep(
     try:
         with store_lock:
             client = client_for(tracking_uri)
+            if settings.resume and not settings.join:  # before anything is written to it
+                check_resumable(
+                    client,
+                    info=info,
+                    experiment=project.name,
+                    sweep_dir=ws.sweep_dir(name),
+                    tracking_uri=tracking_uri,
+                    study_storage=study_storage,
+                )
             exp_id = get_or_create_experiment(
                 client,
                 project.name,
