@@ -9,7 +9,10 @@ from sweeplab.cli import main
 PROJECT = Path(__file__).resolve().parents[2] / "projects" / "digits_mlp.yaml"
 
 
-def test_join_before_the_driver_recorded_the_sweep_names_the_study_storage(tmp_path, capsys):
+def test_join_before_the_driver_recorded_the_sweep_names_the_study_storage(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("SWEEPLAB_JOIN_WAIT_S", "1")  # how long --join waits for the sweep
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     code = main(
         [
@@ -30,5 +33,5 @@ def test_join_before_the_driver_recorded_the_sweep_names_the_study_storage(tmp_p
     assert "Traceback" not in raw
     assert "no sweep named 'lr-search' to join" in err
     assert storage in err  # where it looked besides the workspace
-    assert "join once it has started its first trial" in err
+    assert "waited 1 s" in err
     assert not (tmp_path / "bob" / "sweeps" / "lr-search" / "sweep.json").exists()
