@@ -52,6 +52,24 @@ def _configs(uri: str, sweep: str, *, killed: bool = False) -> Counter:
     return out
 
 
+def _run(project, ws, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*SWEEPLAB, "sweep", str(project), *args],
+        env=sweeplab_env(ws),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _alone(project, tmp_path) -> Counter:
+    """The configurations the same sweep runs in one process on the embedded stores."""
+    done = _run(project, tmp_path / "alone", "--name", "alone")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return _configs(f"sqlite:///{tmp_path / 'alone' / 'mlflow.db'}", "alone")
+
+
 def _start(project, ws, *args: str, log) -> subprocess.Popen:
     return subprocess.Popen(
         [*SWEEPLAB, "sweep", str(project), *args],
@@ -81,14 +99,7 @@ def test_workers_on_two_machines_run_each_configuration_once(team, tmp_path):
     driver = _start(project, a, "--name", "team", *shared, log=tmp_path / "a.log")
     _wait_for_study(study_uri, "team")
     # a second driver of the running sweep, from the other machine, is refused at once
-    second = subprocess.run(
-        [*SWEEPLAB, "sweep", str(project), "--name", "team", "--resume", *shared],
-        env=sweeplab_env(b),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    second = _run(project, b, "--name", "team", "--resume", *shared)
     assert second.returncode == 2, second.stdout + second.stderr
     assert "is running now (pid" in " ".join(second.stderr.split()), second.stderr
     worker = _start(project, b, "--name", "team", "--join", *shared, log=tmp_path / "b.log")
@@ -105,17 +116,7 @@ def test_workers_on_two_machines_run_each_configuration_once(team, tmp_path):
     assert sum(got.values()) == TRIALS and set(got.values()) == {1}
 
     # the configurations one process runs on its own (same seed, the embedded stores)
-    alone = tmp_path / "alone"
-    done = subprocess.run(
-        [*SWEEPLAB, "sweep", str(project), "--name", "alone"],
-        env=sweeplab_env(alone),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert got == _configs(f"sqlite:///{alone / 'mlflow.db'}", "alone")
+    assert got == _alone(project, tmp_path)
     assert_store_ok(server.uri)
 
 
@@ -137,27 +138,10 @@ def test_machine_that_never_saw_the_sweep_resumes_it_from_the_shared_stores(team
     driver.kill()  # a machine that goes away: no chance to record anything
     driver.wait()
 
-    resumed = subprocess.run(
-        [*SWEEPLAB, "sweep", str(project), "--name", "moved", "--resume", *shared],
-        env=sweeplab_env(b),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    resumed = _run(project, b, "--name", "moved", "--resume", *shared)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     got = _configs(server.uri, "moved", killed=True)
-    alone = tmp_path / "alone"
-    done = subprocess.run(
-        [*SWEEPLAB, "sweep", str(project), "--name", "alone"],
-        env=sweeplab_env(alone),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0
-    assert got == _configs(f"sqlite:///{alone / 'mlflow.db'}", "alone")
+    assert got == _alone(project, tmp_path)
     assert_store_ok(server.uri)
 
 

@@ -66,7 +66,7 @@ def test_searched_task_arg_that_does_not_exist_is_one_line(tmp_path, capsys) -> 
         ("generated:shapes_detection", "generated:shapes_detectoin", "generated:shapes_detection"),
         ("task: detection", "task: detectoin", "'detection'"),
         ("name: grid_detector", "name: unet", "does not support task 'detection'"),
-        ("train: {epochs: 1,", "train: {augment_flip: true, epochs: 1,", "'augment_flip'"),
+        ("train: {epochs: 1,", "train: {augment_rotate: 10, epochs: 1,", "cannot rotate"),
         (
             "  splits: {train: 0.75, dev: 0.25}",
             "  splits: {train: 0.5, train_dev: 0.25, dev: 0.25}",

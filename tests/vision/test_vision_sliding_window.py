@@ -118,3 +118,10 @@ def test_sliding_window_sweep_end_to_end(tmp_path: Path) -> None:
         assert len(client.get_metric_history(row["run_id"], "dev_map")) == 4
     # Boxes placed at random score an mAP near 0; a trained window classifier far above it.
     assert trials["metrics.dev_map"].max() > 0.3, trials["metrics.dev_map"].tolist()
+
+
+def test_a_setting_the_crops_would_ignore_is_refused(tmp_path: Path) -> None:
+    project = (Path(__file__).parents[2] / "projects/shapes_sliding_window.yaml").read_text()
+    path = tmp_path / "p.yaml"
+    path.write_text(project.replace("optimizer: adam,", "optimizer: adam, augment_flip: true,"))
+    assert main(["sweep", str(path), "--workspace", str(tmp_path / "ws")]) == 2

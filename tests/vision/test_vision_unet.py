@@ -100,7 +100,7 @@ def test_unet_learns_to_segment_generated_shapes() -> None:
     assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
 
 
-@pytest.mark.parametrize(("field", "value"), [("augment_flip", True), ("augment_crop", 2)])
+@pytest.mark.parametrize(("field", "value"), [("ewma_beta", 0.5)])
 def test_task_loops_reject_settings_they_would_ignore(field: str, value: object) -> None:
     data = shapes_segmentation(4, image_size=16, seed=0)
     net = UNet(UNetArgs(filters=2, depth=1), input_shape=(3, 16, 16), num_classes=4)

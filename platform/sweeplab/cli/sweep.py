@@ -7,6 +7,7 @@ import shlex
 import sys
 from enum import Enum
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.text import Text
@@ -477,10 +478,23 @@ def _print_outcome(outcome) -> None:
             "Look at the trials: ",
             (f"sweeplab runs {outcome.name}{ws}", "bold"),
             "   in the MLflow UI: ",
-            (f"sweeplab ui{ws}", "bold"),
+            (ui_hint(outcome.tracking_uri, outcome.experiment_id, ws), "bold"),
         )
     )
     _print_advice(outcome, console)
+
+
+def ui_hint(tracking_uri: str, experiment_id: str, ws: str) -> str:
+    """Where to look at the sweep in the MLflow UI: the tracking server itself when the runs
+    went to one (``sweeplab ui`` shows the workspace's own store, which has none of them)."""
+    if tracking_uri.startswith(("http://", "https://")):
+        parts = urlsplit(tracking_uri)
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        base = urlunsplit(parts._replace(netloc=host, query="", fragment="")).rstrip("/")
+        return f"{base}/#/experiments/{experiment_id}"
+    return f"sweeplab ui{ws}"
 
 
 def _print_advice(outcome, console) -> None:

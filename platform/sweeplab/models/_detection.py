@@ -156,6 +156,8 @@ class DetectorArgs(Schema):
 class GridDetector(nn.Module):
     """YOLO: ``(B, C, H, W) -> (B, S, S, A, 5 + K)`` in one pass; S = H / 2^stages."""
 
+    output_layer = "out"  # the 1×1 conv head: what transfer learning replaces
+
     def __init__(
         self, args: DetectorArgs, *, input_shape: tuple[int, ...], num_classes: int
     ) -> None:

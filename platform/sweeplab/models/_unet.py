@@ -74,6 +74,8 @@ class _DoubleConv(nn.Sequential):
 class UNet(nn.Module):
     """``(B, C, H, W) -> (B, num_classes, H, W)`` per-pixel class logits."""
 
+    output_layer = "head"  # the 1×1 conv head: what transfer learning replaces
+
     def __init__(self, args: UNetArgs, *, input_shape: tuple[int, ...], num_classes: int) -> None:
         super().__init__()
         c, h, w = image_shape(input_shape, model="unet")

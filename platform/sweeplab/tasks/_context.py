@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from torch import nn
 
 from sweeplab.config import Schema, check_setting_value, format_validation_error
 from sweeplab.config.project import Project, ProjectFile
 from sweeplab.data import SplitManifest
 from sweeplab.errors import UserError, close_matches
-from sweeplab.models import MODELS, ModelSpec
-from sweeplab.tracking import TrialTracking
+from sweeplab.models import MODELS, ModelSpec, apply_transfer
+from sweeplab.tracking import TrialTracking, load_checkpoint
 from sweeplab.training import TrainConfig, resolve_device
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "project_knobs",
     "run_params",
     "setting_group",
+    "start_from_checkpoint",
+    "sweep_init_state",
     "sweep_manifest",
     "trial_setup",
 ]
@@ -347,6 +350,34 @@ def sweep_manifest(
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         manifest.to_json(manifest_path)
     return manifest
+
+
+def start_from_checkpoint(ctx: SweepContext, model: nn.Module, cfg: TrainConfig) -> None:
+    """Transfer learning: the checkpoint's weights, a new output layer, frozen layers.
+
+    ``transfer: scratch`` keeps the fresh initialization (the sweep's baseline trials); the
+    seeds are the same, so scratch and fine-tune trials differ only in the start.
+    """
+    if cfg.transfer == "scratch":
+        return
+    state = ctx.init_state
+    if state is None or cfg.init_from != ctx.project.train.init_from:  # searched init_from
+        state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir, tracking_uri=ctx.tracking_uri)
+    apply_transfer(
+        model,
+        state,
+        mode=cfg.transfer,
+        last_k=cfg.fine_tune_last_k,
+        model_name=repr(ctx.model_name),
+    )
+
+
+def sweep_init_state(pf: ProjectFile, tracking_uri: str | None) -> dict[str, Any] | None:
+    """The state_dict ``train.init_from`` names, read once per sweep (None without it)."""
+    source = pf.project.train.init_from
+    if source is None:
+        return None
+    return load_checkpoint(source, base_dir=pf.base_dir, tracking_uri=tracking_uri)
 
 
 def project_knobs(pf: ProjectFile) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:

@@ -17,7 +17,14 @@ from sweeplab.config.project import ProjectFile
 from sweeplab.data import build_splits, load_task_data, split_task_data
 from sweeplab.errors import UserError
 from sweeplab.models import build_model
-from sweeplab.tasks._context import SweepContext, TrialSetup, model_for_task, sweep_manifest
+from sweeplab.tasks._context import (
+    SweepContext,
+    TrialSetup,
+    model_for_task,
+    start_from_checkpoint,
+    sweep_init_state,
+    sweep_manifest,
+)
 from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, Task
 from sweeplab.tasks._tables import ReportTable
@@ -53,7 +60,9 @@ class GeneratedTask(Task):
                 f"the {self.name} sweep needs a train and a dev split", key="data.splits"
             )
         self.check_splits(sets)
+        init_state = sweep_init_state(pf, tracking_uri)
         ctx = SweepContext.of(pf, task=self.name, model=spec, args_schema=self.args, task_data=sets)
+        ctx.init_state, ctx.tracking_uri = init_state, tracking_uri
         return ctx, loaded.dataset, manifest
 
     def check_splits(self, sets: dict[str, Any]) -> None:
@@ -62,6 +71,14 @@ class GeneratedTask(Task):
     def num_outputs(self, train: Any) -> int:
         """The network's ``num_outputs`` for the train split (classes, points …)."""
         raise NotImplementedError
+
+    def start_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
+        """The trial's network: built, then started from ``train.init_from`` where it is set
+        (the checkpoint's weights but a fresh output layer, frozen as ``transfer`` says)."""
+        model = self.build_model(ctx, setup)
+        if setup.cfg.init_from is not None:
+            start_from_checkpoint(ctx, model, setup.cfg)
+        return model
 
     def build_model(self, ctx: SweepContext, setup: TrialSetup) -> nn.Module:
         train = ctx.task_data["train"]

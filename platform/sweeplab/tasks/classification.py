@@ -32,14 +32,18 @@ from sweeplab.data import (
     prepare_tensors,
 )
 from sweeplab.errors import close_matches
-from sweeplab.models import MODELS, apply_transfer, build_model
-from sweeplab.tasks._context import SweepContext, TrialSetup, sweep_manifest
+from sweeplab.models import MODELS, build_model
+from sweeplab.tasks._context import (
+    SweepContext,
+    TrialSetup,
+    start_from_checkpoint,
+    sweep_init_state,
+    sweep_manifest,
+)
 from sweeplab.tasks._result import TrialResult, network_result
 from sweeplab.tasks._spec import Fetch, OnEpoch, Task, register_task
 from sweeplab.tasks._tables import ReportTable, num, pct, report_table
-from sweeplab.tracking import load_checkpoint
 from sweeplab.training import (
-    TrainConfig,
     TrainData,
     fit,
     predict,
@@ -95,11 +99,7 @@ class Classification(Task):
             device="cpu",
             image=spec.input_kind == "image",
         )
-        init_state = None
-        if project.train.init_from is not None:
-            init_state = load_checkpoint(
-                project.train.init_from, base_dir=pf.base_dir, tracking_uri=tracking_uri
-            )
+        init_state = sweep_init_state(pf, tracking_uri)
         weights = _split_weights(pf, dataset, manifest, task)
         ctx = SweepContext.of(
             pf,
@@ -126,7 +126,7 @@ class Classification(Task):
         dev = resolve_device(cfg.device)
         model = self.build_model(ctx, setup).to(dev)
         if cfg.init_from is not None:
-            _start_from_checkpoint(ctx, model, cfg)
+            start_from_checkpoint(ctx, model, cfg)
         splits = ctx.splits_on(dev)
         data = TrainData(
             train=splits["train"],
@@ -193,26 +193,6 @@ def _split_weights(
     per_class = torch.tensor([by_class.get(c, 1.0) for c in classes], dtype=torch.float64)
     y = torch.from_numpy(dataset.y)
     return {name: per_class[y[torch.from_numpy(idx)]] for name, idx in manifest.splits.items()}
-
-
-def _start_from_checkpoint(ctx: SweepContext, model: nn.Module, cfg: TrainConfig) -> None:
-    """Transfer learning: the checkpoint's weights, a new output layer, frozen layers.
-
-    ``transfer: scratch`` keeps the fresh initialization (the sweep's baseline trials); the
-    seeds are the same, so scratch and fine-tune trials differ only in the start.
-    """
-    if cfg.transfer == "scratch":
-        return
-    state = ctx.init_state
-    if state is None or cfg.init_from != ctx.project.train.init_from:  # searched init_from
-        state = load_checkpoint(cfg.init_from, base_dir=ctx.base_dir, tracking_uri=ctx.tracking_uri)
-    apply_transfer(
-        model,
-        state,
-        mode=cfg.transfer,
-        last_k=cfg.fine_tune_last_k,
-        model_name=repr(ctx.model_name),
-    )
 
 
 @register_task

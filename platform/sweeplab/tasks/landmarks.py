@@ -55,7 +55,7 @@ class Landmarks(GeneratedTask):
 
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
-        model = self.build_model(ctx, setup)
+        model = self.start_model(ctx, setup)
         res = train_landmarks(model, train, setup.cfg, dev=dev, on_epoch=on_epoch)
         table = landmark_distance_table(
             predict_landmarks(model, dev).numpy(), dev.points.numpy(), dev.point_names

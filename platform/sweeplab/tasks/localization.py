@@ -56,7 +56,7 @@ class Localization(GeneratedTask):
 
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
-        model = self.build_model(ctx, setup)
+        model = self.start_model(ctx, setup)
         res = train_localizer(
             model, train, setup.cfg, dev=dev, on_epoch=on_epoch, lambda_box=setup.args.lambda_box
         )

@@ -51,7 +51,7 @@ class Segmentation(GeneratedTask):
 
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
-        model = self.build_model(ctx, setup)
+        model = self.start_model(ctx, setup)
         res = train_segmenter(model, train, setup.cfg, dev=dev, on_epoch=on_epoch)
         table = segmentation_iou_table(
             predict_masks(model, dev), dev.masks.numpy(), dev.class_names

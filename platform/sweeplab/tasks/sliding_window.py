@@ -15,12 +15,14 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from sweeplab.errors import UserError
 from sweeplab.models import build_model
 from sweeplab.tasks._context import SweepContext, TrialSetup
 from sweeplab.tasks._spec import register_task
 from sweeplab.tasks.detection import Detection
 from sweeplab.training import (
     SlidingWindowArgs,
+    TrainConfig,
     train_window_detector,
     window_detect,
 )
@@ -38,6 +40,23 @@ class SlidingWindow(Detection):
     table = "sliding_window_errors"
     trainer: ClassVar = staticmethod(train_window_detector)
     detector: ClassVar = staticmethod(window_detect)
+
+    def check_train(self, cfg: TrainConfig) -> None:
+        super().check_train(cfg)
+        defaults = type(cfg)()
+        for name in (
+            "augment_flip",
+            "augment_crop",
+            "augment_rotate",
+            "augment_shear",
+            "augment_color",
+        ):
+            if getattr(cfg, name, None) != getattr(defaults, name, None):
+                raise UserError(
+                    f"the sliding_window task trains on crops cut around its objects and does "
+                    f"not augment them; remove {name} (found {getattr(cfg, name)!r})",
+                    key=f"train.{name}",
+                )
 
     def num_outputs(self, train: Any) -> int:
         return len(train.class_names) + 1  # the object classes and "no object"

@@ -102,7 +102,7 @@ class Verification(GeneratedTask):
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
         cfg, args = setup.cfg, setup.args
-        model = self.build_model(ctx, setup)
+        model = self.start_model(ctx, setup)
         encoder = model.encoder if isinstance(model, PairClassifier) else model
         siamese = SiameseArgs(**args.model_dump(include=set(SiameseArgs.model_fields)))
         res = train_siamese(model, train, cfg, dev=dev, args=siamese, on_epoch=on_epoch)

@@ -31,6 +31,9 @@ def client_for(uri: str):
     # MLflow 3 sends usage telemetry from a consumer thread; beside a training trial that is a
     # thread competing for the GIL (and a network attempt per sweep). Users can set it back.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # With a tracking server MLflow prints "🏃 View run … / 🧪 View experiment" for every run
+    # it ends: two lines per trial in the sweep's output. The sweep prints where to look.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import logging
 
     # MLflow announces its SQLite schema migrations at INFO; a sweep's output is ours.

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AugmentSpec", "Augmenter", "augment_batch"]
+__all__ = ["AugmentSpec", "Augmenter", "Draws", "apply_draws", "augment_batch", "draw"]
 
 
 @dataclass(frozen=True)
@@ -59,26 +59,38 @@ def _uniform(n: int, bound: float, gen: torch.Generator) -> torch.Tensor:
     return (torch.rand(n, generator=gen) * 2.0 - 1.0) * bound
 
 
-def augment_batch(x: torch.Tensor, spec: AugmentSpec, gen: torch.Generator) -> torch.Tensor:
-    """An augmented copy of ``x``, ``(B, C, H, W)``; ``x`` itself is not modified."""
-    if x.ndim != 4:
-        raise ValueError(f"augmentation needs images (B, C, H, W), but got shape {tuple(x.shape)}")
-    b, c, h, w = x.shape
-    dev = x.device
-    if spec.flip:
-        mirror = (torch.rand(b, generator=gen) < 0.5).to(dev)
-        x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
+@dataclass(frozen=True)
+class Draws:
+    """One batch's random draws (CPU tensors; None where the setting is off).
+
+    ``mirror`` ``(B,)`` bool; ``offset`` ``(B, 2)`` the crop's ``(row, col)`` start in the
+    image padded by ``pad`` pixels, so the content moves by ``pad - offset`` pixels;
+    ``theta`` ``(B, 2, 3)`` the affine map from output to input coordinates in
+    ``affine_grid``'s [-1, 1]² units; ``color`` ``(B, C)`` the per-channel shift.
+    """
+
+    mirror: torch.Tensor | None = None
+    offset: torch.Tensor | None = None
+    pad: int = 0
+    theta: torch.Tensor | None = None
+    color: torch.Tensor | None = None
+
+    def shift(self, h: int, w: int) -> torch.Tensor:
+        """``(B, 2)`` how far the content moves as ``(dx, dy)`` relative to the image."""
+        assert self.offset is not None
+        moved = (self.pad - self.offset).float()  # (B, 2) rows, cols in pixels
+        return torch.stack([moved[:, 1] / w, moved[:, 0] / h], dim=1)
+
+
+def draw(spec: AugmentSpec, b: int, c: int, h: int, w: int, gen: torch.Generator) -> Draws:
+    """The random draws of one batch of ``b`` images ``(C, H, W)``."""
+    mirror = (torch.rand(b, generator=gen) < 0.5) if spec.flip else None
+    offset = None
     if spec.crop > 0:
-        p = spec.crop
-        padded = F.pad(x, (p, p, p, p))  # (B, C, H + 2p, W + 2p)
-        oy = torch.randint(0, 2 * p + 1, (b,), generator=gen).to(dev)
-        ox = torch.randint(0, 2 * p + 1, (b,), generator=gen).to(dev)
-        rows = oy[:, None] + torch.arange(h, device=dev)  # (B, H)
-        cols = ox[:, None] + torch.arange(w, device=dev)  # (B, W)
-        batch = torch.arange(b, device=dev)[:, None, None]
-        # advanced indexing puts the indexed dims first: (B, H, W, C) -> (B, C, H, W)
-        x = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
-        x = x.permute(0, 3, 1, 2).contiguous()
+        oy = torch.randint(0, 2 * spec.crop + 1, (b,), generator=gen)
+        ox = torch.randint(0, 2 * spec.crop + 1, (b,), generator=gen)
+        offset = torch.stack([oy, ox], dim=1)
+    theta = None
     if spec.rotate > 0 or spec.shear > 0:
         angle = _uniform(b, math.radians(spec.rotate), gen)
         shear = torch.tan(_uniform(b, math.radians(spec.shear), gen))
@@ -90,12 +102,45 @@ def augment_batch(x: torch.Tensor, spec: AugmentSpec, gen: torch.Generator) -> t
         # in pixels, not in [-1, 1]² coordinates: a non-square image rotates without stretching
         theta[:, 0, 1] *= h / w
         theta[:, 1, 0] *= w / h
-        grid = F.affine_grid(theta.to(dev, x.dtype), [b, c, h, w], align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    if spec.color > 0:
-        shift = (torch.rand(b, c, generator=gen) * 2.0 - 1.0) * spec.color  # (B, C)
-        x = x + shift.to(dev, x.dtype)[:, :, None, None]
+    color = (torch.rand(b, c, generator=gen) * 2.0 - 1.0) * spec.color if spec.color > 0 else None
+    return Draws(mirror=mirror, offset=offset, pad=spec.crop, theta=theta, color=color)
+
+
+def apply_draws(x: torch.Tensor, d: Draws, *, labels: bool = False) -> torch.Tensor:
+    """``x`` ``(B, C, H, W)`` moved by the draws ``d``; ``labels``: ``x`` holds class
+    labels (a mask), so it is resampled by nearest neighbour and gets no colour shift."""
+    b, c, h, w = x.shape
+    dev = x.device
+    if d.mirror is not None:
+        x = torch.where(d.mirror.to(dev)[:, None, None, None], x.flip(-1), x)
+    if d.offset is not None:
+        p = d.pad
+        padded = F.pad(x, (p, p, p, p))  # (B, C, H + 2p, W + 2p)
+        oy, ox = d.offset[:, 0].to(dev), d.offset[:, 1].to(dev)
+        rows = oy[:, None] + torch.arange(h, device=dev)  # (B, H)
+        cols = ox[:, None] + torch.arange(w, device=dev)  # (B, W)
+        batch = torch.arange(b, device=dev)[:, None, None]
+        # advanced indexing puts the indexed dims first: (B, H, W, C) -> (B, C, H, W)
+        x = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
+        x = x.permute(0, 3, 1, 2).contiguous()
+    if d.theta is not None:
+        dtype = torch.float32 if labels else x.dtype
+        grid = F.affine_grid(d.theta.to(dev, dtype), [b, c, h, w], align_corners=False)
+        mode = "nearest" if labels else "bilinear"
+        moved = F.grid_sample(
+            x.to(dtype), grid, mode=mode, padding_mode="zeros", align_corners=False
+        )
+        x = moved.round().to(x.dtype) if labels else moved
+    if d.color is not None and not labels:
+        x = x + d.color.to(dev, x.dtype)[:, :, None, None]
     return x
+
+
+def augment_batch(x: torch.Tensor, spec: AugmentSpec, gen: torch.Generator) -> torch.Tensor:
+    """An augmented copy of ``x``, ``(B, C, H, W)``; ``x`` itself is not modified."""
+    if x.ndim != 4:
+        raise ValueError(f"augmentation needs images (B, C, H, W), but got shape {tuple(x.shape)}")
+    return apply_draws(x, draw(spec, *x.shape, gen))
 
 
 class Augmenter:
@@ -108,3 +153,7 @@ class Augmenter:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return augment_batch(x, self.spec, self.generator) if self.spec.active else x
+
+    def draw(self, x: torch.Tensor) -> Draws | None:
+        """The next batch's draws for images ``x`` ``(B, C, H, W)``; None when inactive."""
+        return draw(self.spec, *x.shape, self.generator) if self.spec.active else None

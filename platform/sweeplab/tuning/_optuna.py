@@ -203,27 +203,17 @@ def _recover_interrupted(
     ``only``: just these trials (a worker stops its own; the others' are theirs)."""
     from optuna.trial import TrialState
 
+    if only is None:
+        for _ in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            # Enqueued, never asked for (a slot's ask() pops the oldest waiting trial, so none
+            # may be left): failed unrun, its index runs again with what it was enqueued with.
+            waiting = study.ask()
+            mark_interrupted(study, waiting.number)
+            study.tell(waiting, state=TrialState.FAIL)
     n = 0
-    if only is not None:
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.number in only:
-                mark_interrupted(study, t.number)
-                study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-                end_interrupted_run(
-                    setup,
-                    t.user_attrs.get("mlflow_run_id"),
-                    t.user_attrs.get("mlflow_run_key"),
-                    reason=reason,
-                )
-                n += 1
-        return n
-    for _ in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        # Enqueued, never asked for (a slot's ask() pops the oldest waiting trial, so none may
-        # be left): failed unrun, its index runs again with what it was enqueued with.
-        waiting = study.ask()
-        mark_interrupted(study, waiting.number)
-        study.tell(waiting, state=TrialState.FAIL)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if only is not None and t.number not in only:
+            continue  # another worker's trial
         mark_interrupted(study, t.number)
         study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
         end_interrupted_run(
@@ -233,6 +223,8 @@ def _recover_interrupted(
             reason=reason,
         )
         n += 1
+    if only is not None:
+        return n
     # Child runs created but never linked to the study (killed between create and set_user_attr)
     end_orphan_runs(setup, reason=reason)
     return n

@@ -7,6 +7,7 @@ import contextlib
 import datetime as _dt
 import os
 import socket
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -467,17 +468,34 @@ def _joining(settings: SweepSettings, ws: Workspace, study_storage: str | None) 
         wait_for(record, wait_s)
     if not record.exists():
         adopted = None
-        if study_storage:
+        # The driver records the sweep on its study once its data is loaded and its parent
+        # run is open (seconds after it starts): a worker started at the same time waits for
+        # it, up to SWEEPLAB_JOIN_WAIT_S (default 60 s) for a shared study.
+        deadline = time.monotonic() + float(os.environ.get(JOIN_WAIT_ENV, "60"))
+        while study_storage and adopted is None:
             adopted = adopt_shared_sweep(
                 ws.sweep_dir(settings.name),
                 settings.name,
                 study_storage,
                 project_path=settings.project_path,
             )
+            if adopted is None:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(1.0)
+        if adopted is None and study_storage:
+            # The driver records the sweep on its study once its data is loaded and its
+            # parent run is open: a worker started right after it can come too early.
+            raise UserError(
+                f"no sweep named {settings.name!r} to join: none in {ws.root}, and none "
+                f"recorded in the study storage {redact(study_storage)} (waited "
+                f"{float(os.environ.get(JOIN_WAIT_ENV, '60')):g} s; start it with "
+                f"`sweep --name {settings.name}` first, or check the name)"
+            )
         if adopted is None:
             raise UserError(
-                f"no sweep named {settings.name!r} to join in {ws.root}"
-                + ("" if study_storage else " (on another machine, give its --study-storage)")
+                f"no sweep named {settings.name!r} to join in {ws.root} "
+                "(on another machine, give its --study-storage)"
             )
     return replace(settings, resume=True)
 

@@ -11,11 +11,13 @@ from sweeplab.config import Schema
 from sweeplab.config.train import TrainConfig
 from sweeplab.data import DetectionSet
 from sweeplab.models import GridDetector, decode_grid
+from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 from sweeplab.training._tasks._losses import yolo_loss
+from sweeplab.training._tasks._moves import augment_boxes
 
-__all__ = ["DetectionArgs", "detect", "detection_map", "train_detector"]
+__all__ = ["DetectionArgs", "detect", "detection_map", "padded_boxes", "train_detector"]
 
 
 class DetectionArgs(Schema):
@@ -38,6 +40,11 @@ class DetectionArgs(Schema):
 
 def _grid_targets(model: GridDetector, data: DetectionSet) -> torch.Tensor:
     """``(N, S, S, A, 5 + K)`` targets of every image."""
+    return _targets_of(model, data.boxes, data.classes)
+
+
+def _targets_of(model: GridDetector, boxes: object, classes: object) -> torch.Tensor:
+    """``(N, S, S, A, 5 + K)`` targets of the images' boxes ``(M_i, 4)`` and classes."""
     anchors = model.anchors.cpu().numpy()
     return torch.from_numpy(
         np.stack(
@@ -45,10 +52,23 @@ def _grid_targets(model: GridDetector, data: DetectionSet) -> torch.Tensor:
                 assign_anchors(
                     b, c, grid=model.grid, anchors=anchors, num_classes=model.num_classes
                 ).targets
-                for b, c in zip(data.boxes, data.classes, strict=True)
+                for b, c in zip(boxes, classes, strict=True)  # type: ignore[call-overload]
             ]
         )
     )
+
+
+def padded_boxes(data: DetectionSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every image's boxes ``(N, M, 4)``, classes ``(N, M)`` and which are objects
+    ``(N, M)``, padded to the most objects of an image (``M``)."""
+    m = max([1, *(len(b) for b in data.boxes)])
+    boxes, classes = torch.zeros(len(data), m, 4), torch.zeros(len(data), m, dtype=torch.long)
+    valid = torch.zeros(len(data), m, dtype=torch.bool)
+    for i, (b, c) in enumerate(zip(data.boxes, data.classes, strict=True)):
+        boxes[i, : len(b)] = torch.from_numpy(np.asarray(b, dtype=np.float32))
+        classes[i, : len(c)] = torch.from_numpy(np.asarray(c, dtype=np.int64))
+        valid[i, : len(b)] = True
+    return boxes, classes, valid
 
 
 def detect(
@@ -95,6 +115,8 @@ def train_detector(
     dev_targets = _grid_targets(model, dev).to(device) if dev is not None else None
     bs, steps = _batches(len(x), cfg.batch_size)
     sample = _sampler(len(x), bs, device)
+    aug = Augmenter(AugmentSpec.from_config(cfg), seed=cfg.seed)
+    all_boxes, all_classes, all_valid = padded_boxes(train)
 
     def loss(raw: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return yolo_loss(
@@ -103,7 +125,18 @@ def train_detector(
 
     def step(gen: torch.Generator) -> torch.Tensor:
         i = sample(gen)
-        return loss(model(x[i]), targets[i])
+        d = aug.draw(x[i])
+        if d is None:
+            return loss(model(x[i]), targets[i])
+        j = i.cpu()  # the moved boxes are assigned to anchors on the CPU
+        xb, bb, keep = augment_boxes(x[i], all_boxes[j], all_valid[j], d)
+        bb, cb, keep = bb.cpu().double().numpy(), all_classes[j].numpy(), keep.cpu().numpy()
+        moved = _targets_of(
+            model,
+            [b[k] for b, k in zip(bb, keep, strict=True)],
+            [c[k] for c, k in zip(cb, keep, strict=True)],
+        )
+        return loss(model(xb), moved.to(device))
 
     def evaluate() -> dict[str, float]:
         out = {"train_error": 1.0 - detection_map(model, train, args=args)}

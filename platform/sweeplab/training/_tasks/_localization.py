@@ -10,9 +10,11 @@ from sweeplab.analysis import localization_outcomes
 from sweeplab.config.train import TrainConfig
 from sweeplab.data import DetectionSet, LandmarkSet
 from sweeplab.models import decode_landmarks, decode_localization
+from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
 from sweeplab.training._tasks._losses import landmark_loss, localization_loss
+from sweeplab.training._tasks._moves import augment_boxes, augment_points, mirror_pairs
 
 __all__ = [
     "localization_result",
@@ -74,12 +76,13 @@ def train_localizer(
     present, boxes, classes = (t.to(device) for t in _single_object(train))
     bs, steps = _batches(len(x), cfg.batch_size)
     sample = _sampler(len(x), bs, device)
+    aug = Augmenter(AugmentSpec.from_config(cfg), seed=cfg.seed)
 
     def step(gen: torch.Generator) -> torch.Tensor:
         i = sample(gen)
-        return localization_loss(
-            model(x[i]), present[i], boxes[i], classes[i], lambda_box=lambda_box
-        )
+        xb, bb, inside = augment_boxes(x[i], boxes[i, None], present[i, None] > 0.5, aug.draw(x[i]))
+        pb = inside[:, 0].to(present.dtype)  # a box cropped out: no object left
+        return localization_loss(model(xb), pb, bb[:, 0], classes[i], lambda_box=lambda_box)
 
     def evaluate() -> dict[str, float]:
         out = {"train_error": _localization_error(model, train, device)}
@@ -125,10 +128,13 @@ def train_landmarks(
     present = torch.ones(len(x), device=device)
     bs, steps = _batches(len(x), cfg.batch_size)
     sample = _sampler(len(x), bs, device)
+    aug = Augmenter(AugmentSpec.from_config(cfg), seed=cfg.seed)
+    pairs = mirror_pairs(train.point_names)
 
     def step(gen: torch.Generator) -> torch.Tensor:
         i = sample(gen)
-        return landmark_loss(model(x[i]), present[i], pts[i])
+        xb, pb = augment_points(x[i], pts[i], aug.draw(x[i]), pairs=pairs)
+        return landmark_loss(model(xb), present[i], pb)
 
     def evaluate() -> dict[str, float]:
         out = {"train_error": _landmark_error(model, train, device)}

@@ -15,6 +15,7 @@ from sweeplab.errors import UserError
 from sweeplab.training._fit import DivergedError, EpochResult
 from sweeplab.training._optim import make_optimizer, set_bn_momentum, start_epoch_lr
 from sweeplab.training._task import l2_penalty, penalized_weights
+from sweeplab.training._tasks._moves import BOX_TASKS
 
 __all__ = ["OnEpoch", "TaskResult", "check_task_config"]
 
@@ -36,6 +37,8 @@ _USED_FIELDS = frozenset(
     {"epochs", "batch_size", "optimizer", "learning_rate", "beta", "beta1", "beta2", "epsilon"}
     | {"lr_decay", "decay_rate", "decay_base", "decay_k", "decay_step", "decay_gamma"}
     | {"device", "seed", "save_checkpoint", "bn_momentum", "l2", "early_stopping_patience"}
+    | {"augment_flip", "augment_crop", "augment_rotate", "augment_shear", "augment_color"}
+    | {"init_from", "transfer", "fine_tune_last_k"}  # applied by the task before the loop
 )
 
 
@@ -47,8 +50,17 @@ def check_task_config(cfg: TrainConfig, *, task: str) -> None:
         for name in type(cfg).model_fields
         if name not in _USED_FIELDS and getattr(cfg, name) != getattr(defaults, name)
     ]
+    if task in BOX_TASKS:
+        ignored += [n for n in ("augment_rotate", "augment_shear") if getattr(cfg, n) > 0]
     if ignored:
         name = ignored[0]
+        if name in ("augment_rotate", "augment_shear"):
+            raise UserError(
+                f"the {task} task cannot rotate or shear its boxes (a rotated box is not the "
+                f"object's box); remove {name} (found {getattr(cfg, name)!r}) or use "
+                "augment_flip / augment_crop",
+                key=f"train.{name}",
+            )
         raise UserError(
             f"the {task} training loop does not support {name!r} (found "
             f"{getattr(cfg, name)!r}); remove it or leave it at {getattr(defaults, name)!r}",

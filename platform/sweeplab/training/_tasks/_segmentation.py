@@ -10,8 +10,10 @@ from sweeplab.analysis import mean_iou
 from sweeplab.config.train import TrainConfig
 from sweeplab.data import SegmentationSet
 from sweeplab.models import UNet
+from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _batches, _loop, _outputs, _sampler
+from sweeplab.training._tasks._moves import augment_masks
 
 __all__ = ["predict_masks", "segmentation_iou", "train_segmenter"]
 
@@ -41,10 +43,12 @@ def train_segmenter(
     x, y = train.images.to(device), train.masks.to(device)
     bs, steps = _batches(len(x), cfg.batch_size)
     sample = _sampler(len(x), bs, device)
+    aug = Augmenter(AugmentSpec.from_config(cfg), seed=cfg.seed)
 
     def step(gen: torch.Generator) -> torch.Tensor:
         i = sample(gen)
-        return F.cross_entropy(model(x[i]), y[i])  # (B, K, H, W) vs (B, H, W)
+        xb, yb = augment_masks(x[i], y[i], aug.draw(x[i]))
+        return F.cross_entropy(model(xb), yb)  # (B, K, H, W) vs (B, H, W)
 
     def evaluate() -> dict[str, float]:
         out = {"train_error": 1.0 - segmentation_iou(model, train)}

@@ -14,6 +14,7 @@ from sweeplab.config import Schema
 from sweeplab.config.train import TrainConfig
 from sweeplab.data import IdentitySet
 from sweeplab.models import Encoder, PairClassifier, squared_distances
+from sweeplab.training._augment import Augmenter, AugmentSpec
 from sweeplab.training._device import resolve_device
 from sweeplab.training._tasks._loop import OnEpoch, TaskResult, _loop, _outputs
 from sweeplab.training._tasks._losses import mine_triplets, pair_loss, triplet_loss
@@ -219,19 +220,20 @@ def train_siamese(
     steps = math.ceil(len(x) / (p * args.per_identity))
     triplet = not isinstance(model, PairClassifier)
     counts = {"pairs": 0, "violating": 0}
+    aug = Augmenter(AugmentSpec.from_config(cfg), seed=cfg.seed)  # identities do not move
 
     def step(gen: torch.Generator) -> torch.Tensor:
         idx = _pk_batch(by_id, p, args.per_identity, gen).to(device)
-        yb = y[idx]
+        yb, xb = y[idx], aug(x[idx])
         if triplet:
-            emb = model(x[idx])
+            emb = model(xb)
             a, pos, n = mine_triplets(emb, yb, margin=args.margin, generator=gen)
             counts["pairs"] += int(((yb[:, None] == yb[None, :]).sum() - len(yb)).item())
             counts["violating"] += len(a)
             return triplet_loss(
                 emb[a], emb[pos], emb[n], margin=args.margin, reduction=args.reduction
             )
-        emb = model.encoder(x[idx])
+        emb = model.encoder(xb)
         i, j = torch.triu_indices(len(idx), len(idx), offset=1, device=device)
         same = yb[i] == yb[j]
         # Balance: every positive pair and as many random negative pairs.
