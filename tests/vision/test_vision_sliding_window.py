@@ -120,8 +120,14 @@ def test_sliding_window_sweep_end_to_end(tmp_path: Path) -> None:
     assert trials["metrics.dev_map"].max() > 0.3, trials["metrics.dev_map"].tolist()
 
 
-def test_a_setting_the_crops_would_ignore_is_refused(tmp_path: Path) -> None:
+def test_a_setting_the_crops_would_ignore_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = (Path(__file__).parents[2] / "projects/shapes_sliding_window.yaml").read_text()
     path = tmp_path / "p.yaml"
-    path.write_text(project.replace("optimizer: adam,", "optimizer: adam, augment_flip: true,"))
+    project = project.replace("optimizer: adam,", "optimizer: adam, augment_flip: true,")
+    path.write_text(project.replace("../search_spaces/sliding_window.yaml", "space.yaml"))
+    (tmp_path / "space.yaml").write_text("parameters:\n  nms_iou: {values: [0.3]}\n")
     assert main(["sweep", str(path), "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert "train.augment_flip" in err and "does not augment" in err, err
