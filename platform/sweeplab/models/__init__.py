@@ -24,6 +24,7 @@ from sweeplab.models._detection import (
 )
 from sweeplab.models._registry import MODELS, ModelSpec, build_model, register_model
 from sweeplab.models._siamese import Encoder, PairClassifier, squared_distances
+from sweeplab.models._sliding import WindowClassifier
 from sweeplab.models._summary import describe, parse_input_shape
 from sweeplab.models._transfer import (
     CHECKPOINT_ARTIFACT,
@@ -46,6 +47,7 @@ __all__ = [
     "ModelSpec",
     "PairClassifier",
     "UNet",
+    "WindowClassifier",
     "apply_transfer",
     "build_model",
     "decode_grid",

@@ -112,7 +112,7 @@ def batched_windows(
 @register_model(
     "window_classifier",
     args=WindowClassifierArgs,
-    tasks=("binary", "multiclass"),
+    tasks=("binary", "multiclass", "sliding_window"),
     input_kind="image",
     example_input=(3, 14, 14),
     example_outputs=4,

@@ -14,7 +14,7 @@ through :data:`TASKS` — ``run_trial`` is one dispatch — so a new task is one
         ...
 
 Shipped: ``binary``, ``multiclass``, ``multilabel`` (:mod:`.classification`),
-``localization``, ``landmarks``, ``detection``, ``segmentation``, ``verification``,
+``localization``, ``landmarks``, ``detection``, ``sliding_window``, ``segmentation``, ``verification``,
 ``style_transfer``.
 """
 
@@ -29,6 +29,7 @@ from sweeplab.tasks import (  # noqa: F401  (each module registers its tasks)
     landmarks,
     localization,
     segmentation,
+    sliding_window,
     style_transfer,
     verification,
 )

@@ -39,6 +39,9 @@ class Detection(GeneratedTask):
     source = "shapes_detection"
     table = "detection_errors"
     final_dev_metric = "dev_map"
+    #: The training loop and the decoder of detections (``sliding_window`` swaps both).
+    trainer: ClassVar = staticmethod(train_detector)
+    detector: ClassVar = staticmethod(detect)
 
     def class_names(self, project: Project) -> tuple[str, ...] | None:
         return SHAPE_CLASSES if project.data.scheme == "generated" else None
@@ -49,9 +52,9 @@ class Detection(GeneratedTask):
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
         args = setup.args
-        model = self.start_model(ctx, setup)
-        res = train_detector(model, train, setup.cfg, dev=dev, args=args, on_epoch=on_epoch)
-        preds, truth = detect(model, dev, args=args)
+        model = self.start_model(ctx, setup)  # init_from: the checkpoint, a fresh output layer
+        res = self.trainer(model, train, setup.cfg, dev=dev, args=args, on_epoch=on_epoch)
+        preds, truth = self.detector(model, dev, args=args)
         table = detection_error_table(preds, truth, train.class_names)
         every = table[table["size"] == "all"]
         extra = {f"dev_ap_{r['class']}": float(r["ap"]) for _, r in every.iterrows()}
@@ -113,7 +116,7 @@ class Detection(GeneratedTask):
         names = ctx.task_data["train"].class_names
 
         def score(split: str):
-            preds, truth = detect(model, ctx.task_data[split], args=setup.args)
+            preds, truth = self.detector(model, ctx.task_data[split], args=setup.args)
             return mean_average_precision(preds, truth, num_classes=len(names), iou_threshold=0.5)
 
         test = score("test")

@@ -46,6 +46,7 @@ from sweeplab.training._task import (
 from sweeplab.training._tasks import (
     DetectionArgs,
     SiameseArgs,
+    SlidingWindowArgs,
     TaskResult,
     VerificationReport,
     check_task_config,
@@ -69,13 +70,16 @@ from sweeplab.training._tasks import (
     train_localizer,
     train_segmenter,
     train_siamese,
+    train_window_detector,
     triplet_loss,
     verification_pairs,
+    window_detect,
     yolo_loss,
 )
 
 __all__ = [
     "DetectionArgs",
+    "SlidingWindowArgs",
     "check_task_config",
     "detect",
     "dissimilarities",
@@ -105,6 +109,8 @@ __all__ = [
     "style_cost",
     "style_transfer",
     "train_detector",
+    "train_window_detector",
+    "window_detect",
     "train_feature_net",
     "train_landmarks",
     "train_localizer",

@@ -1,7 +1,7 @@
 """Vision tasks beyond classification: losses and small training loops, one module per task.
 
 ``_losses`` (every loss), ``_loop`` (the shared epoch loop), ``_localization``, ``_detection``,
-``_segmentation``, ``_verification``; the public names are re-exported here.
+``_segmentation``, ``_verification``, ``_windows`` (sliding windows); the public names are re-exported here.
 
 Losses (pure functions of tensors):
 
@@ -18,13 +18,13 @@ Losses (pure functions of tensors):
 * :func:`pair_loss` -- the binary head: logistic loss on ``same identity``.
 
 Training loops (``train_localizer``, ``train_landmarks``, ``train_detector``,
-``train_segmenter``, ``train_siamese``) take a model built by the caller (seed first with
+``train_segmenter``, ``train_siamese``, ``train_window_detector``) take a model built by the caller (seed first with
 ``seed_everything``), in-memory data and a :class:`~sweeplab.training.TrainConfig` (epochs,
 batch size, optimizer, learning rate and its schedule, seed, device), call ``on_epoch`` with
 an :class:`~sweeplab.training.EpochResult` after every epoch (a reporter may raise to prune)
 and return a :class:`TaskResult`. Every epoch reports ``epoch``, ``lr``, ``train_loss``,
 ``train_error``, ``dev_error`` (when a dev set is given) and ``epoch_time_s``; ``dev_error``
-is the task's error measure: 1 − mAP@0.5 (detection), 1 − mean IoU (segmentation),
+is the task's error measure: 1 − mAP@0.5 (detection, sliding windows), 1 − mean IoU (segmentation),
 1 − verification accuracy at the best dev threshold (verification), the localization error
 (wrong presence, class or IoU < 0.5) and the mean landmark distance.
 """
@@ -62,10 +62,18 @@ from sweeplab.training._tasks._verification import (
     train_siamese,
     verification_pairs,
 )
+from sweeplab.training._tasks._windows import (
+    SlidingWindowArgs,
+    train_window_detector,
+    window_crops,
+    window_detect,
+    window_detections,
+)
 
 __all__ = [
     "DetectionArgs",
     "SiameseArgs",
+    "SlidingWindowArgs",
     "TaskResult",
     "VerificationReport",
     "check_task_config",
@@ -91,6 +99,10 @@ __all__ = [
     "train_segmenter",
     "train_siamese",
     "triplet_loss",
+    "train_window_detector",
     "verification_pairs",
+    "window_crops",
+    "window_detect",
+    "window_detections",
     "yolo_loss",
 ]
