@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import sweep_into
 
 from sweeplab.cli import main
+from sweeplab.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def test_trial_references_resolve_and_show_what_differs(swept, capsys):
     from mlflow import MlflowClient
 
     out = _compare(capsys, "cmp#0", "cmp#1", "--workspace", str(swept))
-    info = json.loads((swept / "sweeps" / "cmp" / "sweep.json").read_text())
+    info = Workspace.at(swept).read_sweep("cmp")
     client = MlflowClient(info["tracking_uri"])
     a, b = client.get_run(out["a"]["run_id"]), client.get_run(out["b"]["run_id"])
     assert (

@@ -11,6 +11,7 @@ from tests.conftest import sweep_into
 from sweeplab.cli import main
 from sweeplab.space import SearchSpace, load_space
 from sweeplab.tuning._sequence import Slot, plan
+from sweeplab.workspace import Workspace
 
 
 def test_warm_start_configurations_take_the_first_slots():
@@ -101,11 +102,11 @@ def test_next_derives_runs_and_links_a_warm_started_sweep(underfit, capsys):
     assert space["hidden_units"].distribution.high > 8 and "num_layers" in space
     assert "epochs" in space and text.count("(avoidable bias)") >= 3
 
-    info = json.loads((ws / "sweeps" / "u2" / "sweep.json").read_text())
+    info = Workspace.at(ws).read_sweep("u2")
     client = MlflowClient(info["tracking_uri"])
     tags = client.get_run(info["parent_run_id"]).data.tags
     assert tags["sweeplab.next_from"] == "u" and tags["sweeplab.derived_for"] == "avoidable_bias"
-    old = json.loads((ws / "sweeps" / "u" / "sweep.json").read_text())
+    old = Workspace.at(ws).read_sweep("u")
     assert tags["sweeplab.next_from_run"] == old["parent_run_id"]
 
     # the parent's best configurations ran first: their values valid in the new space

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from tests.conftest import sweep_into
 from sweeplab.cli import main
 from sweeplab.cli.refine import REFINED_FROM_TAG, refined_space_text
 from sweeplab.space import SearchSpace, load_space, refine
+from sweeplab.workspace import Workspace
 
 OLD = SearchSpace.from_yaml(
     """
@@ -145,8 +145,8 @@ def test_refine_runs_a_new_sweep_linked_to_the_old_one(coarse, capsys):
         str(coarse),
     ]
     assert main(args) == 0
-    old = json.loads((coarse / "sweeps" / "c" / "sweep.json").read_text())
-    new = json.loads((coarse / "sweeps" / "c-run" / "sweep.json").read_text())
+    old = Workspace.at(coarse).read_sweep("c")
+    new = Workspace.at(coarse).read_sweep("c-run")
     assert new["project"] == old["project"] and new["trials"] == 2
     space = load_space(coarse / "sweeps" / "c-run" / "refined.yaml")
     assert load_space(coarse / "sweeps" / "c-run" / "space.yaml") == space
@@ -178,7 +178,7 @@ def test_refine_keeps_the_coarse_sweeps_early_stopping(tmp_path):
     assert main([*coarse, *rungs, "--workspace", str(ws)]) == 0
     refine_args = ["refine", "sh", "--top", "2", "--trials", "1", "--name", "sh-fine"]
     assert main([*refine_args, "--workspace", str(ws)]) == 0
-    new = json.loads((ws / "sweeps" / "sh-fine" / "sweep.json").read_text())
+    new = Workspace.at(ws).read_sweep("sh-fine")
     assert (new["pruner"], new["grace_period"], new["reduction_factor"]) == (
         "successive_halving",
         2,

@@ -3,13 +3,13 @@ the page opened in headless Chromium (offline) with every plot drawn."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from tests.conftest import sweep_into
 
 from sweeplab.cli import main
+from sweeplab.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_dashboard_is_written_self_contained_and_logged_to_the_parent_run(swept,
     # the importance plot names its evaluators and shows both
     assert "fANOVA (share of the objective" in html and "PED-ANOVA (best 10 % vs all" in html
 
-    info = json.loads((swept / "sweeps" / "d1" / "sweep.json").read_text())
+    info = Workspace.at(swept).read_sweep("d1")
     client = MlflowClient(info["tracking_uri"])
     logged = [a.path for a in client.list_artifacts(info["parent_run_id"], "dashboard")]
     assert logged == ["dashboard/d1.html"]

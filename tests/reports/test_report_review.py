@@ -164,8 +164,10 @@ def test_label_check_is_cached_in_the_run_and_review_lists_suspects_first(constr
     ws = constrained_sweep
     first = write_report(workspace=ws, log=False, top=2)
     run_id = first.data.run_id
-    info = json.loads(next((ws / "sweeps").glob("*/sweep.json")).read_text())
-    client = MlflowClient(info["tracking_uri"])
+    from sweeplab.workspace import Workspace
+
+    sweep = next((ws / "sweeps").glob("*/sweep.json")).parent.name
+    client = MlflowClient(Workspace.at(ws).read_sweep(sweep)["tracking_uri"])
     cached = [a.path for a in client.list_artifacts(run_id, "labels")]
     assert cached == ["labels/out_of_sample.npz"]
     summary = first.data.summary()["label_errors"]

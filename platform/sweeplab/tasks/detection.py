@@ -52,7 +52,7 @@ class Detection(GeneratedTask):
     def run(self, ctx: SweepContext, setup: TrialSetup, on_epoch: OnEpoch) -> TrialResult:
         train, dev = ctx.task_data["train"], ctx.task_data["dev"]
         args = setup.args
-        model = self.start_model(ctx, setup)
+        model = self.start_model(ctx, setup)  # init_from: the checkpoint, a fresh output layer
         res = self.trainer(model, train, setup.cfg, dev=dev, args=args, on_epoch=on_epoch)
         preds, truth = self.detector(model, dev, args=args)
         table = detection_error_table(preds, truth, train.class_names)
