@@ -101,7 +101,7 @@ def _search_setup(sampler: str, *, trials: int = 4, max_concurrent: int = 1):
         objective=Objective("dev_error", "minimize"),
         seed=0,
         trials=trials,
-        settings=SimpleNamespace(max_concurrent=max_concurrent),
+        settings=SimpleNamespace(max_concurrent=max_concurrent, warm_start=()),
     )
 
 
