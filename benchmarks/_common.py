@@ -251,3 +251,15 @@ def stdout_to_stderr() -> Iterator[None]:
     """The CLI prints its tables on stdout; a benchmark's stdout is its JSON only."""
     with contextlib.redirect_stdout(sys.stderr):
         yield
+
+
+def sweep_runs(uri: str, sweep: str, kind: str = "trial") -> list:
+    """A sweep's runs of ``kind`` (trial | sweep) in the store ``uri``, read with MlflowClient."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    return client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = '{kind}'",
+        max_results=5000,
+    )

@@ -22,24 +22,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _common import cli_args, emit, log, spread, temp_dir
+from _common import cli_args, emit, log, spread, sweep_runs, temp_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEPLAB = str(Path(sys.executable).parent / "sweeplab")
-
-
-def _runs(uri: str, sweep: str) -> list:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    out = []
-    for exp in client.search_experiments():
-        out += client.search_runs(
-            [exp.experiment_id],
-            filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'trial'",
-            max_results=5000,
-        )
-    return out
 
 
 def _configs(runs: list) -> Counter:
@@ -81,7 +67,7 @@ def main() -> None:
                     env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 walls[f"jobs{jobs}"].append(time.perf_counter() - t0)
-                runs = _runs(f"sqlite:///{ws / 'mlflow.db'}", name)
+                runs = sweep_runs(f"sqlite:///{ws / 'mlflow.db'}", name)
                 first = min(r.info.start_time for r in runs)
                 last = max(r.info.end_time for r in runs)
                 figures[f"jobs{jobs}"].append(len(runs) / ((last - first) / 60000))

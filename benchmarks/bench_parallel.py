@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import emit, log, temp_dir
+from _common import emit, log, sweep_runs, temp_dir
 
 SWEEPLAB = str(Path(sys.executable).parent / "sweeplab")
 
@@ -54,14 +54,7 @@ def _figures(uri: str, sweep: str) -> dict[str, float]:
     from mlflow import MlflowClient
 
     client = MlflowClient(uri)
-    runs = []
-    for exp in client.search_experiments():
-        runs += client.search_runs(
-            [exp.experiment_id],
-            filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'trial'",
-            max_results=1000,
-        )
-    runs = [r for r in runs if r.info.status == "FINISHED" and r.info.end_time]
+    runs = [r for r in sweep_runs(uri, sweep) if r.info.status == "FINISHED" and r.info.end_time]
     if not runs:
         return {"trials": 0}
     per_trial = [(r.info.end_time - r.info.start_time) / 1000 for r in runs]

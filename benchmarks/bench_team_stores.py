@@ -25,7 +25,16 @@ import sys
 import time
 from pathlib import Path
 
-from _common import cli_args, emit, log, spread, stdout_to_stderr, temp_dir, write_project
+from _common import (
+    cli_args,
+    emit,
+    log,
+    spread,
+    stdout_to_stderr,
+    sweep_runs,
+    temp_dir,
+    write_project,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.postgres_cluster
 
@@ -34,14 +43,7 @@ def _fixed_costs(uri: str, sweep: str) -> list[float]:
     from mlflow import MlflowClient
 
     client = MlflowClient(uri)
-    runs = []
-    for exp in client.search_experiments():
-        runs += client.search_runs(
-            [exp.experiment_id],
-            filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'trial'",
-            max_results=1000,
-        )
-    runs.sort(key=lambda r: r.info.start_time)
+    runs = sorted(sweep_runs(uri, sweep), key=lambda r: r.info.start_time)
     out = []
     for a, b in zip(runs, runs[1:], strict=False):
         train_s = sum(m.value for m in client.get_metric_history(a.info.run_id, "epoch_time_s"))

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import emit, log, temp_dir
+from _common import emit, log, sweep_runs, temp_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEPLAB = str(Path(sys.executable).parent / "sweeplab")
@@ -37,20 +37,8 @@ METHODS = {
 
 
 def _curve(uri: str, sweep: str, targets: tuple[float, ...]) -> dict:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    exps = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        exps,
-        filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'trial'",
-        max_results=1000,
-    )
-    parent = client.search_runs(
-        exps,
-        filter_string=f"tags.`sweeplab.sweep` = '{sweep}' and tags.`sweeplab.kind` = 'sweep'",
-        max_results=1,
-    )[0]
+    runs = sweep_runs(uri, sweep)
+    parent = sweep_runs(uri, sweep, "sweep")[0]
     ended = sorted((r for r in runs if r.info.end_time), key=lambda r: r.info.end_time)
     best = float("inf")
     reached: dict[float, dict] = {}
