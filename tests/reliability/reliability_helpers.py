@@ -92,6 +92,22 @@ def child_runs(tracking_uri: str, sweep: str) -> list:
     return out
 
 
+def sampled_configs(tracking_uri: str, sweep: str, *, killed: bool = False):
+    """A Counter of the configurations (sampled params, as MLflow holds them) of the sweep's
+    FINISHED trial runs; every other run must be FINISHED too — or, with ``killed``, may be
+    KILLED (a trial a stopped process was running: its configuration ran again)."""
+    from collections import Counter
+
+    out = Counter()
+    for run in child_runs(tracking_uri, sweep):
+        if killed and run.info.status == "KILLED":
+            continue
+        assert run.info.status == "FINISHED", run.data.tags.get("sweeplab.failure")
+        keys = run.data.tags["sweeplab.sampled"].split(",")
+        out[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
+    return out
+
+
 def trial_run_states(db: Path, sweep: str | None = None) -> list[tuple[str, str, str]]:
     """(run id, MLflow status, ``sweeplab.status`` tag or "") of the trial runs in a SQLite
     store (of ``sweep``, else every sweep), by creation. Read with sqlite3, read-only: fast

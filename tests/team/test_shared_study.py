@@ -15,8 +15,8 @@ import pytest
 from tests.reliability.reliability_helpers import (
     SWEEPLAB,
     MlflowServer,
-    child_runs,
     digits_project,
+    sampled_configs,
     sweeplab_env,
 )
 from tests.store_checks import assert_store_ok
@@ -39,19 +39,6 @@ def team(postgres, tmp_path):
     server.stop()
 
 
-def _configs(uri: str, sweep: str, *, killed: bool = False) -> Counter:
-    """The configurations of the sweep's FINISHED trial runs (``killed``: a trial that a
-    killed machine was running may have a KILLED run; its configuration ran again)."""
-    out = Counter()
-    for run in child_runs(uri, sweep):
-        if killed and run.info.status == "KILLED":
-            continue
-        assert run.info.status == "FINISHED", run.data.tags.get("sweeplab.failure")
-        keys = run.data.tags["sweeplab.sampled"].split(",")
-        out[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
-    return out
-
-
 def _run(project, ws, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*SWEEPLAB, "sweep", str(project), *args],
@@ -67,7 +54,7 @@ def _alone(project, tmp_path) -> Counter:
     """The configurations the same sweep runs in one process on the embedded stores."""
     done = _run(project, tmp_path / "alone", "--name", "alone")
     assert done.returncode == 0, done.stderr[-2000:]
-    return _configs(f"sqlite:///{tmp_path / 'alone' / 'mlflow.db'}", "alone")
+    return sampled_configs(f"sqlite:///{tmp_path / 'alone' / 'mlflow.db'}", "alone")
 
 
 def _start(project, ws, *args: str, log) -> subprocess.Popen:
@@ -112,7 +99,7 @@ def test_workers_on_two_machines_run_each_configuration_once(team, tmp_path):
     for machine in (a, b):
         assert len(load_sweep_study(machine, "team").trials) == TRIALS
     assert {t.state.name for t in study.trials} == {"COMPLETE"}
-    got = _configs(server.uri, "team")
+    got = sampled_configs(server.uri, "team")
     assert sum(got.values()) == TRIALS and set(got.values()) == {1}
 
     # the configurations one process runs on its own (same seed, the embedded stores)
@@ -140,7 +127,7 @@ def test_machine_that_never_saw_the_sweep_resumes_it_from_the_shared_stores(team
 
     resumed = _run(project, b, "--name", "moved", "--resume", *shared)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
-    got = _configs(server.uri, "moved", killed=True)
+    got = sampled_configs(server.uri, "moved", killed=True)
     assert got == _alone(project, tmp_path)
     assert_store_ok(server.uri)
 

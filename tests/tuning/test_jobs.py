@@ -5,7 +5,6 @@ trial a child run of the one parent run; a worker joins with ``--join``."""
 from __future__ import annotations
 
 import subprocess
-from collections import Counter
 
 from mlflow import MlflowClient
 from tests.reliability.reliability_helpers import (
@@ -13,21 +12,12 @@ from tests.reliability.reliability_helpers import (
     child_runs,
     digits_project,
     load_study,
+    sampled_configs,
     sweeplab_env,
 )
 from tests.store_checks import assert_store_ok
 
 TRIALS = 6
-
-
-def _configs(uri: str, sweep: str) -> Counter:
-    """The sampled configurations of the sweep's finished trial runs, as MLflow holds them."""
-    out = Counter()
-    for run in child_runs(uri, sweep):
-        assert run.info.status == "FINISHED", run.data.tags.get("sweeplab.failure")
-        keys = run.data.tags["sweeplab.sampled"].split(",")
-        out[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
-    return out
 
 
 def _sweep(project, ws, name, *extra: str) -> subprocess.CompletedProcess:
@@ -50,7 +40,7 @@ def test_two_jobs_run_the_one_process_configurations_each_once(tmp_path):
     assert two.returncode == 0, two.stderr[-2000:]
 
     uri = f"sqlite:///{ws / 'mlflow.db'}"
-    reference, jobs = _configs(uri, "one"), _configs(uri, "two")
+    reference, jobs = sampled_configs(uri, "one"), sampled_configs(uri, "two")
     assert sum(jobs.values()) == TRIALS and set(jobs.values()) == {1}
     assert jobs == reference  # the same configurations, each once
 
@@ -120,13 +110,7 @@ def test_stopped_jobs_sweep_resumes_to_the_uninterrupted_configurations(tmp_path
     reference = _sweep(project, ws, "reference")
     assert reference.returncode == 0
     uri = f"sqlite:///{ws / 'mlflow.db'}"
-    finished = Counter()
-    for run in child_runs(uri, "stopped"):
-        assert run.info.status in ("FINISHED", "KILLED")
-        if run.info.status == "FINISHED":
-            keys = run.data.tags["sweeplab.sampled"].split(",")
-            finished[tuple(sorted((k, run.data.params[k]) for k in keys))] += 1
-    assert finished == _configs(uri, "reference")
+    assert sampled_configs(uri, "stopped", killed=True) == sampled_configs(uri, "reference")
     assert_store_ok(uri)
 
 
