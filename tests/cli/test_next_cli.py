@@ -93,6 +93,9 @@ def test_next_derives_runs_and_links_a_warm_started_sweep(underfit, capsys):
     assert main(args) == 0
     out = capsys.readouterr()
     assert "keep tuning" in out.out and "Avoidable bias" in out.err
+    # the styles are styles, not markup printed as text
+    assert "Next sweep: sweeplab next u2" in " ".join(out.out.split())
+    assert "[/" not in out.out + out.err and "\\[" not in out.out + out.err
 
     written = ws / "sweeps" / "u2" / "next.yaml"
     text = written.read_text()
@@ -124,6 +127,9 @@ def test_next_derives_runs_and_links_a_warm_started_sweep(underfit, capsys):
     assert chain[1]["parent"] == "u" and chain[1]["how"] == "next"
     assert all(r["ci_low"] <= r["best"] <= r["ci_high"] for r in chain)
     assert chain[1]["vs_parent"] in ("better", "worse", "within noise")
+    assert main(["runs", "u2", "--lineage", "--workspace", str(ws)]) == 0
+    table = capsys.readouterr().out
+    assert "lineage of sweep u2" in table and "\\[" not in table
 
     # runs: each trial's 95 % interval from the logged dev size, and which are within noise
     assert main(["runs", "u2", "--json", "--workspace", str(ws)]) == 0

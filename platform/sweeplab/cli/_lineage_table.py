@@ -32,12 +32,12 @@ def print_lineage(
     if as_json:
         typer.echo(json.dumps({"sweep": chain[-1].name, "lineage": rows}, indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
+    from sweeplab.cli._common import console
+
     objective = chain[-1].objective
-    table = Table(title=f"lineage of sweep {escape(chain[-1].name)}: root first")
+    table = Table(title=f"lineage of sweep {chain[-1].name}: root first")
     for col in (
         "sweep",
         "from",
@@ -54,7 +54,7 @@ def print_lineage(
         best = f"{r['best']:.4f}" if r["best"] is not None else "–"
         table.add_row(
             *(
-                escape(str(v))
+                str(v)
                 for v in (
                     r["sweep"],
                     r["parent"] or "–",
@@ -67,4 +67,4 @@ def print_lineage(
                 )
             )
         )
-    Console().print(table)
+    console().print(table)

@@ -79,8 +79,6 @@ def next_sweep(
     configurations and its parent run is tagged sweeplab.next_from = SWEEP. Says "stop
     tuning" when avoidable bias and variance are within noise of human-level error, or when
     SWEEP did not beat its own parent beyond noise."""
-    from rich.markup import escape
-
     from sweeplab.analysis import noise_note
     from sweeplab.cli.refine import run_child_sweep, unused_name
     from sweeplab.config.project import parse_project
@@ -112,10 +110,10 @@ def next_sweep(
         )
     sizes = split_sizes(old.parent_params)
     say = err_console()
-    say.print(escape(f"best trial #{best[0].number} of {old.name}: {diag.verdict}"))
+    say.print(f"best trial #{best[0].number} of {old.name}: {diag.verdict}")
     note = noise_note(diag, sizes)
     if note:
-        say.print(escape(note))
+        say.print(note)
     advice = sweep_advice(old, parent)
     if advice is not None:
         typer.echo(advice.text())
@@ -145,9 +143,9 @@ def next_sweep(
     space_path.parent.mkdir(parents=True, exist_ok=True)
     space_path.write_text(derived.to_yaml(header))
     for c in derived.changes:
-        say.print(escape(f"  {c.name}: {_describe(c.before)} → {_describe(c.after)}  ({c.why})"))
+        say.print(f"  {c.name}: {_describe(c.before)} → {_describe(c.after)}  ({c.why})")
     for note in derived.notes:
-        say.print(escape(f"  {note}"))
+        say.print(f"  {note}")
     typer.echo(f"next space: {space_path}")
     if write_only or stop:
         if stop:

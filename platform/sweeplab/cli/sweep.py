@@ -499,7 +499,7 @@ def ui_hint(tracking_uri: str, experiment_id: str, ws: str) -> str:
 
 def _print_advice(outcome, console) -> None:
     """The stop rule at the end of a sweep (its best trial, against its parent sweep's)."""
-    from rich.markup import escape
+    from rich.text import Text
 
     from sweeplab.reports._lineage import lineage, sweep_advice
 
@@ -515,8 +515,8 @@ def _print_advice(outcome, console) -> None:
     if advice is None:
         return
     if advice.stop:
-        console.print(f"[bold yellow]{escape(advice.text())}[/bold yellow]")
+        console.print(Text(advice.text(), style="bold yellow"))
     else:
-        console.print(
-            f"{escape(advice.text())}  Next sweep: [bold]sweeplab next {outcome.name}[/bold]"
-        )
+        line = Text(f"{advice.text()}  Next sweep: ")
+        line.append(f"sweeplab next {outcome.name}", style="bold")
+        console.print(line)

@@ -12,6 +12,13 @@ through ours (:func:`route_library_handler`), so that either signal reaches it o
 second one still exits at once. The second signal exits with
 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), leaving what the first had not
 finished to ``--resume``, as after ``kill -9``.
+
+Where the first signal is raised matters: a ``KeyboardInterrupt`` in the middle of a write to
+the tracking store or the study (an MLflow call holding a SQLite transaction, a journal
+record) can leave the store locked or a record half made, and the trial it interrupted is
+then never recorded as killed. The Optuna backend therefore runs its bookkeeping
+:func:`shielded` — the first signal is noted there and raised when the section ends — and
+only the training itself :func:`interruptible` (a signal stops it at once).
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ __all__ = [
     "announce_sweep",
     "killed_reason",
     "signal_of",
+    "shielded",
+    "interruptible",
 ]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -88,6 +97,8 @@ class SignalStop:
         self.received: int | None = None
         self.delegate: Callable[..., Any] | None = None  # a library's own SIGINT handler
         self.sweep: tuple[str, Path] | None = None
+        self.shield = 0  # depth of the shielded sections the main thread is in
+        self.pending: int | None = None  # a first signal that came in one, not raised yet
 
     def __call__(self, signum: int, frame: Any) -> None:
         if self.received is not None:
@@ -101,7 +112,15 @@ class SignalStop:
             delegate, self.delegate = self.delegate, None
             delegate(signal.SIGINT, frame)
             return
+        if self.shield:
+            self.pending = signum  # raised when the section ends (shielded)
+            return
         raise SweepInterrupted(signum)
+
+    def raise_pending(self) -> None:
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise SweepInterrupted(signum)
 
 
 _ACTIVE: list[SignalStop] = []
@@ -149,6 +168,48 @@ def reclaim_signals() -> None:
         return
     for s in _SIGNALS:
         signal.signal(s, stop)
+
+
+def _main_stop() -> SignalStop | None:
+    """The handler in force, when called from the main thread (where signals are handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return _active()
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """A section that a first signal does not cut (writes to the tracking store and the
+    study): the signal is noted, and :class:`SweepInterrupted` is raised when the outermost
+    section ends normally — or when the code inside enters :func:`interruptible`. A second
+    signal still ends the process at once."""
+    stop = _main_stop()
+    if stop is None:
+        yield
+        return
+    stop.shield += 1
+    try:
+        yield
+    finally:
+        stop.shield -= 1
+    if stop.shield == 0:
+        stop.raise_pending()
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """A section inside a shielded one that a signal stops at once (a trial's training); a
+    signal noted before it starts is raised on entry."""
+    stop = _main_stop()
+    if stop is None:
+        yield
+        return
+    depth, stop.shield = stop.shield, 0
+    try:
+        stop.raise_pending()
+        yield
+    finally:
+        stop.shield = depth
 
 
 def received_signal() -> int | None:

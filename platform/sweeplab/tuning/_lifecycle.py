@@ -404,7 +404,7 @@ def end_orphan_runs(setup: SweepSetup, *, reason: str = KILLED_REASON) -> int:
             except Exception:  # noqa: BLE001 - the next resume tries again
                 pass
             continue
-        TrialRun(client, r.info.run_id).finish(TrialStatus.KILLED, reason=reason)
+        _ended_run(setup, r.info.run_id).finish(TrialStatus.KILLED, reason=reason)
     return len(runs)
 
 
@@ -414,7 +414,7 @@ def end_running_runs(
     """End the child runs matching ``where`` that are still RUNNING as ``status`` (the Ray
     driver, for a trial whose worker could not: stopped by ASHA, crashed)."""
     for r in _running_children(setup, where):
-        TrialRun(setup.sweep_run.client, r.info.run_id).finish(status, reason=reason)
+        _ended_run(setup, r.info.run_id).finish(status, reason=reason)
 
 
 def end_interrupted_run(
@@ -425,10 +425,13 @@ def end_interrupted_run(
     run_id = run_id or _run_by_key(setup, key)
     if not run_id:
         return
-    try:
-        TrialRun(setup.sweep_run.client, run_id).finish(TrialStatus.KILLED, reason=reason)
-    except Exception:  # noqa: BLE001 - the study is the source of truth
-        pass
+    _ended_run(setup, run_id).finish(TrialStatus.KILLED, reason=reason)
+
+
+def _ended_run(setup: SweepSetup, run_id: str) -> TrialRun:
+    """A run the sweep ends on a trial's behalf, written through the sweep's outbox: what the
+    store does not take now is retried, and kept for ``sweeplab sync`` if it never does."""
+    return TrialRun(setup.sweep_run.client, run_id, outbox=setup.sweep_run.outbox)
 
 
 def _run_by_key(setup: SweepSetup, key: str | None) -> str | None:

@@ -16,7 +16,9 @@ from sweeplab.tasks import TrialPruned, run_params, run_trial
 from sweeplab.tracking import new_run_key
 from sweeplab.tuning._interrupt import (
     SweepInterrupted,
+    interruptible,
     killed_reason,
+    shielded,
     signal_of,
 )
 from sweeplab.tuning._lifecycle import (
@@ -182,17 +184,18 @@ class _Reporter:
         self.last_epoch = last_epoch
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        self.recorder.epoch(epoch, metrics)
-        self.on_epoch(epoch, metrics)
-        value = metrics.get(self.objective)
-        if self.prune and value is not None and math.isfinite(value):
-            self.trial.report(value, epoch)
-            # asked even at the last epoch: successive halving records the trial's rung
-            # value then, and later trials (a sampled `epochs`) are compared with it
-            prune = self.trial.should_prune()
-            final = self.last_epoch is not None and epoch >= self.last_epoch
-            if prune and not final:
-                raise TrialPruned(epoch)
+        with shielded():  # writes to the study and the outbox: a signal waits for their end
+            self.recorder.epoch(epoch, metrics)
+            self.on_epoch(epoch, metrics)
+            value = metrics.get(self.objective)
+            if self.prune and value is not None and math.isfinite(value):
+                self.trial.report(value, epoch)
+                # asked even at the last epoch: successive halving records the trial's rung
+                # value then, and later trials (a sampled `epochs`) are compared with it
+                prune = self.trial.should_prune()
+                final = self.last_epoch is not None and epoch >= self.last_epoch
+                if prune and not final:
+                    raise TrialPruned(epoch)
 
 
 def _recover_interrupted(
@@ -285,7 +288,8 @@ def run_optuna(setup: SweepSetup, *, progress: ProgressFn | None = None) -> Swee
     try:
         if setup.worker:
             wait_until_ready()  # the driver's study, once what a stopped run left is repaired
-        study = _open_for_run(setup, say)
+        with shielded():  # repairs what a stopped process left: a signal waits for their end
+            study = _open_for_run(setup, say)
         workers.ready()
         stopped_reason = _run_trials(study, setup, outcomes, say, own)
         if setup.worker:
@@ -357,25 +361,39 @@ def _run_trials(
         )
     )
     while True:
-        claimed = _claim(study, setup, grid, first)
-        if claimed is None:
-            return None
-        if isinstance(claimed, str):
-            return claimed
-        trial, params = claimed
-        own.add(trial.number)
-        outcome = _one_trial(study, trial, params, setup, say)
-        outcomes.append(outcome)
-        if setup.settings.jobs > 1 or setup.worker or setup.study_storage:
-            _collect_others(study, setup, outcomes, say)
-        say(TrialDone(outcome, len(outcomes), setup.trials, best_trial(outcomes, setup.objective)))
-        if outcome.status == TrialStatus.FAILED:
+        # A signal stops the training at once (_one_trial); anywhere else in a trial's
+        # bookkeeping it waits for the writes in flight and stops the sweep before the next.
+        with shielded():
+            stop = _next_trial(study, setup, grid, first, outcomes, say, own)
+        if stop is not None:
+            return stop or None
+        if outcomes[-1].status == TrialStatus.FAILED:
             failures_here += 1
             if setup.max_failures and failures_here >= setup.max_failures:
                 return (
                     f"stopped after {failures_here} failed trials (--max-failures {setup.max_failures}); "
-                    f"last failure: {outcome.reason}"
+                    f"last failure: {outcomes[-1].reason}"
                 )
+
+
+def _next_trial(
+    study, setup: SweepSetup, grid, first, outcomes: list[TrialOutcome], say, own: set[int]
+) -> str | None:
+    """Claim and run the sweep's next trial; None when one ran, else why none did ("" when
+    the sweep has all its trials)."""
+    claimed = _claim(study, setup, grid, first)
+    if claimed is None:
+        return ""
+    if isinstance(claimed, str):
+        return claimed
+    trial, params = claimed
+    own.add(trial.number)
+    outcome = _one_trial(study, trial, params, setup, say)
+    outcomes.append(outcome)
+    if setup.settings.jobs > 1 or setup.worker or setup.study_storage:
+        _collect_others(study, setup, outcomes, say)
+    say(TrialDone(outcome, len(outcomes), setup.trials, best_trial(outcomes, setup.objective)))
+    return None
 
 
 def _claim(study, setup: SweepSetup, grid, first=None) -> tuple | str | None:
@@ -523,7 +541,8 @@ def _one_trial(
         last_epoch=_trial_epochs(setup, params),
     )
     try:
-        result = run_trial(setup.context, params, reporter)
+        with interruptible():  # the training: a signal stops it at once
+            result = run_trial(setup.context, params, reporter)
         _wait_for_run(recorder)
         value = objective_value(result.metrics, setup.objective.name)
     except TrialPruned as exc:
