@@ -182,9 +182,12 @@ def temp_dir(prefix: str) -> Iterator[Path]:
         yield Path(d)
 
 
-def cli_args(description: str) -> argparse.Namespace:
+def cli_args(description: str, extra: list[tuple[str, dict[str, Any]]] = ()) -> argparse.Namespace:
+    """``--quick``, and the benchmark's own options (``extra``: name, add_argument keywords)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and trials")
+    for name, kwargs in extra:
+        parser.add_argument(name, **kwargs)
     return parser.parse_args()
 
 

@@ -85,7 +85,7 @@ def _mismatch_project(folder: Path) -> Path:
     return path
 
 
-def _sweep_and_check(project: Path, ws: Path) -> dict[str, Any]:
+def _sweep_and_check(project: Path, ws: Path, dump: Path | None = None) -> dict[str, Any]:
     from cleanlab.filter import find_label_issues
 
     from sweeplab.cli import main
@@ -111,6 +111,21 @@ def _sweep_and_check(project: Path, ws: Path) -> dict[str, Any]:
     y = np.concatenate([ev.predictions[s].y_true for s in ("train", "dev")])
     direct = np.asarray(find_label_issues(y, oos.probs, filter_by="both"), dtype=bool)
     dev_rows = ev.predictions["dev"].indices
+    if dump is not None:  # what the check saw, to study other rules without training again
+        np.savez_compressed(
+            dump,
+            y=y,
+            probs=oos.probs,
+            pred=np.concatenate([ev.predictions[s].y_pred for s in ("train", "dev")]),
+            rows=oos.indices,
+            groups=(
+                np.zeros(len(y), dtype=np.int64)
+                if ev.dataset.domain is None
+                else np.asarray(ev.dataset.domain[oos.indices]).astype(str)
+            ),
+            dev_rows=dev_rows,
+            n_train=n_train,
+        )
     return {
         "dev_rows": dev_rows,
         # dataset rows (a CSV's row numbers)
@@ -132,7 +147,10 @@ def _scores(found: np.ndarray, flips: set[int]) -> tuple[float, float]:
 
 
 def main() -> None:
-    args = cli_args(__doc__.splitlines()[0])
+    args = cli_args(
+        __doc__.splitlines()[0],
+        extra=[("--dump", {"type": Path, "help": "save each case's probabilities here (.npz)"})],
+    )
     started = time.perf_counter()
     datasets = ("digits",) if args.quick else ("digits", "breast_cancer")
     seeds = SEEDS[:1] if args.quick else SEEDS
@@ -143,7 +161,12 @@ def main() -> None:
             for seed in seeds:
                 with temp_dir("bench-labels-") as tmp:
                     csv, flipped = _noisy_csv(tmp, dataset, rate, seed)
-                    r = _sweep_and_check(_project(tmp, csv, seed), tmp / "ws")
+                    dump = None
+                    if args.dump:
+                        args.dump.mkdir(parents=True, exist_ok=True)
+                        dump = args.dump / f"{dataset}-{rate}-{seed}.npz"
+                        np.save(args.dump / f"{dataset}-{rate}-{seed}-flips.npy", flipped)
+                    r = _sweep_and_check(_project(tmp, csv, seed), tmp / "ws", dump)
                 dev = set(r["dev_rows"].tolist())
                 flips = {int(i) for i in np.flatnonzero(flipped)} & dev
                 p, rc = _scores(r["ours"], flips)
@@ -198,7 +221,9 @@ def main() -> None:
                     entry[f"{who}recall_pooled"] = hits / flips if flips else float("nan")
             summary.append(entry)
     with temp_dir("bench-labels-mismatch-") as tmp:
-        m = _sweep_and_check(_mismatch_project(tmp), tmp / "ws")
+        m = _sweep_and_check(
+            _mismatch_project(tmp), tmp / "ws", args.dump / "mismatch.npz" if args.dump else None
+        )
     mismatch = {
         "dev": len(m["dev_rows"]),
         "suspects": len(m["ours"]),

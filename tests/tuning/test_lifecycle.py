@@ -167,6 +167,29 @@ def test_resume_fails_interrupted_trials_through_optunas_public_api(sweep):
     assert _recover_interrupted(study, SimpleNamespace(sweep_run=sweep)) == 0
 
 
+def test_a_run_killed_before_its_params_were_sent_gets_them_from_the_study(client, sweep):
+    """A machine killed between creating a trial's run and sending its params (its unsent
+    writes stay on its own disk): the process that takes the sweep up ends the run KILLED
+    with the params the study holds for that trial; a run that has params keeps its own."""
+    from sweeplab.tracking import flatten_params
+    from sweeplab.tuning._lifecycle import end_interrupted_run
+
+    bare = sweep.start_trial(number=0, name="bare", key="k-bare")  # created, nothing else
+    whole = sweep.start_trial(number=1, name="whole", key="k-whole")
+    whole.log_params({"train.learning_rate": 0.5})
+    sweep.outbox.pump()
+    setup = SimpleNamespace(sweep_run=sweep)
+    logged = {"train.learning_rate": 0.01, "model.hidden_units": 32}
+    end_interrupted_run(setup, None, "k-bare", params=logged)  # found by its key
+    end_interrupted_run(setup, whole.run_id, None, params=logged)
+    sweep.outbox.pump()
+    killed = client.get_run(bare.run_id)
+    assert killed.info.status == "KILLED"
+    assert killed.data.params == flatten_params(logged)
+    kept = client.get_run(whole.run_id)
+    assert kept.info.status == "KILLED" and kept.data.params == {"train.learning_rate": "0.5"}
+
+
 def test_the_objective_is_read_back_typed_and_from_older_sweeps():
     maximize = Objective("dev_map", "maximize")
     assert sweep_objective(objective_params(maximize)) == maximize

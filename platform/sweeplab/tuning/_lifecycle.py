@@ -418,14 +418,32 @@ def end_running_runs(
 
 
 def end_interrupted_run(
-    setup: SweepSetup, run_id: str | None, key: str | None, *, reason: str = KILLED_REASON
+    setup: SweepSetup,
+    run_id: str | None,
+    key: str | None,
+    *,
+    reason: str = KILLED_REASON,
+    params: Mapping[str, Any] | None = None,
 ) -> None:
     """KILLED: the run of a trial the sweep process was running when it stopped (found by its
-    run id, else by the outbox key recorded before the run was created)."""
+    run id, else by the outbox key recorded before the run was created). ``params``: what the
+    run logs (``tasks.run_params``), logged when the run holds none — a process killed between
+    creating the run and sending its params (another machine's unsent writes are on its disk)
+    leaves a run that would not say which configuration it was."""
     run_id = run_id or _run_by_key(setup, key)
     if not run_id:
         return
-    _ended_run(setup, run_id).finish(TrialStatus.KILLED, reason=reason)
+    run = _ended_run(setup, run_id)
+    if params and not _has_params(setup, run_id):
+        run.log_params(params)
+    run.finish(TrialStatus.KILLED, reason=reason)
+
+
+def _has_params(setup: SweepSetup, run_id: str) -> bool:
+    try:
+        return bool(setup.sweep_run.client.get_run(run_id).data.params)
+    except Exception:  # noqa: BLE001 - the store is away: the params go through the outbox
+        return False
 
 
 def _ended_run(setup: SweepSetup, run_id: str) -> TrialRun:

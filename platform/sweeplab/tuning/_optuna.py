@@ -224,6 +224,7 @@ def _recover_interrupted(
             t.user_attrs.get("mlflow_run_id"),
             t.user_attrs.get("mlflow_run_key"),
             reason=reason,
+            params=_logged_params(setup, t.user_attrs.get("params")),
         )
         n += 1
     if only is not None:
@@ -231,6 +232,16 @@ def _recover_interrupted(
     # Child runs created but never linked to the study (killed between create and set_user_attr)
     end_orphan_runs(setup, reason=reason)
     return n
+
+
+def _logged_params(setup: SweepSetup, params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the run of a trial that samples ``params`` logs (None if it cannot be said)."""
+    if not params:
+        return None
+    try:
+        return run_params(setup.context, params).values
+    except Exception:  # noqa: BLE001 - a study of an older sweep: the run is ended without them
+        return None
 
 
 def repair_journal(path) -> bool:
