@@ -95,6 +95,16 @@ def _best(name: str, ws: Path) -> tuple[float, list[float]]:
     return best, [t.metrics.get("dev_error", float("inf")) for t in by_number]
 
 
+def _narrowed(old, new, name: str) -> bool:
+    """``name``'s new range lies inside its old one (refine's narrowing)."""
+    if name not in old or name not in new:
+        return False
+    a, b = old[name].distribution, new[name].distribution
+    if hasattr(a, "low") and hasattr(b, "low"):
+        return a.low <= b.low <= b.high <= a.high
+    return all(a.contains(v) for v in getattr(b, "values", ()))
+
+
 def _first_at(errors: list[float], target: float) -> int | None:
     return next((i + 1 for i, e in enumerate(errors) if e <= target), None)
 
@@ -156,7 +166,9 @@ def run_case(case: str, seed: int, trials: int, root: Path) -> dict:
         "diagnosis": problem,
         "diagnosis_expected": problem == spec["expected"],
         "knobs_changed": changed,
-        "knobs_are_the_diagnosis_s": bool(changed) and set(changed) <= KNOBS.get(problem, set()),
+        # the diagnosis's knobs moved; any other parameter only narrowed (coarse to fine)
+        "knobs_are_the_diagnosis_s": bool(set(changed) & KNOBS.get(problem, set()))
+        and all(_narrowed(old, new, k) for k in set(changed) - KNOBS.get(problem, set())),
         "best_dev_error": best,
         "ci95": {k: [round(c.low, 4), round(c.high, 4)] for k, c in ci.items()},
         "next_lower_than": {

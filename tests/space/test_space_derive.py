@@ -164,3 +164,34 @@ def test_capacity_names_are_model_arguments():
     for name in MODELS.names():
         fields |= set(MODELS.get(name).args.model_fields)
     assert set(CAPACITY) <= fields
+
+
+@pytest.mark.parametrize("problem", ["avoidable_bias", "variance"])
+def test_with_the_best_trials_the_other_parameters_narrow_around_them(problem):
+    """Coarse to fine: what the diagnosis leaves alone narrows around the best trials (as
+    refine does); the diagnosis's own knobs move exactly as without them."""
+    from sweeplab.space import refine
+
+    top = [
+        {"learning_rate": 0.003, "optimizer": "gd", "hidden_units": 16, "num_layers": 1,
+         "keep_prob": 0.9, "l2": 1e-4, "augment_rotate": 2.0, "batch_size": 32},
+        {"learning_rate": 0.01, "optimizer": "momentum", "beta": 0.95, "hidden_units": 20,
+         "num_layers": 1, "keep_prob": 0.8, "l2": 3e-4, "augment_rotate": 4.0, "batch_size": 32},
+    ]  # fmt: skip
+    human, train, train_dev, dev = LADDERS[problem]
+    d = diagnose(human=human, train=train, train_dev=train_dev, dev=dev)
+    plain = _derive(problem)
+    derived = derive_space(SPACE, d.problem, current=CURRENT, limits=LIMITS, top=top)
+    narrowed = refine(SPACE, top)
+    moved = {c.name for c in plain.changes}
+    for name in derived.space.names:
+        if name in moved:  # the diagnosis's knob: as without the best trials
+            assert derived.space[name] == plain.space[name]
+        else:  # another: refine's range around the best trials
+            assert derived.space[name] == narrowed[name], name
+    lr = derived.space["learning_rate"].distribution
+    assert 1e-4 < lr.low <= 0.003 and 0.01 <= lr.high < 0.1
+    assert derived.space["batch_size"].distribution.values == (32,)
+    notes = {c.name: c.why for c in derived.changes}
+    assert "narrowed around the best 2 trials" in notes["learning_rate"]
+    assert moved <= set(notes)

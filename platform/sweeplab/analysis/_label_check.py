@@ -7,12 +7,15 @@ suspect list is only useful if the examples it names really are suspicious, so:
 * the probabilities must be **out-of-sample** (cross-fitted: each example scored by models
   that did not train on it), else a model that memorised a wrong label agrees with it;
 * cleanlab's ``find_label_issues(filter_by="both")`` decides, with per-class thresholds (the
-  mean self-confidence of each class), so a class the model finds hard is not "mislabeled";
-  with ``groups`` (the data's domains) the thresholds are estimated per domain, so a target
-  domain the model finds hard is not "mislabeled" either;
+  mean self-confidence of each class), so a class the model finds hard is not "mislabeled".
+  The thresholds are estimated over all the examples given, whatever their domain: per-domain
+  thresholds would be *lower* in a domain the model finds hard (a degraded target domain),
+  and more of its hard examples would pass them as "confidently another class" — on the
+  shipped ``digits_mismatch`` project (clean labels) 27 % of dev was flagged that way, against
+  0.5 % with pooled thresholds. ``groups`` (the domains) count the suspects per domain;
 * an example whose given label is the chosen model's prediction is never a suspect, nor one
-  whose suggested class gets less than ``min_confidence`` (0.7) out-of-sample: where the
-  models are unsure (a hard class, a degraded domain), disagreement is not evidence;
+  whose suggested class gets less than ``min_confidence`` (0.5) out-of-sample: the suggestion
+  must be the more likely class;
 * suspects are ranked by cleanlab's label-quality score (lowest first);
 * the number of label errors among the reported examples is estimated with an exact
   (Clopper–Pearson) interval; "no evidence of label errors" when the interval's lower end is
@@ -112,7 +115,7 @@ def _checked(y: object, probs: object, y_pred: object, n_classes: int | None = N
 
 
 def _issues(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """cleanlab on one group: (issue mask, label-quality scores)."""
+    """cleanlab: (issue mask, label-quality scores)."""
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
@@ -138,14 +141,14 @@ def check_labels(
     groups: Sequence[Hashable] | np.ndarray | None = None,
     classes: Sequence[Hashable] | None = None,
     confidence: float = 0.95,
-    min_confidence: float = 0.7,
+    min_confidence: float = 0.5,
 ) -> LabelCheck:
     """Probable label errors among the examples where ``report`` is True (default: all).
 
     ``y``: given class ids (n,); ``probs``: out-of-sample probabilities (n, k); ``y_pred``:
     the chosen model's predictions (n,). Every example given helps estimate the per-class
     thresholds (pass train and dev pooled, report dev). ``groups``: a domain per example
-    (thresholds per domain). ``classes`` names the class ids in the result.
+    (suspects and errors counted per domain). ``classes`` names the class ids in the result.
     """
     yy, p, pred = _checked(y, probs, y_pred)
     n = len(yy)
@@ -159,11 +162,7 @@ def check_labels(
         raise UserError(f"must be in [0, 1], but got {min_confidence!r}", key="min_confidence")
     names = list(range(p.shape[1])) if classes is None else list(classes)
 
-    issue = np.zeros(n, dtype=bool)
-    quality = np.ones(n)
-    for value in pd.unique(g):
-        idx = np.flatnonzero(g == value)
-        issue[idx], quality[idx] = _issues(yy[idx], p[idx])
+    issue, quality = _issues(yy, p)
     other = p.copy()
     other[np.arange(n), yy] = -np.inf
     suggested = other.argmax(axis=1)

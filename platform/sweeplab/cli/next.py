@@ -66,6 +66,13 @@ def next_sweep(
     force: bool = typer.Option(
         False, "--force", help="Run the next sweep even when the stop rule says stop tuning."
     ),
+    top: int = typer.Option(
+        5,
+        "--top",
+        min=0,
+        help="Narrow the parameters the diagnosis leaves alone around the best K trials, as "
+        "refine does (0: keep their ranges).",
+    ),
     seed: int | None = typer.Option(
         None, "--seed", min=0, help="Sampler seed (default: the old sweep's)."
     ),
@@ -127,6 +134,7 @@ def next_sweep(
         current=current,
         limits=limits,
         has_target=pf.project.data.target is not None,
+        top=[t.params for t in old.top_feasible(top)] if top else (),
     )
     new_name = check_safe_name(name) if name else unused_name(ws, f"{old.name}-next")
     if (ws.sweep_dir(new_name) / "sweep.json").exists():

@@ -15,12 +15,16 @@
 Only knobs the model or training actually has are touched: those of ``space`` and those named in
 ``current`` (the project's values of the model's and training's settings). Ranges keep their
 distribution (scale) and stay inside ``limits`` (each knob's valid bounds).
+
+With ``top`` (the last sweep's best configurations), the parameters the diagnosis leaves alone
+are narrowed around them, as ``refine`` does (coarse to fine): the next sweep searches the
+diagnosis's knobs where the last one found its best settings of the others.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,8 +112,10 @@ def derive_space(
     current: Mapping[str, Any] | None = None,
     limits: Mapping[str, tuple[float | None, float | None]] | None = None,
     has_target: bool = False,
+    top: Sequence[Mapping[str, Any]] = (),
 ) -> Derived:
-    """The next space for ``problem`` (a :data:`~sweeplab.analysis.GAPS` name or None)."""
+    """The next space for ``problem`` (a :data:`~sweeplab.analysis.GAPS` name or None);
+    ``top``: the best configurations, around which the other parameters are narrowed."""
     if problem is not None and problem not in KNOBS:
         raise ValueError(
             f"`problem` must be one of {', '.join(KNOBS)} or None, but got {problem!r}"
@@ -138,6 +144,8 @@ def derive_space(
         notes.append("Overfitting to the dev set: no search-space knob; get a bigger dev set.")
     else:
         notes.append("No positive gap: the space is kept as it is.")
+    if top and problem in ("avoidable_bias", "variance"):
+        rules.narrow_the_rest(top)
     return Derived(rules.build(), problem, tuple(rules.changes), tuple(notes))
 
 
@@ -167,6 +175,20 @@ class _Rules:
         for name in _AUGMENT:
             self._upper(name, "more augmentation (variance)")
         self._early_stopping()
+
+    def narrow_the_rest(self, top: Sequence[Mapping[str, Any]]) -> None:
+        """The parameters no rule changed, narrowed around ``top`` (``refine``'s rule)."""
+        from sweeplab.space._refine import refine
+
+        changed = {c.name for c in self.changes}
+        try:
+            narrowed = refine(self.space, [dict(t) for t in top])
+        except ValueError:  # a top value outside the space (edited since): keep them
+            return
+        why = f"narrowed around the best {len(top)} trials (coarse to fine; not this diagnosis's)"
+        for p in narrowed:
+            if p.name not in changed:
+                self._set(p.name, p.distribution, why)
 
     # -- building blocks ----------------------------------------------------------------------
     def _has(self, name: str) -> bool:
