@@ -6,6 +6,7 @@ resumes it from the shared stores."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -85,8 +86,14 @@ def test_workers_on_two_machines_run_each_configuration_once(team, tmp_path):
     shared = ["--study-storage", study_uri, "--tracking-uri", server.uri]
     driver = _start(project, a, "--name", "team", *shared, log=tmp_path / "a.log")
     _wait_for_study(study_uri, "team")
-    # a second driver of the running sweep, from the other machine, is refused at once
-    second = _run(project, b, "--name", "team", "--resume", *shared)
+    # a second driver of the running sweep, from the other machine, is refused at once. A is
+    # frozen meanwhile (its lock held, as by a driver in a long trial): its 8 short trials
+    # could otherwise all end before the second process has started.
+    driver.send_signal(signal.SIGSTOP)
+    try:
+        second = _run(project, b, "--name", "team", "--resume", *shared)
+    finally:
+        driver.send_signal(signal.SIGCONT)
     assert second.returncode == 2, second.stdout + second.stderr
     assert "is running now (pid" in " ".join(second.stderr.split()), second.stderr
     worker = _start(project, b, "--name", "team", "--join", *shared, log=tmp_path / "b.log")

@@ -69,6 +69,7 @@ def next_sweep(
     top: int = typer.Option(
         5,
         "--top",
+        "-k",
         min=0,
         help="Narrow the parameters the diagnosis leaves alone around the best K trials, as "
         "refine does (0: keep their ranges).",

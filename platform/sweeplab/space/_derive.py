@@ -38,6 +38,7 @@ from sweeplab.space._distributions import (
     Uniform,
 )
 from sweeplab.space._parameter import Parameter
+from sweeplab.space._refine import refine
 from sweeplab.space._space import SearchSpace
 
 __all__ = ["CAPACITY", "Change", "Derived", "KNOBS", "derive_space"]
@@ -178,8 +179,6 @@ class _Rules:
 
     def narrow_the_rest(self, top: Sequence[Mapping[str, Any]]) -> None:
         """The parameters no rule changed, narrowed around ``top`` (``refine``'s rule)."""
-        from sweeplab.space._refine import refine
-
         changed = {c.name for c in self.changes}
         try:
             narrowed = refine(self.space, [dict(t) for t in top])
