@@ -113,7 +113,37 @@ def test_variance_regularizes_and_searches_early_stopping():
     assert s["keep_prob"].distribution.low < 0.6
     assert s["augment_rotate"].distribution.high == 15.0  # widened up to its bound
     assert s["early_stopping_patience"].distribution.low >= 1
-    assert any("training share" in n for n in derived.notes)
+    # the project trains on all of its train split: more data is a data setting, named
+    assert "train_share" not in derived.space
+    assert any("data.splits.train" in n for n in derived.notes)
+
+
+@pytest.mark.parametrize(
+    ("given", "searched", "expected"),
+    [
+        (0.2, None, (0.2, 1.0)),  # the project held data back: search up to all of it
+        (1.0, "{distribution: uniform, min: 0.1, max: 0.4}", (0.4, 1.0)),
+        (1.0, "{distribution: uniform, min: 0.2, max: 1.0}", (0.6, 1.0)),
+        (1.0, "{distribution: log_uniform, min: 0.05, max: 0.3}", (0.3, 1.0)),
+    ],
+)
+def test_variance_searches_more_of_the_train_split(given, searched, expected):
+    text = SPACE.to_yaml() + (f"  train_share: {searched}\n" if searched else "")
+    space = SearchSpace.from_yaml(text)
+    limits = {**LIMITS, "train_share": (0.0, 1.0)}
+    current = {**CURRENT, "train_share": given}
+    derived = derive_space(space, "variance", current=current, limits=limits)
+    new = derived.space["train_share"].distribution
+    assert (new.low, new.high) == pytest.approx(expected)
+    if searched:
+        assert type(new) is type(space["train_share"].distribution)  # same scale
+    assert any("train_share" in n and "data.splits.train" in n for n in derived.notes)
+    why = next(c.why for c in derived.changes if c.name == "train_share")
+    assert "variance" in why
+    # no other diagnosis touches it
+    for problem in ("avoidable_bias", "data_mismatch", "dev_overfit"):
+        other = derive_space(space, problem, current=current, limits=limits)
+        assert "train_share" not in {c.name for c in other.changes}
 
 
 def test_data_mismatch_keeps_the_space_and_names_the_data_settings():

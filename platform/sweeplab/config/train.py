@@ -85,6 +85,17 @@ class TrainConfig(Schema):
             "epoch's weights; needs a dev set. None trains all epochs."
         ),
     )
+    train_share: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Share of the train split the model trains on, in (0, 1]: a stratified subset, "
+            "fixed by data.seed and nested (a smaller share is part of a larger one); "
+            "train_dev, dev and test stay as they are. Search it for a learning curve; "
+            "classification tasks only."
+        ),
+    )
     bn_momentum: float = Field(
         default=0.9,
         ge=0.0,

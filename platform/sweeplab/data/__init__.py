@@ -77,6 +77,7 @@ from sweeplab.config.data import (
     TargetConfig,
     TargetSplitsConfig,
 )
+from sweeplab.data._allocate import nested_order
 from sweeplab.data._check import check_data_config, check_project_data
 from sweeplab.data._dataset import Dataset, fingerprint, row_hashes
 from sweeplab.data._degrade import DEGRADATIONS, Degradation, degrade, degrade_all, derive_target
@@ -136,6 +137,7 @@ __all__ = [
     "TargetConfig",
     "TargetSplitsConfig",
     "build_splits",
+    "nested_order",
     "check_data_config",
     "check_project_data",
     "degrade",

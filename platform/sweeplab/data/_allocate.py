@@ -12,7 +12,13 @@ import numpy as np
 
 from sweeplab.errors import UserError
 
-__all__ = ["allocate", "duplicate_groups", "keep_duplicates_together", "split_sizes"]
+__all__ = [
+    "allocate",
+    "duplicate_groups",
+    "keep_duplicates_together",
+    "nested_order",
+    "split_sizes",
+]
 
 
 def split_sizes(
@@ -117,3 +123,20 @@ def keep_duplicates_together(
                 p = rng.choice(partners)
                 codes[p], codes[m] = codes[m], home
     return codes
+
+
+def nested_order(strata: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded order of the examples in which every prefix is stratified: the first ``k``
+    hold each stratum's share of ``k`` within ±1, so a smaller share of the data is always a
+    subset of a larger one (``train.train_share``; a learning curve).
+
+    Stratum ``c`` of ``n_c`` examples, shuffled, places its ``i``-th at ``(i + u_c) / n_c``
+    (``u_c`` uniform in [0, 1), one per stratum); the order sorts these keys.
+    """
+    rng = np.random.default_rng(seed)
+    keys = np.empty(len(strata), dtype=np.float64)
+    for c in np.unique(strata):
+        members = rng.permutation(np.flatnonzero(strata == c))
+        keys[members] = (np.arange(len(members)) + rng.random()) / len(members)
+    tie = rng.random(len(strata))  # equal keys (strata of equal size): a seeded order
+    return np.lexsort((tie, keys))

@@ -84,6 +84,10 @@ def _trial_fit_predict(ctx: Any, params: dict[str, Any], X: Any, y: Any) -> FitP
     import torch
 
     stops_early = trial_setup(ctx, params).cfg.early_stopping_patience is not None
+    # every fold trains on all of its training part: the pooled data is the data (a trial's
+    # train_share is how much of its train split a sweep used)
+    if "train_share" in ctx.train_fields:
+        params = {**params, "train_share": 1.0}
 
     def fit_predict(train_pos: np.ndarray, score_pos: np.ndarray) -> np.ndarray:
         train_pos = np.asarray(train_pos)

@@ -7,7 +7,9 @@
 * **variance** — regularization: ``l2`` moves up a decade (or is searched from 1e-4 to 0.1),
   ``keep_prob`` reaches lower (or is searched from 0.5 to 1), augmentation widens upwards (only
   where the space already searches it: it is meaningful for image models only), early
-  stopping is searched; the training share is a data setting, named in the notes.
+  stopping is searched, and ``train_share`` (the share of the train split trained on) is
+  searched from its last value up to all of the split where the last sweep held data back;
+  beyond the split, more training data is a data setting, named in the notes.
 * **data mismatch** and **overfitting to dev** have no search-space knob (the synthetic / target
   share of the training data and the dev set's size are data settings): the space is kept and
   the notes say which project keys to change.
@@ -64,7 +66,7 @@ KNOBS: dict[str, frozenset[str]] = {
     "avoidable_bias": frozenset(
         (*CAPACITY, "epochs", "optimizer", "l2", "keep_prob", *_AUGMENT, "early_stopping_patience")
     ),
-    "variance": frozenset(("l2", "keep_prob", *_AUGMENT, "early_stopping_patience")),
+    "variance": frozenset(("l2", "keep_prob", *_AUGMENT, "early_stopping_patience", "train_share")),
     "data_mismatch": frozenset(),
     "dev_overfit": frozenset(),
 }
@@ -128,8 +130,13 @@ def derive_space(
     elif problem == "variance":
         rules.variance()
         notes.append(
-            "Variance: the training share is a data setting (data.splits.train), not a "
-            "search-space knob — more training examples is the first remedy."
+            "Variance: more training examples is the first remedy"
+            + (
+                " — train_share now reaches all of the train split; beyond it, "
+                if "train_share" in {c.name for c in rules.changes}
+                else " — "
+            )
+            + "a bigger train split (data.splits.train) or more data."
         )
     elif problem == "data_mismatch":
         notes.append(
@@ -176,6 +183,7 @@ class _Rules:
         for name in _AUGMENT:
             self._upper(name, "more augmentation (variance)")
         self._early_stopping()
+        self._share_up()
 
     def narrow_the_rest(self, top: Sequence[Mapping[str, Any]]) -> None:
         """The parameters no rule changed, narrowed around ``top`` (``refine``'s rule)."""
@@ -365,6 +373,31 @@ class _Rules:
         dist = self._range(name, IntUniform, min(lo, hi), hi if value is None else max(hi, value))
         if dist is not None:
             self._set(name, dist, f"{why}: was {value} for every trial")
+
+    def _share_up(self) -> None:
+        """More of the train split: ``train_share`` from its last value (the top of its last
+        range) up to 1, where the last sweep trained on less than all of it."""
+        why = "more training data (variance)"
+        name = "train_share"
+        p = self.new.get(name)
+        if p is None:
+            value = self.current.get(name)
+            if _is_number(value) and value < 1:
+                dist = self._range(name, Uniform, value, 1.0)
+                if dist is not None:
+                    self._set(name, dist, f"{why}: was {value} of the train split for every trial")
+            return
+        d = p.distribution
+        if isinstance(d, Constant) and _is_number(d.value) and d.value < 1:
+            dist = self._range(name, Uniform, d.value, 1.0)
+        elif isinstance(d, Uniform | LogUniform) and d.low < 1:
+            dist = self._range(name, type(d), d.high if d.high < 1 else (d.low + 1) / 2, 1.0)
+        elif isinstance(d, Categorical) and all(_is_number(v) for v in d.values):
+            dist = Categorical(sorted({v for v in d.values if v >= max(d.values)} | {1.0}))
+        else:
+            return
+        if dist is not None:
+            self._set(name, dist, why)
 
     def build(self) -> SearchSpace:
         order = [*self.space.names, *(n for n in self.new if n not in self.space)]

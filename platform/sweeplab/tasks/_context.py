@@ -119,6 +119,13 @@ class SweepContext:
             }
         return self._device_cache[key]
 
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per process and kept beside the moved tensors."""
+        key = f"once:{key}"
+        if key not in self._device_cache:
+            self._device_cache[key] = make()
+        return self._device_cache[key]
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_device_cache"] = {}

@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,6 +30,7 @@ from sweeplab.data import (
     SplitManifest,
     build_splits,
     load_dataset,
+    nested_order,
     prepare_tensors,
 )
 from sweeplab.errors import close_matches
@@ -128,11 +130,18 @@ class Classification(Task):
         if cfg.init_from is not None:
             start_from_checkpoint(ctx, model, cfg)
         splits = ctx.splits_on(dev)
+        train = splits["train"]
+        weights = {k: w for k, w in ctx.task_data.get("weights", {}).items() if k != "test"}
+        if cfg.train_share < 1:
+            keep = _train_subset(ctx, cfg.train_share)
+            train = (train[0][keep.to(dev)], train[1][keep.to(dev)])
+            if "train" in weights:
+                weights["train"] = weights["train"][keep]
         data = TrainData(
-            train=splits["train"],
+            train=train,
             evals={k: v for k, v in splits.items() if k in ("train_dev", "dev")},
             labels=tuple(ctx.tensors.classes),  # names the per-label metrics of a multilabel task
-            weights={k: w for k, w in ctx.task_data.get("weights", {}).items() if k != "test"},
+            weights=weights,
         )
         fitted = fit(model, data, cfg, task=ctx.task, on_epoch=on_epoch)
         return network_result(
@@ -162,6 +171,20 @@ class Classification(Task):
             w = weighted_error(model, X.to(device), y.to(device), weights["test"], task=ctx.task)
             scores["weighted_test_error"] = float(w)
         return scores, error("dev")
+
+
+def _train_subset(ctx: SweepContext, share: float) -> torch.Tensor:
+    """The positions in the train split of ``train.train_share``'s examples: a prefix of a
+    stratified order fixed by ``data.seed`` (made once per sweep), so shares are nested."""
+
+    def make() -> np.ndarray:
+        y = ctx.tensors.splits["train"][1].cpu().numpy()
+        strata = y.astype(np.int64) if y.ndim == 1 else np.zeros(len(y), dtype=np.int64)
+        return nested_order(strata, ctx.project.data.seed)
+
+    order = ctx.once("train_order", make)
+    k = max(1, round(share * len(order)))
+    return torch.from_numpy(np.sort(order[:k]))
 
 
 def _split_weights(
