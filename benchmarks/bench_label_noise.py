@@ -16,7 +16,8 @@ suspects are compared with the dev flips:
   (15 trainings, once per trial: cached in its run) and the analysis itself.
 
 Targets at 5 and 10 %: precision ≥ 0.8, recall ≥ 0.7. ``--quick``: digits only, 1 seed;
-``--seeds``: which seeds (default 0 1 2); ``--dump DIR``: each case's probabilities as .npz.
+``--seeds``: which seeds (default 0 1 2); ``--datasets``: which of the two (default both);
+``--dump DIR``: each case's probabilities as .npz.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from _common import ROOT, cli_args, emit, log, spread, stdout_to_stderr, temp_di
 
 RATES = (0.0, 0.05, 0.10)
 SEEDS = (0, 1, 2)
+DATASETS = ("digits", "breast_cancer")
 SPACE = """parameters:
   learning_rate: {distribution: log_uniform, min: 1.0e-3, max: 1.0e-2}
   hidden_units: {distribution: int_log_uniform, min: 64, max: 256}
@@ -153,10 +155,14 @@ def main() -> None:
         extra=[
             ("--dump", {"type": Path, "help": "save each case's probabilities here (.npz)"}),
             ("--seeds", {"type": int, "nargs": "+", "default": list(SEEDS)}),
+            (
+                "--datasets",
+                {"nargs": "+", "choices": DATASETS, "default": list(DATASETS)},
+            ),
         ],
     )
     started = time.perf_counter()
-    datasets = ("digits",) if args.quick else ("digits", "breast_cancer")
+    datasets = ("digits",) if args.quick else tuple(args.datasets)
     seeds = args.seeds[:1] if args.quick else args.seeds
     rows: list[dict[str, Any]] = []
     per_1000_fit, per_1000_check = [], []

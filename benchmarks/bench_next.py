@@ -51,7 +51,7 @@ parameters:
   hidden_units: {distribution: int_log_uniform, min: 2, max: 6}
 """,
         "expected": "avoidable_bias",
-        "target": 0.10,
+        "target": 0.35,
     },
     "overfit": {
         "project": """

@@ -34,6 +34,8 @@ TIMEOUT_S = 300  # generous: CI runs two test workers on two cores; a hang still
 
 
 def _project(tmp_path: Path, *, sampler: str, trials: int) -> Path:
+    # 6 epochs: a trial trains for a few tenths of a second, long enough for the 20-ms poll
+    # of freeze_during_trial to see it in training on a loaded machine
     rate = (
         "{values: [0.003, 0.03]}"  # 8 grid points
         if sampler == "grid"
@@ -57,7 +59,7 @@ def _project(tmp_path: Path, *, sampler: str, trials: int) -> Path:
           splits: {{train: 0.7, train_dev: 0.1, dev: 0.2}}
           seed: 0
         model: {{name: mlp, num_layers: 1}}
-        train: {{epochs: 2, batch_size: 128, optimizer: adam}}
+        train: {{epochs: 6, batch_size: 128, optimizer: adam}}
         search: {{space: space.yaml, sampler: {sampler}, trials: {trials}, seed: 7}}
         """,
     )
