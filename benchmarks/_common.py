@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -63,9 +64,17 @@ def median(values: list[float]) -> float:
 
 
 def spread(values: list[float]) -> dict[str, float]:
-    """Median, min, max and (n > 1) standard deviation of repeated measurements."""
+    """Median, min, max and (n > 1) standard deviation of repeated measurements; NaNs (a
+    measure that does not apply to a repeat, e.g. recall with nothing to find) are left out
+    and counted as ``undefined``."""
+    undefined = sum(1 for v in values if math.isnan(v))
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return {"n": 0, "undefined": undefined}
     out = {"median": median(values), "min": float(min(values)), "max": float(max(values))}
     out["n"] = len(values)
+    if undefined:
+        out["undefined"] = undefined
     if len(values) > 1:
         out["stdev"] = float(statistics.stdev(values))
     return out

@@ -227,8 +227,11 @@ def main() -> None:
                 ):
                     found = sum(r[n_key] for r in sel)
                     hits = sum(r[h_key] for r in sel)
-                    entry[f"{who}precision_pooled"] = hits / found if found else float("nan")
-                    entry[f"{who}recall_pooled"] = hits / flips if flips else float("nan")
+                    pr = hits / found if found else float("nan")
+                    rc = hits / flips if flips else float("nan")
+                    entry[f"{who}precision_pooled"] = pr
+                    entry[f"{who}recall_pooled"] = rc
+                    entry[f"{who}f1_pooled"] = 2 * pr * rc / (pr + rc) if pr + rc else 0.0
             summary.append(entry)
     with temp_dir("bench-labels-mismatch-") as tmp:
         m = _sweep_and_check(
