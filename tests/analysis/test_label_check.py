@@ -206,3 +206,22 @@ def test_review_puts_suspects_first_with_a_suggested_label():
     assert sheet["suggested_label"].tolist()[0] == "0"
     assert (sheet["suggested_label"].iloc[1:] == "").all()
     assert len(sheet) == 2
+
+
+def test_crossfit_of_a_multilabel_target_scores_each_row_out_of_sample():
+    rng = np.random.default_rng(12)
+    Y = (rng.random((200, 3)) < 0.4).astype(float)
+    Y[rng.random((200, 3)) < 0.2] = np.nan  # unlabeled entries
+    calls = []
+
+    def fit_predict(train_pos, score_pos):
+        calls.append((set(train_pos.tolist()), score_pos.copy()))
+        return np.full((len(score_pos), 3), 0.5)
+
+    probs, folds = crossfit(Y, fit_predict, folds=5, repeats=3, seed=0)
+    assert probs.shape == (200, 3) and folds.shape == (3, 200)
+    assert len(calls) == 15
+    for train, scored in calls:
+        assert not train & set(scored.tolist())
+    counts = np.bincount(np.concatenate([s for _, s in calls]), minlength=200)
+    assert (counts == 3).all()

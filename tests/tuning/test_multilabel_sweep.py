@@ -117,7 +117,38 @@ def test_report_has_a_per_label_table_and_evaluate_logs_per_label_test_errors(ws
     assert sum(r["ceiling"] for r in rows) == pytest.approx(logged["dev_error"])
     assert summary["diagnosis"]["ladder"]["train_dev"] == pytest.approx(logged["train_dev_error"])
 
+    # probable label errors, one check per label, from out-of-sample probabilities cached in
+    # the trial's run (the rules of a suspect: tests/analysis/test_label_check.py)
+    checks = summary["tables"]["multilabel-label-errors"]
+    assert [r["label"] for r in checks] == list(LABELS)
+    artifacts = [a.path for a in client.list_artifacts(run_id, "labels")]
+    assert artifacts == ["labels/out_of_sample.npz"]
+    ds = load_dataset(cfg, base_dir=".")
+    dev_ids = {
+        str(ds.ids[i])
+        for i in SplitManifest.from_json(ws / "sweeps" / "ml" / "splits.json").splits["dev"]
+    }
+    for r, table_row in zip(checks, rows, strict=True):
+        assert r["labeled"] == table_row["labeled"]
+        assert r["low"] <= r["suspects"] <= r["high"] <= r["labeled"]
+        assert 0 <= r["model_error"] <= 1
+        for item in filter(None, r["examples"].split(", ")):
+            example, change = item.rsplit(" (", 1)
+            assert example in dev_ids and change in ("0→1)", "1→0)")
+    assert "computed for this report" in (folder / "report.md").read_text()
+    # a second report reads the cached probabilities: nothing re-trained
+    assert main(["report", "--workspace", str(ws)]) == 0
+    again = json.loads((folder / "report.json").read_text())["tables"]["multilabel-label-errors"]
+    assert again == checks
+    assert "cached in the run's labels/out_of_sample.npz" in (folder / "report.md").read_text()
+    assert [a.path for a in client.list_artifacts(run_id, "labels")] == artifacts
+
     capsys.readouterr()
+    # what needs one class per example says so in one line
+    assert main(["review", "--workspace", str(ws)]) == 2
+    assert "sweeplab report gives them" in capsys.readouterr().err
+    assert main(["report", "--workspace", str(ws), "--top", "2"]) == 2
+    assert "--top analyses binary and multiclass" in capsys.readouterr().err
     # the tiny project has no test split: a clear refusal, nothing logged
     assert main(["evaluate", "--workspace", str(ws)]) == 2
     assert "no test split" in capsys.readouterr().err

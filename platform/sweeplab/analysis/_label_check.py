@@ -80,6 +80,8 @@ class LabelCheck:
     confidence: float
     per_group: pd.DataFrame | None
     mismatch: str | None
+    #: the out-of-sample error on the reported examples (the models' own error rate)
+    model_error: float = math.nan
 
     @property
     def no_evidence(self) -> bool:
@@ -213,6 +215,7 @@ def check_labels(
         confidence=confidence,
         per_group=per_group,
         mismatch=mismatch,
+        model_error=float((p.argmax(axis=1) != yy)[mask].mean()) if mask.any() else math.nan,
     )
 
 

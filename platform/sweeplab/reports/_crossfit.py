@@ -23,7 +23,7 @@ import numpy as np
 from sweeplab.tasks import run_trial, trial_setup
 from sweeplab.training import predict
 
-__all__ = ["ARTIFACT", "OutOfSample", "crossfit", "out_of_sample"]
+__all__ = ["ARTIFACT", "OutOfSample", "crossfit", "out_of_sample", "pooled"]
 
 ARTIFACT = "labels/out_of_sample.npz"
 FOLDS = 5
@@ -62,8 +62,10 @@ def crossfit(
     from sklearn.model_selection import KFold, StratifiedKFold
 
     n = len(y)
-    counts = np.bincount(y)
-    stratify = counts[counts > 0].min() >= folds
+    stratify = False
+    if y.ndim == 1:  # one class per example; multi-label (n, T) folds are not stratified
+        counts = np.bincount(y)
+        stratify = counts[counts > 0].min() >= folds
     assignment = np.empty((repeats, n), dtype=np.int64)
     total = None
     for r in range(repeats):
@@ -115,7 +117,7 @@ def _trial_fit_predict(ctx: Any, params: dict[str, Any], X: Any, y: Any) -> FitP
     return fit_predict
 
 
-def _pooled(ctx: Any, manifest: Any) -> tuple[np.ndarray, Any, Any]:
+def pooled(ctx: Any, manifest: Any) -> tuple[np.ndarray, Any, Any]:
     import torch
 
     parts = [s for s in ("train", "dev") if s in manifest.splits]
@@ -150,7 +152,7 @@ def _load_cached(client: Any, run_id: str, indices: np.ndarray) -> OutOfSample |
 def out_of_sample(ev: Any, client: Any, *, refit: bool = False) -> tuple[OutOfSample, str | None]:
     """The cached out-of-sample probabilities of ``ev``'s trial, or new ones (cached then).
     Returns them and a note when caching failed."""
-    indices, X, y = _pooled(ev.context, ev.manifest)
+    indices, X, y = pooled(ev.context, ev.manifest)
     if not refit:
         cached = _load_cached(client, ev.ref.run_id, indices)
         if cached is not None:

@@ -62,6 +62,7 @@ __all__ = [
     "final_evaluation",
     "parse_param",
     "resolve_trial",
+    "trial_model",
 ]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -316,30 +317,17 @@ def evaluate_trial(
     if pf.project.task == "multilabel":  # one predicted class per example is assumed below
         per_label = sorted(k for k in ref.metrics if k.startswith("dev_error_"))
         raise UserError(
-            f"reports and reviews analyse binary and multiclass trials, but sweep {ref.sweep!r} "
+            f"this analyses one class per example (binary, multiclass), but sweep {ref.sweep!r} "
             f"is multilabel; its trials log each label's error ({', '.join(per_label) or 'dev_error_<label>'}) "
-            "beside dev_error: compare them with sweeplab compare or in the MLflow UI (sweeplab ui)"
+            "beside dev_error: sweeplab report gives them and each label's probable label "
+            "errors, sweeplab compare puts two trials side by side"
         )
     # the sweep's own store: where its init_from (a run id, best:PROJECT) was looked up
     ctx, dataset, manifest = prepare_context(
         pf, manifest_path=manifest_path, tracking_uri=tracking_uri or ref.info["tracking_uri"]
     )
     client = _client(ref, tracking_uri)
-    notes: list[str] = []
-    known = ctx.model_fields | ctx.train_fields
-    extra = sorted(k for k in ref.params if k not in known)
-    if extra:  # logged beside the sampled ones (e.g. by a backend); not the model's to take
-        notes.append(f"logged parameters that are not settings were left out: {', '.join(extra)}")
-        ref = replace(ref, params={k: v for k, v in ref.params.items() if k in known})
-    model = _cached_model(client, ref, ctx)
-    source = "cached"
-    if model is None:
-        model = retrain(ctx, ref)
-        source = "retrained"
-        if cache:
-            problem = _cache_model(client, ref, model)
-            if problem:
-                notes.append(problem)
+    ref, model, source, notes = trial_model(ref, ctx, client, cache=cache)
     preds = {
         s: _predict_split(model, ctx, manifest, s) for s in ANALYSIS_SPLITS if s in manifest.splits
     }
@@ -363,6 +351,30 @@ def evaluate_trial(
         model_source=source,
         notes=notes,
     )
+
+
+def trial_model(
+    ref: TrialRef, ctx: Any, client: Any, *, cache: bool = True
+) -> tuple[TrialRef, Any, str, list[str]]:
+    """The trial's model: its saved weights, else re-trained (and saved when ``cache``).
+    Returns the ref without logged params that are not settings, the model, its source
+    ("cached" | "retrained") and notes."""
+    notes: list[str] = []
+    known = ctx.model_fields | ctx.train_fields
+    extra = sorted(k for k in ref.params if k not in known)
+    if extra:  # logged beside the sampled ones (e.g. by a backend); not the model's to take
+        notes.append(f"logged parameters that are not settings were left out: {', '.join(extra)}")
+        ref = replace(ref, params={k: v for k, v in ref.params.items() if k in known})
+    model = _cached_model(client, ref, ctx)
+    source = "cached"
+    if model is None:
+        model = retrain(ctx, ref)
+        source = "retrained"
+        if cache:
+            problem = _cache_model(client, ref, model)
+            if problem:
+                notes.append(problem)
+    return ref, model, source, notes
 
 
 def final_evaluation(

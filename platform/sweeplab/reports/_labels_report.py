@@ -4,16 +4,31 @@ error analysis across the sweep's top-K trials (both need more models than the c
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sweeplab.analysis import SweepErrors, sweep_errors
+import numpy as np
+import pandas as pd
+
+from sweeplab.analysis import SweepErrors, check_labels_per_label, sweep_errors
 from sweeplab.errors import UserError
-from sweeplab.reports._crossfit import OutOfSample, out_of_sample
-from sweeplab.reports._evaluate import Evaluation, evaluate_trial, resolve_trial
+from sweeplab.reports._crossfit import OutOfSample, out_of_sample, pooled
+from sweeplab.reports._evaluate import (
+    Evaluation,
+    TrialRef,
+    evaluate_trial,
+    resolve_trial,
+    trial_model,
+)
 from sweeplab.reports._report_data import automatic_categories
+from sweeplab.tasks import ReportTable, num, pct, prepare_context, report_table
 from sweeplab.tracking import TrialStatus, client_for, load_sweep_table
+from sweeplab.training import predict
 
-__all__ = ["label_inputs", "top_trials_errors"]
+__all__ = ["label_inputs", "multilabel_label_table", "top_trials_errors"]
+
+SHOWN = 5  # suspects named per label in the table (all of them are in report.json)
 
 
 def label_inputs(
@@ -72,3 +87,79 @@ def top_trials_errors(
         trials=names,
         categories=automatic_categories(ev, dev),
     )
+
+
+@dataclass
+class _Trial:
+    """What ``out_of_sample`` reads of an evaluation: the trial, its context and splits."""
+
+    ref: TrialRef
+    context: Any
+    manifest: Any
+
+
+def multilabel_label_table(
+    ref: TrialRef, pf: Any, client: Any, *, tracking_uri: str | None, refit: bool = False
+) -> tuple[ReportTable, list[str]]:
+    """Probable label errors of a multi-label trial, one binary check per label: the trial's
+    configuration cross-fitted on train + dev (cached in its run like a classification
+    trial's), the chosen model's predictions veto; dev is reported. The table and notes."""
+    ctx, dataset, manifest = prepare_context(
+        pf,
+        manifest_path=ref.sweep_dir / "splits.json",
+        tracking_uri=tracking_uri or ref.info["tracking_uri"],
+    )
+    ref, model, source, notes = trial_model(ref, ctx, client)
+    oos, note = out_of_sample(_Trial(ref, ctx, manifest), client, refit=refit)
+    notes += [n for n in (note,) if n]
+    indices, X, y = pooled(ctx, manifest)
+    y_pred, _ = predict(model, X, task="multilabel")
+    labels = [str(c) for c in dataset.classes]
+    n_dev = len(manifest.splits["dev"])
+    checks = check_labels_per_label(
+        y.numpy(), oos.probs, y_pred, labels, report=np.arange(len(indices)) >= len(indices) - n_dev
+    )
+    rows = []
+    for name, check in checks.items():
+        shown = check.suspects.iloc[:SHOWN]
+        rows.append(
+            {
+                "label": name,
+                "labeled": check.n,
+                "suspects": len(check.suspects),
+                "share": len(check.suspects) / check.n if check.n else math.nan,
+                "low": check.low,
+                "high": check.high,
+                "model_error": check.model_error,
+                "verdict": "no evidence" if check.no_evidence else "label errors",
+                "examples": ", ".join(
+                    f"{dataset.ids[indices[pos]]} ({int(s['label'])}→{int(s['suggested'])})"
+                    for pos, s in shown.iterrows()
+                ),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    table = report_table(
+        "multilabel-label-errors",
+        "Probable label errors by label (dev)",
+        f"Each label checked on its own (given 0 / 1 against the out-of-sample probability; "
+        f"{oos.method}; the {source} chosen model's prediction vetoes). low–high: the 95 % "
+        "interval of the number of label errors among the label's labeled dev entries; 'no "
+        "evidence' when fewer than one cannot be ruled out. model_error: the out-of-sample "
+        "error on those entries (a weak model's confident mistakes on hard examples look the "
+        f"same as label errors: check a few suspects before relabeling). Examples: the {SHOWN} most suspicious, id "
+        "(given→suggested).",
+        frame,
+        {
+            "label": str,
+            "labeled": num,
+            "suspects": num,
+            "share": pct,
+            "low": lambda v: f"{v:.1f}",
+            "high": lambda v: f"{v:.1f}",
+            "model_error": pct,
+            "verdict": str,
+            "examples": str,
+        },
+    )
+    return table, notes

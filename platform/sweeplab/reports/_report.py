@@ -19,7 +19,11 @@ from typing import Any
 from sweeplab.analysis import GAP_LABELS, LEVEL_LABELS, spreadsheet_csv
 from sweeplab.errors import UserError
 from sweeplab.reports._evaluate import Evaluation, evaluate_trial, final_evaluation, resolve_trial
-from sweeplab.reports._labels_report import label_inputs, top_trials_errors
+from sweeplab.reports._labels_report import (
+    label_inputs,
+    multilabel_label_table,
+    top_trials_errors,
+)
 from sweeplab.reports._markdown import Strong, md_table, md_text
 from sweeplab.reports._report_data import ReportData, build_report
 from sweeplab.reports._task_final import final_task_evaluation
@@ -352,6 +356,7 @@ def _write_task_report(
     out: Path | None,
     log: bool,
     say: Any,
+    refit_labels: bool = False,
 ) -> ReportFiles:
     if review is not None:  # it would be silently ignored
         raise UserError(
@@ -365,6 +370,12 @@ def _write_task_report(
         else None
     )
     data = build_task_report(ref, pf, task, client_for(uri), final=evaluation)
+    if task == "multilabel":  # probable label errors, one binary check per label
+        table, notes = multilabel_label_table(
+            ref, pf, client_for(uri), tracking_uri=tracking_uri, refit=refit_labels
+        )
+        data.tables.append(table)
+        data.notes += notes
     html, md = render_task_report(data)
     folder = out or Workspace.at(workspace).root / "reports" / ref.name
     paths = _write_pages(folder, html, md, data.summary())
@@ -448,9 +459,14 @@ def write_report(
         )
     pf, spec = project_task(ref)
     if spec is not None and spec.logged_report:
-        if refit_labels or top >= 2:  # they would be silently ignored
+        if top >= 2:  # it would be silently ignored
             raise UserError(
-                f"--refit-labels and --top analyse binary and multiclass trials; sweep "
+                f"--top analyses binary and multiclass sweeps; sweep {ref.sweep!r} is a "
+                f"{spec.name} task"
+            )
+        if refit_labels and spec.name != "multilabel":
+            raise UserError(
+                f"--refit-labels checks the labels of classification trials; sweep "
                 f"{ref.sweep!r} is a {spec.name} task"
             )
         return _write_task_report(
@@ -465,6 +481,7 @@ def write_report(
             out=out,
             log=log,
             say=say,
+            refit_labels=refit_labels,
         )
     ev = evaluate_trial(ref, tracking_uri=tracking_uri)
     final_metrics = final_evaluation(ev, tracking_uri=tracking_uri, again=again) if final else {}
