@@ -15,6 +15,8 @@ PUBLIC_FIELDS = {
     # data augmentation (training/_augment.py) and transfer learning (models/_transfer.py)
     "augment_flip", "augment_crop", "augment_rotate", "augment_shear", "augment_color",
     "init_from", "transfer", "fine_tune_last_k", "save_checkpoint",
+    # how much of the train split a trial trains on (tasks/classification.py)
+    "train_share",
 }  # fmt: skip
 
 
@@ -29,6 +31,7 @@ def test_defaults() -> None:
     assert (cfg.beta, cfg.beta1, cfg.beta2, cfg.epsilon) == (0.9, 0.9, 0.999, 1e-8)
     assert (cfg.lr_decay, cfg.l2, cfg.early_stopping_patience) == ("none", 0.0, None)
     assert (cfg.ewma_beta, cfg.device, cfg.seed) == (0.98, "auto", 0)
+    assert cfg.train_share == 1.0  # all of the train split
 
 
 @pytest.mark.parametrize(
