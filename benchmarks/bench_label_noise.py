@@ -92,7 +92,7 @@ def _sweep_and_check(project: Path, ws: Path, dump: Path | None = None) -> dict[
     from cleanlab.filter import find_label_issues
 
     from sweeplab.cli import main
-    from sweeplab.reports._crossfit import out_of_sample
+    from sweeplab.reports._crossfit import out_of_sample, pooled
     from sweeplab.reports._evaluate import evaluate_trial, resolve_trial
     from sweeplab.reports._report_data import label_check
     from sweeplab.tracking import client_for
@@ -105,7 +105,7 @@ def _sweep_and_check(project: Path, ws: Path, dump: Path | None = None) -> dict[
     ev = evaluate_trial(ref)
     client = client_for(ref.info["tracking_uri"])
     t0 = time.perf_counter()
-    oos, _ = out_of_sample(ev, client, refit=True)
+    oos, _ = out_of_sample(ev.ref, ev.context, pooled(ev.context, ev.manifest), client, refit=True)
     t_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
     check = label_check(ev, oos)

@@ -149,15 +149,18 @@ def _load_cached(client: Any, run_id: str, indices: np.ndarray) -> OutOfSample |
     )
 
 
-def out_of_sample(ev: Any, client: Any, *, refit: bool = False) -> tuple[OutOfSample, str | None]:
-    """The cached out-of-sample probabilities of ``ev``'s trial, or new ones (cached then).
+def out_of_sample(
+    ref: Any, ctx: Any, data: tuple[np.ndarray, Any, Any], client: Any, *, refit: bool = False
+) -> tuple[OutOfSample, str | None]:
+    """The cached out-of-sample probabilities of the trial ``ref`` (its sweep's context
+    ``ctx``), or new ones (cached then); ``data``: train + dev as :func:`pooled` gives them.
     Returns them and a note when caching failed."""
-    indices, X, y = pooled(ev.context, ev.manifest)
+    indices, X, y = data
     if not refit:
-        cached = _load_cached(client, ev.ref.run_id, indices)
+        cached = _load_cached(client, ref.run_id, indices)
         if cached is not None:
             return cached, None
-    fit_predict = _trial_fit_predict(ev.context, dict(ev.ref.params), X, y)
+    fit_predict = _trial_fit_predict(ctx, dict(ref.params), X, y)
     probs, folds = crossfit(y.numpy(), fit_predict)
     result = OutOfSample(
         indices=indices,
@@ -171,7 +174,7 @@ def out_of_sample(ev: Any, client: Any, *, refit: bool = False) -> tuple[OutOfSa
         path = Path(tmp) / Path(ARTIFACT).name
         np.savez_compressed(path, indices=indices, probs=probs, folds=folds)
         try:
-            client.log_artifact(ev.ref.run_id, str(path), artifact_path=str(Path(ARTIFACT).parent))
+            client.log_artifact(ref.run_id, str(path), artifact_path=str(Path(ARTIFACT).parent))
         except Exception as exc:  # noqa: BLE001 - the report still works; the next one re-fits
             note = f"could not cache the out-of-sample probabilities ({type(exc).__name__}: {exc})"
     return result, note

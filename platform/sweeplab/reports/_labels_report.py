@@ -4,7 +4,6 @@ error analysis across the sweep's top-K trials (both need more models than the c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,8 @@ def label_inputs(
     if ev.context.task not in ("binary", "multiclass"):
         return None
     client = client_for(tracking_uri or ev.ref.info["tracking_uri"])
-    oos, note = out_of_sample(ev, client, refit=refit)
+    data = pooled(ev.context, ev.manifest)
+    oos, note = out_of_sample(ev.ref, ev.context, data, client, refit=refit)
     if note:
         ev.notes.append(note)
     return oos
@@ -89,15 +89,6 @@ def top_trials_errors(
     )
 
 
-@dataclass
-class _Trial:
-    """What ``out_of_sample`` reads of an evaluation: the trial, its context and splits."""
-
-    ref: TrialRef
-    context: Any
-    manifest: Any
-
-
 def multilabel_label_table(
     ref: TrialRef, pf: Any, client: Any, *, tracking_uri: str | None, refit: bool = False
 ) -> tuple[ReportTable, list[str]]:
@@ -110,9 +101,10 @@ def multilabel_label_table(
         tracking_uri=tracking_uri or ref.info["tracking_uri"],
     )
     ref, model, source, notes = trial_model(ref, ctx, client)
-    oos, note = out_of_sample(_Trial(ref, ctx, manifest), client, refit=refit)
+    data = pooled(ctx, manifest)
+    oos, note = out_of_sample(ref, ctx, data, client, refit=refit)
     notes += [n for n in (note,) if n]
-    indices, X, y = pooled(ctx, manifest)
+    indices, X, y = data
     y_pred, _ = predict(model, X, task="multilabel")
     labels = [str(c) for c in dataset.classes]
     n_dev = len(manifest.splits["dev"])
@@ -147,8 +139,8 @@ def multilabel_label_table(
         "interval of the number of label errors among the label's labeled dev entries; 'no "
         "evidence' when fewer than one cannot be ruled out. model_error: the out-of-sample "
         "error on those entries (a weak model's confident mistakes on hard examples look the "
-        f"same as label errors: check a few suspects before relabeling). Examples: the {SHOWN} most suspicious, id "
-        "(given→suggested).",
+        "same as label errors: check a few suspects before relabeling). Examples: the "
+        f"{SHOWN} most suspicious, id (given→suggested).",
         frame,
         {
             "label": str,

@@ -393,7 +393,7 @@ class _Rules:
         elif isinstance(d, Uniform | LogUniform) and d.low < 1:
             dist = self._range(name, type(d), d.high if d.high < 1 else (d.low + 1) / 2, 1.0)
         elif isinstance(d, Categorical) and all(_is_number(v) for v in d.values):
-            dist = Categorical(sorted({v for v in d.values if v >= max(d.values)} | {1.0}))
+            dist = Categorical(sorted({max(d.values), 1.0}))
         else:
             return
         if dist is not None:

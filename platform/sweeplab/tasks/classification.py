@@ -134,8 +134,9 @@ class Classification(Task):
         weights = {k: w for k, w in ctx.task_data.get("weights", {}).items() if k != "test"}
         if cfg.train_share < 1:
             keep = _train_subset(ctx, cfg.train_share)
-            train = (train[0][keep.to(dev)], train[1][keep.to(dev)])
-            if "train" in weights:
+            on_device = keep.to(dev)
+            train = (train[0][on_device], train[1][on_device])
+            if "train" in weights:  # kept on the CPU, as prepared
                 weights["train"] = weights["train"][keep]
         data = TrainData(
             train=train,
